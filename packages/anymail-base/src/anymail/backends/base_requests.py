@@ -1,0 +1,193 @@
+"""Base backend for ESPs with an HTTP API, built on a ``requests.Session``.
+
+One session per open connection: ``send_messages`` opens it once, every message
+in the batch reuses its pooled HTTP connection, and ``close()`` releases it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from functools import cache
+from importlib import metadata
+from typing import Any, ClassVar
+
+import requests
+from django.core.mail import EmailMessage
+
+from ..exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
+from ..utils import get_anymail_setting
+from .base import AnymailBaseBackend, BasePayload
+
+__all__ = ["AnymailRequestsBackend", "RequestsPayload"]
+
+DEFAULT_TIMEOUT = 30.0
+
+#: Header names whose values are credentials (redacted in DEBUG_API_REQUESTS output).
+_SECRET_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|signature|password", re.IGNORECASE)
+
+
+@cache
+def user_agent(distribution: str) -> str:
+    try:
+        version = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{distribution}/{version} python-requests/{requests.__version__}"
+
+
+def _validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
+    if timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
+        return timeout
+    if (
+        isinstance(timeout, tuple | list)
+        and len(timeout) == 2
+        and all(isinstance(part, int | float) or part is None for part in timeout)
+    ):
+        return (timeout[0], timeout[1])
+    raise AnymailConfigurationError(
+        f"REQUESTS_TIMEOUT must be a number of seconds, a (connect, read) tuple, or None; got {timeout!r}."
+    )
+
+
+class RequestsPayload(BasePayload):
+    """A payload sent as one HTTP request. Subclasses fill in the request parts."""
+
+    method = "POST"
+
+    def __init__(self, message: EmailMessage, defaults: Mapping[str, Any], backend: AnymailRequestsBackend):
+        self.headers: dict[str, str] = {}
+        self.params: dict[str, Any] | None = None
+        self.files: list[tuple[str, Any]] | None = None
+        self.auth: Any = None
+        super().__init__(message, defaults, backend)
+
+    def get_api_endpoint(self) -> str:
+        """The path of the API call, relative to the backend's api_url."""
+        raise TypeError(f"{type(self).__name__} must implement get_api_endpoint()")
+
+    def get_request_params(self, api_url: str) -> dict[str, Any]:
+        """Keyword arguments for ``requests.Session.request``."""
+        return {
+            "method": self.method,
+            "url": api_url + self.get_api_endpoint(),
+            "params": self.params,
+            "data": self.serialize_data(),
+            "files": self.files,
+            "headers": self.headers,
+            "auth": self.auth,
+        }
+
+    def serialize_data(self) -> Any:
+        """The request body (a str for JSON APIs, or a dict/list of fields for form posts)."""
+        return None
+
+
+class AnymailRequestsBackend(AnymailBaseBackend):
+    """Base for requests-based ESP backends."""
+
+    #: the distribution that provides the backend (for the User-Agent header)
+    distribution: ClassVar[str] = "anymail-base"
+
+    def __init__(self, api_url: str, **kwargs: Any) -> None:
+        self.api_url = api_url
+        self.timeout = _validate_timeout(
+            get_anymail_setting("requests_timeout", kwargs=kwargs, default=DEFAULT_TIMEOUT)
+        )
+        self.debug_api_requests = bool(
+            get_anymail_setting("debug_api_requests", kwargs=kwargs, default=False)
+        )
+        self.session: requests.Session | None = None
+        super().__init__(**kwargs)
+
+    def open(self) -> bool:
+        """Create the session; True if this call created it (so the caller closes it)."""
+        if self.session is not None:
+            return False
+        self.session = self.create_session()
+        return True
+
+    def create_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["User-Agent"] = user_agent(self.distribution)
+        return session
+
+    def close(self) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.close()
+        finally:
+            self.session = None
+
+    def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> requests.Response:
+        """Send the payload's request; raise AnymailRequestsAPIError on any failure."""
+        assert isinstance(payload, RequestsPayload)
+        params = payload.get_request_params(self.api_url)
+        params.setdefault("timeout", self.timeout)
+        session = self.session
+        created = session is None
+        if session is None:  # send called outside send_messages: use a one-off session
+            session = self.create_session()
+        try:
+            response = session.request(**params)
+        except requests.RequestException as err:
+            raise AnymailRequestsAPIError(
+                f"Error posting to {params.get('url')}:",
+                description=f"{type(err).__name__}: {err}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            ) from err
+        finally:
+            if created:
+                session.close()
+        if self.debug_api_requests:
+            self.print_debug(response)
+        self.raise_for_status(response, payload, message)
+        return response
+
+    def raise_for_status(self, response: requests.Response, payload: BasePayload, message: EmailMessage) -> None:
+        if not 200 <= response.status_code < 300:
+            raise AnymailRequestsAPIError(
+                email_message=message, payload=payload, response=response, backend=self
+            )
+
+    def deserialize_json_response(
+        self, response: requests.Response, payload: BasePayload, message: EmailMessage
+    ) -> Any:
+        """The response's JSON body; AnymailRequestsAPIError if it is not valid JSON."""
+        try:
+            return response.json()
+        except ValueError as err:
+            raise AnymailRequestsAPIError(
+                f"Invalid JSON in {self.esp_name} API response",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            ) from err
+
+    # --- DEBUG_API_REQUESTS ---
+
+    def print_debug(self, response: requests.Response) -> None:
+        """Print the request and response, with credentials redacted."""
+        request = response.request
+        lines = [f"===== Anymail API request: {request.method} {request.url}"]
+        lines += [f"{name}: {self._redact_header(name, value)}" for name, value in request.headers.items()]
+        body = request.body
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", errors="replace")
+        lines += ["", body or ""]
+        lines += ["", f"===== Response: {response.status_code} {response.reason}"]
+        lines += [f"{name}: {self._redact_header(name, value)}" for name, value in response.headers.items()]
+        lines += ["", response.text, "====="]
+        print(redact("\n".join(lines), self.secret_values()), file=sys.stdout)
+
+    @staticmethod
+    def _redact_header(name: str, value: str) -> str:
+        if _SECRET_HEADER.search(name):
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            return f"{scheme} ********".strip()
+        return value

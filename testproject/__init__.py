@@ -1,0 +1,1 @@
+"""A minimal Django project that every package's tests run inside."""
