@@ -9,3 +9,45 @@ def _anymail_test_email_backend(settings):
     # Anymail's own test backend unless they choose another.
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     settings.ANYMAIL = {}
+
+
+@pytest.fixture
+def webhook_client(client):
+    """A WebhookClient that posts with basic auth "user:pass" (set as WEBHOOK_SECRET)."""
+    from anymail.testing import WebhookClient
+
+    return WebhookClient(client, basic_auth="user:pass")
+
+
+@pytest.fixture
+def webhook_secret(settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "user:pass"}
+    return "user:pass"
+
+
+@pytest.fixture
+def fake_esp_installed(monkeypatch):
+    """Register the test-only "fake" ESP (testproject/fake_esp.py) through a real
+    entry point, and rebuild anymail.urls so its webhook routes exist."""
+    import importlib
+    from pathlib import Path
+
+    from django.urls import clear_url_caches
+
+    import anymail.urls
+    import testproject.urls
+    from anymail import registry
+
+    def rebuild_urls():
+        # The included resolver caches its patterns, so rebuild the root URLconf too.
+        registry.clear_cache()
+        importlib.reload(anymail.urls)
+        importlib.reload(testproject.urls)
+        clear_url_caches()
+
+    dist_dir = Path(__file__).parent / "testproject" / "fake_esp_dist"
+    monkeypatch.syspath_prepend(str(dist_dir))
+    rebuild_urls()
+    yield registry.get_esp("fake")
+    monkeypatch.undo()
+    rebuild_urls()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register  # noqa: A004
 
 
 @register(Tags.compatibility)
@@ -32,3 +32,36 @@ def check_removed_settings(app_configs: Any = None, **kwargs: Any) -> list[Error
             )
         )
     return errors
+
+
+@register(Tags.security)
+def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Warn when an ESP's webhooks are routed but WEBHOOK_SECRET is not set."""
+    from django.urls import NoReverseMatch, reverse
+
+    from .registry import iter_routes
+    from .utils import get_anymail_setting
+
+    if get_anymail_setting("webhook_secret", default=None):
+        return []
+    routed = []
+    for esp, route in iter_routes():
+        url_name = f"anymail:{esp.id}_{route.name}"
+        try:
+            reverse(url_name)
+        except NoReverseMatch:
+            continue
+        except Exception:  # a broken URLconf is reported by Django's own checks
+            return []
+        routed.append(url_name)
+    if not routed:
+        return []
+    return [
+        Warning(
+            "Anymail webhooks are routed but ANYMAIL['WEBHOOK_SECRET'] is not set, so anyone "
+            f"can post to them ({', '.join(routed)}).",
+            hint="Set ANYMAIL['WEBHOOK_SECRET'] to a random 'user:password' string and include it "
+            "in the webhook URLs you give your ESP (https://user:password@example.com/anymail/...).",
+            id="anymail.W002",
+        )
+    ]

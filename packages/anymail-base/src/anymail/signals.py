@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["inbound", "post_send", "pre_send", "tracking"]
+from .events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEvent
+
+__all__ = [
+    "AnymailEvent",
+    "AnymailInboundEvent",
+    "AnymailTrackingEvent",
+    "inbound",
+    "post_send",
+    "pre_send",
+    "tracking",
+]
 
 #: Sent before each message is sent: ``sender`` (backend class), ``message``, ``esp_name``.
 pre_send = Signal()

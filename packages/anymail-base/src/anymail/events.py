@@ -1,0 +1,113 @@
+"""Normalized webhook events (also importable from ``anymail.signals``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .features import EventType, RejectReason
+
+if TYPE_CHECKING:
+    from .inbound import AnymailInboundMessage
+
+__all__ = ["AnymailEvent", "AnymailInboundEvent", "AnymailTrackingEvent"]
+
+
+class AnymailEvent:
+    """Base of the normalized events: ``event_type``, ``timestamp``, ``event_id``, ``esp_event``."""
+
+    #: the attributes that make up the event (for repr, comparison and as_dict)
+    fields: tuple[str, ...] = ("event_type", "timestamp", "event_id")
+
+    def __init__(
+        self,
+        event_type: str,
+        timestamp: datetime | None = None,
+        event_id: str | None = None,
+        esp_event: Any = None,
+    ) -> None:
+        if event_type not in EventType.__members__.values():
+            raise ValueError(f"Unknown event_type {event_type!r}; expected one of {[e.value for e in EventType]}")
+        if timestamp is not None and (timestamp.tzinfo is None or timestamp.utcoffset() is None):
+            raise ValueError(f"Event timestamps must be aware datetimes, not {timestamp!r}")
+        self.event_type = str(event_type)
+        self.timestamp = timestamp
+        self.event_id = event_id
+        self.esp_event = esp_event
+
+    def as_dict(self) -> dict[str, Any]:
+        """The normalized fields (not esp_event), for logging and comparison."""
+        return {name: getattr(self, name) for name in self.fields}
+
+    def __repr__(self) -> str:
+        details = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items() if value not in (None, [], {}))
+        return f"{type(self).__name__}({details})"
+
+
+class AnymailTrackingEvent(AnymailEvent):
+    """A normalized tracking event (the ``event`` of the ``tracking`` signal)."""
+
+    fields = (
+        "event_type",
+        "timestamp",
+        "event_id",
+        "message_id",
+        "recipient",
+        "reject_reason",
+        "description",
+        "mta_response",
+        "metadata",
+        "tags",
+        "click_url",
+        "user_agent",
+    )
+
+    def __init__(
+        self,
+        event_type: str,
+        timestamp: datetime | None = None,
+        event_id: str | None = None,
+        esp_event: Any = None,
+        *,
+        message_id: str | None = None,
+        recipient: str | None = None,
+        reject_reason: str | None = None,
+        description: str | None = None,
+        mta_response: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        click_url: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        super().__init__(event_type, timestamp, event_id, esp_event)
+        if reject_reason is not None and reject_reason not in RejectReason.__members__.values():
+            raise ValueError(
+                f"Unknown reject_reason {reject_reason!r}; expected one of {[r.value for r in RejectReason]}"
+            )
+        self.message_id = message_id
+        self.recipient = recipient
+        self.reject_reason = None if reject_reason is None else str(reject_reason)
+        self.description = description
+        self.mta_response = mta_response
+        self.metadata = metadata if metadata is not None else {}
+        self.tags = tags if tags is not None else []
+        self.click_url = click_url
+        self.user_agent = user_agent
+
+
+class AnymailInboundEvent(AnymailEvent):
+    """A normalized inbound event (the ``event`` of the ``inbound`` signal)."""
+
+    fields = ("event_type", "timestamp", "event_id")
+
+    def __init__(
+        self,
+        event_type: str = EventType.INBOUND,
+        timestamp: datetime | None = None,
+        event_id: str | None = None,
+        esp_event: Any = None,
+        *,
+        message: AnymailInboundMessage | None = None,
+    ) -> None:
+        super().__init__(event_type, timestamp, event_id, esp_event)
+        self.message = message

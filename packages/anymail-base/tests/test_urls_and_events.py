@@ -1,0 +1,95 @@
+"""anymail.urls from the registry, the insecure-webhook system check, and the
+normalized event classes."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.checks import run_checks
+from django.urls import NoReverseMatch, resolve, reverse
+
+import anymail.urls
+from anymail.features import EventType, RejectReason
+from anymail.registry import installed_esps
+from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent
+
+
+def test_urls_work_with_no_esp_installed():
+    assert installed_esps() == {}
+    assert anymail.urls.app_name == "anymail"
+    assert anymail.urls.urlpatterns == []
+    with pytest.raises(NoReverseMatch):
+        reverse("anymail:fake_tracking_webhook")
+
+
+def test_urls_gain_routes_of_a_registered_esp(fake_esp_installed):
+    assert fake_esp_installed.name == "Fake"
+    assert reverse("anymail:fake_tracking_webhook") == "/anymail/fake/tracking/"
+    assert reverse("anymail:fake_inbound_webhook") == "/anymail/fake/inbound/"
+    match = resolve("/anymail/fake/tracking/")
+    assert match.func.view_class.__name__ == "FakeTrackingWebhookView"
+    assert match.func.csrf_exempt is True
+
+
+def test_inbound_route_delivers_inbound_event(fake_esp_installed, webhook_client, webhook_secret):
+    raw = b"From: Someone <someone@example.com>\r\nSubject: hi\r\n\r\nbody text"
+    response, signals = webhook_client.post("anymail:fake_inbound_webhook", raw, content_type="message/rfc822")
+    assert response.status_code == 200
+    assert [s.signal for s in signals] == ["inbound"]
+    event = signals[0].event
+    assert event.event_type == "inbound"
+    assert event.message.from_email.addr_spec == "someone@example.com"
+    assert event.message.text == "body text"
+
+
+class TestInsecureWebhookCheck:
+    def test_warns_when_webhooks_routed_without_secret(self, fake_esp_installed):
+        ids = [message.id for message in run_checks()]
+        assert "anymail.W002" in ids
+
+    def test_quiet_with_secret(self, fake_esp_installed, webhook_secret):
+        assert "anymail.W002" not in [message.id for message in run_checks()]
+
+    def test_quiet_when_no_esp_webhooks(self):
+        assert "anymail.W002" not in [message.id for message in run_checks()]
+
+
+class TestEvents:
+    def test_tracking_event_defaults(self):
+        event = AnymailTrackingEvent(event_type="delivered")
+        assert event.metadata == {}
+        assert event.tags == []
+        assert event.timestamp is None
+        assert event.reject_reason is None
+        assert event.click_url is None
+
+    def test_vocabularies_are_the_documented_ones(self):
+        assert {e.value for e in EventType} >= {
+            "queued", "sent", "rejected", "failed", "bounced", "deferred", "delivered", "autoresponded",
+            "opened", "clicked", "complained", "unsubscribed", "subscribed", "unknown", "inbound",
+        }
+        assert {r.value for r in RejectReason} == {
+            "invalid", "bounced", "timed_out", "blocked", "spam", "unsubscribed", "other",
+        }
+
+    def test_unknown_event_type_and_reason_rejected(self):
+        with pytest.raises(ValueError, match="event_type"):
+            AnymailTrackingEvent(event_type="exploded")
+        with pytest.raises(ValueError, match="reject_reason"):
+            AnymailTrackingEvent(event_type="bounced", reject_reason="because")
+
+    def test_naive_timestamp_rejected(self):
+        with pytest.raises(ValueError, match="aware"):
+            AnymailTrackingEvent(event_type="opened", timestamp=datetime(2024, 1, 1))
+
+    def test_as_dict_and_repr(self):
+        when = datetime(2024, 1, 1, tzinfo=UTC)
+        event = AnymailTrackingEvent(
+            event_type=EventType.BOUNCED, timestamp=when, recipient="r@example.com",
+            reject_reason=RejectReason.BOUNCED, metadata={"k": "v"},
+        )
+        assert event.as_dict()["reject_reason"] == "bounced"
+        assert type(event.event_type) is str
+        assert "r@example.com" in repr(event)
+
+    def test_inbound_event_type(self):
+        assert AnymailInboundEvent().event_type == "inbound"
