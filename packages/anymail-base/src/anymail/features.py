@@ -185,7 +185,7 @@ class FeatureSupport(Mapping[Feature, Support]):
 
     def replace(self, **levels: Support | str) -> FeatureSupport:
         """A copy with some levels changed."""
-        return FeatureSupport(**{feature.value: level for feature, level in self._levels.items()}, **levels)
+        return FeatureSupport(**{**{feature.value: level for feature, level in self._levels.items()}, **levels})
 
     @classmethod
     def all_supported(cls) -> FeatureSupport:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
+from email.charset import Charset
 from email.header import decode_header, make_header
 from email.mime.base import MIMEBase
 from email.utils import formataddr, getaddresses, parseaddr
@@ -176,13 +178,30 @@ class EmailAddress:
 
     @property
     def address(self) -> str:
-        """'Display Name <user@example.com>' (or just the addr_spec), without encoding."""
-        return formataddr((self.display_name, self.addr_spec)) if self.display_name else self.addr_spec
+        """'Display Name <user@example.com>' (or just the addr_spec), without encoding.
+
+        The display name is quoted if it holds RFC 5322 specials (a comma, say).
+        Unlike ``email.utils.formataddr``, this accepts a non-ASCII domain or local part.
+        """
+        if not self.display_name:
+            return self.addr_spec
+        return f"{_quote_display_name(self.display_name)} <{self.addr_spec}>"
 
     def formataddr(self, encoding: str | None = "utf-8") -> str:
         """The address as a MIME header value: a non-ASCII display name is RFC 2047
-        encoded and the domain IDNA encoded."""
-        return formataddr((self.display_name, self.idna_addr_spec), charset=encoding or "utf-8")
+        encoded and the domain IDNA encoded. (A non-ASCII local part is left as is:
+        only an ESP that supports SMTPUTF8 can deliver it.)"""
+        addr_spec = self.idna_addr_spec
+        if not self.display_name:
+            return addr_spec
+        if addr_spec.isascii():
+            return formataddr((self.display_name, addr_spec), charset=encoding or "utf-8")
+        name = self.display_name
+        if name.isascii():
+            name = _quote_display_name(name)
+        else:
+            name = Charset(encoding or "utf-8").header_encode(name)
+        return f"{name} <{addr_spec}>"
 
     def __str__(self) -> str:
         return self.address
@@ -197,6 +216,17 @@ class EmailAddress:
 
     def __hash__(self) -> int:
         return hash((self.display_name, self.addr_spec))
+
+
+_SPECIALS: Final = re.compile(r'[][\\()<>@,:;".]')
+_ESCAPES: Final = re.compile(r'[\\"]')
+
+
+def _quote_display_name(name: str) -> str:
+    """Quote a display name as email.utils.formataddr does (when it holds specials)."""
+    if _SPECIALS.search(name):
+        return '"' + _ESCAPES.sub(r"\\\g<0>", name) + '"'
+    return name
 
 
 def _is_valid_addr_spec(addr_spec: str) -> bool:
