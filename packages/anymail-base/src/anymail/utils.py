@@ -258,9 +258,10 @@ def parse_address_list(addresses: Any, field: str | None = None) -> list[EmailAd
         text = force_str(item)
         if not text.strip():
             raise AnymailInvalidAddress(f"Invalid email address '{text}'{where}: it is empty.")
-        for display_name, addr_spec in getaddresses([text]):
-            if not addr_spec and not display_name:
-                continue
+        found = [pair for pair in getaddresses([text]) if any(pair)]
+        if not found:
+            raise AnymailInvalidAddress(f"Invalid email address '{text}'{where}: it holds no address.")
+        for display_name, addr_spec in found:
             if not _is_valid_addr_spec(addr_spec):
                 hint = ""
                 if "," in text:
