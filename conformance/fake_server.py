@@ -38,8 +38,11 @@ class FakeResponse:
     delay: float = 0.0
 
     @classmethod
-    def json(cls, data: Any, status: int = 200, **kwargs: Any) -> FakeResponse:
-        return cls(status=status, body=json.dumps(data), headers={"Content-Type": "application/json"}, **kwargs)
+    def json(
+        cls, data: Any, status: int = 200, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> FakeResponse:
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        return cls(status=status, body=json.dumps(data), headers=headers, **kwargs)
 
     def encoded_body(self) -> bytes:
         if isinstance(self.body, dict | list):
@@ -211,7 +214,10 @@ class FakeESPServer(ThreadingHTTPServer):
             self._connections = 0
 
     def start(self) -> FakeESPServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="FakeESPServer", daemon=True)
+        # A short poll interval keeps stop() (and so each test's teardown) quick.
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeESPServer", daemon=True
+        )
         self._thread.start()
         return self
 
