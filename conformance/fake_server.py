@@ -130,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection_id = self.server.next_connection_id()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _handle(self) -> None:
@@ -160,15 +160,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
 
 class FakeESPServer(ThreadingHTTPServer):
     """Use as a context manager::
 
-        with FakeESPServer(FakeResponse.json({"id": "abc"})) as server:
-            ... point the backend at server.url ...
-            assert server.requests[0].form()["to"] == [...]
+    with FakeESPServer(FakeResponse.json({"id": "abc"})) as server:
+        ... point the backend at server.url ...
+        assert server.requests[0].form()["to"] == [...]
     """
 
     daemon_threads = True
@@ -216,7 +216,10 @@ class FakeESPServer(ThreadingHTTPServer):
     def start(self) -> FakeESPServer:
         # A short poll interval keeps stop() (and so each test's teardown) quick.
         self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeESPServer", daemon=True
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="FakeESPServer",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -170,7 +170,9 @@ def test_header_names_are_case_insensitive():
 
 
 def test_reply_to_header_overrides_reply_to_attribute():
-    message = new_message(reply_to=["attr@example.com"], headers={"reply-to": "Header <header@example.com>"})
+    message = new_message(
+        reply_to=["attr@example.com"], headers={"reply-to": "Header <header@example.com>"}
+    )
     params = send(message)
     assert params["reply_to"] == ["Header <header@example.com>"]
     assert "extra_headers" not in params
@@ -178,7 +180,8 @@ def test_reply_to_header_overrides_reply_to_attribute():
 
 def test_from_header_overrides_from_email_which_becomes_the_envelope_sender():
     message = new_message(
-        from_email="Bounces <bounces@example.com>", headers={"From": "Shown Name <shown@example.com>"}
+        from_email="Bounces <bounces@example.com>",
+        headers={"From": "Shown Name <shown@example.com>"},
     )
     params = send(message)
     assert params["from_email"] == "Shown Name <shown@example.com>"
@@ -225,7 +228,9 @@ def test_html_only_body_from_content_subtype():
 
 
 def test_send_mail_html_message():
-    mail.send_mail("Subject", "text", "from@example.com", ["to@example.com"], html_message="<b>html</b>")
+    mail.send_mail(
+        "Subject", "text", "from@example.com", ["to@example.com"], html_message="<b>html</b>"
+    )
     params = mail.outbox[0].anymail_send_params
     assert (params["text_body"], params["html_body"]) == ("text", "<b>html</b>")
 
@@ -237,7 +242,10 @@ def test_other_alternatives_are_kept_in_order():
     message.attach_alternative("<p>second html</p>", "text/html")
     params = send(message)
     assert params["html_body"] == "<p>html</p>"
-    assert params["alternatives"] == [("# markdown", "text/markdown"), ("<p>second html</p>", "text/html")]
+    assert params["alternatives"] == [
+        ("# markdown", "text/markdown"),
+        ("<p>second html</p>", "text/html"),
+    ]
 
 
 def test_subject_none_is_left_for_the_template():
@@ -279,7 +287,11 @@ def test_mime_attachment_with_attachment_disposition_is_not_inline():
     message.attach(part)
     params = send(message)
     [attachment] = params["attachments"]
-    assert (attachment.name, attachment.mimetype, attachment.inline) == ("doc.pdf", "application/pdf", False)
+    assert (attachment.name, attachment.mimetype, attachment.inline) == (
+        "doc.pdf",
+        "application/pdf",
+        False,
+    )
     assert "inline_attachments" not in params
 
 
@@ -479,7 +491,11 @@ def test_lazy_translation_strings_anywhere():
             {"to@example.com": {"ITEMS": ["ok", Decimal("1")]}},
             "merge_data['to@example.com']['ITEMS'][1]",
         ),
-        ("merge_metadata", {"to@example.com": {"when": datetime(2024, 1, 1)}}, "merge_metadata['to@example.com']['when']"),
+        (
+            "merge_metadata",
+            {"to@example.com": {"when": datetime(2024, 1, 1)}},
+            "merge_metadata['to@example.com']['when']",
+        ),
     ],
 )
 def test_serialization_error_names_the_field(attribute, value, field):
@@ -516,7 +532,9 @@ def test_accepted_recipients_do_not_raise(settings, status):
 
 
 def test_one_accepted_recipient_is_enough(settings):
-    settings.ANYMAIL = {"TEST_RECIPIENT_STATUS": {"bad@example.com": "rejected", "ok@example.com": "queued"}}
+    settings.ANYMAIL = {
+        "TEST_RECIPIENT_STATUS": {"bad@example.com": "rejected", "ok@example.com": "queued"}
+    }
     message = new_message(to=["bad@example.com", "ok@example.com"])
     assert message.send() == 1
     assert message.anymail_status.status == {"rejected", "queued"}
@@ -597,7 +615,9 @@ def test_send_defaults_work_for_django_attributes(settings):
             "merge_global_data": {"SITE": "example.com"},
         }
     }
-    message = new_message(bcc=["own-bcc@example.com"], headers={"X-Own": "1"}, merge_global_data={"NAME": "x"})
+    message = new_message(
+        bcc=["own-bcc@example.com"], headers={"X-Own": "1"}, merge_global_data={"NAME": "x"}
+    )
     params = send(message)
     assert params["bcc"] == ["always-copy@example.com", "own-bcc@example.com"]
     assert params["extra_headers"] == {"X-Sent-By": "myapp", "X-Own": "1"}
@@ -610,7 +630,9 @@ def test_send_defaults_work_for_django_attributes(settings):
 
 
 def test_send_defaults_attachment_is_added_to_every_message(settings):
-    settings.ANYMAIL = {"SEND_DEFAULTS": {"attachments": [("terms.txt", "The terms", "text/plain")]}}
+    settings.ANYMAIL = {
+        "SEND_DEFAULTS": {"attachments": [("terms.txt", "The terms", "text/plain")]}
+    }
     message = new_message()
     message.attach("own.txt", "own", "text/plain")
     assert [att.name for att in send(message)["attachments"]] == ["terms.txt", "own.txt"]
@@ -618,7 +640,9 @@ def test_send_defaults_attachment_is_added_to_every_message(settings):
 
 def test_unknown_send_default_is_a_configuration_error(settings):
     settings.ANYMAIL = {"SEND_DEFAULTS": {"tag": ["misspelled"]}}
-    with pytest.raises(AnymailConfigurationError, match=r"SEND_DEFAULTS has unknown key\(s\) \['tag'\]"):
+    with pytest.raises(
+        AnymailConfigurationError, match=r"SEND_DEFAULTS has unknown key\(s\) \['tag'\]"
+    ):
         new_message().send()
 
 

@@ -108,18 +108,26 @@ def test_unsupported_feature_names_the_feature():
 @pytest.mark.parametrize(
     "make_it_fail",
     [
-        pytest.param(lambda msg, settings: setattr(msg, "to", ["not an address"]), id="invalid-address"),
         pytest.param(
-            lambda msg, settings: setattr(settings, "ANYMAIL", {"TEST_RECIPIENT_STATUS": "rejected"}),
+            lambda msg, settings: setattr(msg, "to", ["not an address"]), id="invalid-address"
+        ),
+        pytest.param(
+            lambda msg, settings: setattr(
+                settings, "ANYMAIL", {"TEST_RECIPIENT_STATUS": "rejected"}
+            ),
             id="recipients-refused",
         ),
         pytest.param(
             lambda msg, settings: setattr(
-                settings, "ANYMAIL", {"TEST_FEATURES": FeatureSupport.all_supported().replace(tags="no")}
+                settings,
+                "ANYMAIL",
+                {"TEST_FEATURES": FeatureSupport.all_supported().replace(tags="no")},
             ),
             id="unsupported-feature",
         ),
-        pytest.param(lambda msg, settings: setattr(msg, "metadata", {"when": object()}), id="serialization"),
+        pytest.param(
+            lambda msg, settings: setattr(msg, "metadata", {"when": object()}), id="serialization"
+        ),
     ],
 )
 def test_fail_silently_suppresses_anymail_errors(settings, make_it_fail):

@@ -22,7 +22,9 @@ def declare(settings, ignore_unsupported=False, **levels):
 
 
 def message(**kwargs):
-    return AnymailMessage(subject="s", body="b", from_email="from@example.com", to=["to@example.com"], **kwargs)
+    return AnymailMessage(
+        subject="s", body="b", from_email="from@example.com", to=["to@example.com"], **kwargs
+    )
 
 
 # --- vocabulary ---------------------------------------------------------------
@@ -87,7 +89,7 @@ def test_vocabulary_names_the_normalized_events_and_reject_reasons():
 def test_a_declaration_must_decide_every_feature():
     levels = {feature.value: "yes" for feature in Feature}
     del levels["tags"]
-    with pytest.raises(ValueError, match="missing.*tags"):
+    with pytest.raises(ValueError, match=r"missing.*tags"):
         FeatureSupport(**levels)
 
 
@@ -99,7 +101,9 @@ def test_a_declaration_rejects_unknown_features_and_misplaced_levels():
     with pytest.raises(ValueError, match="DOMAIN_ONLY"):
         ALL.replace(tags=Support.DOMAIN_ONLY)
     assert ALL.replace(tags="max_one")["tags"] is Support.MAX_ONE
-    assert ALL.replace(envelope_sender="domain_only")[Feature.ENVELOPE_SENDER] is Support.DOMAIN_ONLY
+    assert (
+        ALL.replace(envelope_sender="domain_only")[Feature.ENVELOPE_SENDER] is Support.DOMAIN_ONLY
+    )
 
 
 # --- enforcement ----------------------------------------------------------------
@@ -164,7 +168,14 @@ def test_from_header_makes_envelope_sender_unsupported_where_it_is(settings):
 
 
 def test_ignore_unsupported_features_sends_without_them(settings):
-    declare(settings, ignore_unsupported=True, tags="no", metadata="no", attachments="no", spoofed_to="no")
+    declare(
+        settings,
+        ignore_unsupported=True,
+        tags="no",
+        metadata="no",
+        attachments="no",
+        spoofed_to="no",
+    )
     msg = message(tags=["one"], metadata={"k": "v"}, headers={"To": "shown@example.com"})
     msg.attach("file.txt", "content", "text/plain")
     assert msg.send() == 1

@@ -117,7 +117,9 @@ def test_attach_inline_image_returns_content_id_in_the_inline_domain():
 
 def test_attach_inline_image_options():
     message = EmailMultiAlternatives()
-    cid = attach_inline_image(message, PNG, subtype="x-custom", idstring="logo", domain="example.com")
+    cid = attach_inline_image(
+        message, PNG, subtype="x-custom", idstring="logo", domain="example.com"
+    )
     assert cid.endswith(".logo@example.com")
     image = _only_attachment(message)
     assert image.get_content_type() == "image/x-custom"

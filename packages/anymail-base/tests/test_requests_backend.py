@@ -59,7 +59,9 @@ class ExampleBackend(AnymailRequestsBackend):
     secret_attributes = ("api_key",)
 
     def __init__(self, **kwargs):
-        self.api_key = get_anymail_setting("api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True)
+        self.api_key = get_anymail_setting(
+            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
+        )
         api_url = get_anymail_setting("api_url", esp_name=self.esp_id, kwargs=kwargs)
         super().__init__(api_url, **kwargs)
 
@@ -78,7 +80,10 @@ def accept_all(request):
     body = request.json()
     recipients = [*body.get("to", []), *body.get("cc", [])]
     return FakeResponse.json(
-        {"id": f"msg-{len(request.body)}", "recipients": {to.rpartition("<")[2].rstrip(">"): "queued" for to in recipients}}
+        {
+            "id": f"msg-{len(request.body)}",
+            "recipients": {to.rpartition("<")[2].rstrip(">"): "queued" for to in recipients},
+        }
     )
 
 
@@ -96,7 +101,11 @@ def backend(server):
 def new_message(connection, **kwargs):
     kwargs.setdefault("to", ["to@example.com"])
     return AnymailMessage(
-        subject="Subject", body="Body", from_email="from@example.com", connection=connection, **kwargs
+        subject="Subject",
+        body="Body",
+        from_email="from@example.com",
+        connection=connection,
+        **kwargs,
     )
 
 
@@ -313,7 +322,9 @@ def test_4xx_error_describes_the_esps_error_body(server, backend):
 
 
 def test_5xx_error_with_a_text_body(server, backend):
-    server.response = FakeResponse(status=503, body="Down for maintenance", headers={"Content-Type": "text/plain"})
+    server.response = FakeResponse(
+        status=503, body="Down for maintenance", headers={"Content-Type": "text/plain"}
+    )
     with pytest.raises(AnymailRequestsAPIError) as excinfo:
         new_message(backend).send()
     assert_api_error(excinfo.value, 503)
@@ -355,7 +366,9 @@ def test_secrets_never_appear_in_the_exception(backend):
         def get_api_endpoint(self):
             return f"/v1/send?key={self.backend.api_key}"
 
-    backend.build_message_payload = lambda message, defaults: KeyInUrlPayload(message, defaults, backend)
+    backend.build_message_payload = lambda message, defaults: KeyInUrlPayload(
+        message, defaults, backend
+    )
     with pytest.raises(AnymailRequestsAPIError) as excinfo:
         new_message(backend).send()
     text = str(excinfo.value)

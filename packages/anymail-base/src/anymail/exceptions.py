@@ -186,7 +186,7 @@ class AnymailSerializationError(AnymailError, TypeError):
         self.orig_err = orig_err
 
 
-class AnymailCancelSend(Exception):  # noqa: N818 (public name from django-anymail)
+class AnymailCancelSend(Exception):
     """Raise from a pre_send receiver to cancel sending the message, silently."""
 
 

@@ -158,10 +158,14 @@ class FeatureSupport(Mapping[Feature, Support]):
             try:
                 feature = Feature(name)
             except ValueError:
-                raise ValueError(f"Unknown feature {name!r}; features are {[f.value for f in Feature]}") from None
+                raise ValueError(
+                    f"Unknown feature {name!r}; features are {[f.value for f in Feature]}"
+                ) from None
             support = Support(level)
             if support is Support.MAX_ONE and feature not in _LIST_FEATURES:
-                raise ValueError(f"{feature} can't be declared MAX_ONE (only tags, reply_to, from_email)")
+                raise ValueError(
+                    f"{feature} can't be declared MAX_ONE (only tags, reply_to, from_email)"
+                )
             if support is Support.DOMAIN_ONLY and feature is not Feature.ENVELOPE_SENDER:
                 raise ValueError(f"{feature} can't be declared DOMAIN_ONLY (only envelope_sender)")
             declared[feature] = support
@@ -180,12 +184,16 @@ class FeatureSupport(Mapping[Feature, Support]):
         return len(self._levels)
 
     def __repr__(self) -> str:
-        levels = ", ".join(f"{feature.value}={level.value!r}" for feature, level in self._levels.items())
+        levels = ", ".join(
+            f"{feature.value}={level.value!r}" for feature, level in self._levels.items()
+        )
         return f"FeatureSupport({levels})"
 
     def replace(self, **levels: Support | str) -> FeatureSupport:
         """A copy with some levels changed."""
-        return FeatureSupport(**{**{feature.value: level for feature, level in self._levels.items()}, **levels})
+        return FeatureSupport(
+            **{**{feature.value: level for feature, level in self._levels.items()}, **levels}
+        )
 
     @classmethod
     def all_supported(cls) -> FeatureSupport:
@@ -287,7 +295,9 @@ def enforce(
     return degraded
 
 
-def raise_unsupported(esp_name: str, feature: Feature | str, detail: str | None = None, **context: Any) -> None:
+def raise_unsupported(
+    esp_name: str, feature: Feature | str, detail: str | None = None, **context: Any
+) -> None:
     """Raise AnymailUnsupportedFeature for ``feature``, with a message saying how to proceed."""
     try:
         title = Feature(feature).title

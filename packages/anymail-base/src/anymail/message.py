@@ -50,7 +50,9 @@ class AnymailRecipientStatus:
 
     def __init__(self, message_id: Any, status: str | None) -> None:
         if status is not None and status not in ANYMAIL_STATUSES:
-            raise ValueError(f"Invalid send status {status!r}; expected one of {sorted(ANYMAIL_STATUSES)}")
+            raise ValueError(
+                f"Invalid send status {status!r}; expected one of {sorted(ANYMAIL_STATUSES)}"
+            )
         self.message_id = message_id
         self.status = status
 

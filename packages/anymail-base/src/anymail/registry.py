@@ -57,17 +57,29 @@ class WebhookRoute:
     kind: str = "tracking"  #: "tracking" or "inbound"
 
 
-def standard_webhooks(esp_id: str, class_prefix: str, *, tracking: bool = True, inbound: bool = True) -> tuple[WebhookRoute, ...]:
+def standard_webhooks(
+    esp_id: str, class_prefix: str, *, tracking: bool = True, inbound: bool = True
+) -> tuple[WebhookRoute, ...]:
     """The usual pair of routes: ``<esp>/tracking/`` and ``<esp>/inbound/``."""
     module = f"anymail.webhooks.{esp_id}"
     routes = []
     if tracking:
         routes.append(
-            WebhookRoute("tracking/", f"{module}.{class_prefix}TrackingWebhookView", "tracking_webhook", "tracking")
+            WebhookRoute(
+                "tracking/",
+                f"{module}.{class_prefix}TrackingWebhookView",
+                "tracking_webhook",
+                "tracking",
+            )
         )
     if inbound:
         routes.append(
-            WebhookRoute("inbound/", f"{module}.{class_prefix}InboundWebhookView", "inbound_webhook", "inbound")
+            WebhookRoute(
+                "inbound/",
+                f"{module}.{class_prefix}InboundWebhookView",
+                "inbound_webhook",
+                "inbound",
+            )
         )
     return tuple(routes)
 
@@ -93,7 +105,9 @@ class EspDescription:
 
     def __post_init__(self) -> None:
         if not _ESP_ID.match(self.id):
-            raise ValueError(f"ESP id {self.id!r} must be lowercase letters, digits and underscores")
+            raise ValueError(
+                f"ESP id {self.id!r} must be lowercase letters, digits and underscores"
+            )
         if not isinstance(self.features, FeatureSupport):
             raise TypeError(f"{self.id}: features must be a FeatureSupport declaration")
 
@@ -117,19 +131,22 @@ def _load() -> dict[str, EspDescription]:
             description = entry_point.load()
         except Exception as err:
             raise AnymailConfigurationError(
-                f"The Anymail ESP entry point {entry_point.name!r} ({entry_point.value}) failed to load: "
+                f"The Anymail ESP entry point {entry_point.name!r} ({entry_point.value}) "
+                "failed to load: "
                 f"{type(err).__name__}: {err}. Reinstall or uninstall the package that provides it."
             ) from err
         if callable(description) and not isinstance(description, EspDescription):
             description = description()
         if not isinstance(description, EspDescription):
             raise AnymailConfigurationError(
-                f"The Anymail ESP entry point {entry_point.name!r} must point at an EspDescription, "
+                f"The Anymail ESP entry point {entry_point.name!r} must point at an "
+                "EspDescription, "
                 f"not {type(description).__name__}."
             )
         if description.id != entry_point.name:
             raise AnymailConfigurationError(
-                f"The Anymail ESP entry point {entry_point.name!r} describes ESP id {description.id!r}; "
+                f"The Anymail ESP entry point {entry_point.name!r} describes ESP id "
+                f"{description.id!r}; "
                 "they must match."
             )
         if description.id in esps and esps[description.id] != description:
@@ -194,7 +211,9 @@ class LazyView:
         return f"LazyView({self.dotted_path!r})"
 
 
-def iter_routes(esps: Iterable[EspDescription] | None = None) -> Iterable[tuple[EspDescription, WebhookRoute]]:
+def iter_routes(
+    esps: Iterable[EspDescription] | None = None,
+) -> Iterable[tuple[EspDescription, WebhookRoute]]:
     for esp in installed_esps().values() if esps is None else esps:
         for route in esp.webhooks:
             yield esp, route

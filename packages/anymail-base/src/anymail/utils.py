@@ -132,9 +132,13 @@ def merge_with_default(default: Any, value: Any) -> Any:
         return value
     if isinstance(default, Mapping) and isinstance(value, Mapping):
         return {**default, **value}
-    if isinstance(default, Sequence | set) and isinstance(value, Sequence | set):
-        if not isinstance(default, str | bytes) and not isinstance(value, str | bytes):
-            return [*default, *value]
+    if (
+        isinstance(default, Sequence | set)
+        and isinstance(value, Sequence | set)
+        and not isinstance(default, str | bytes)
+        and not isinstance(value, str | bytes)
+    ):
+        return [*default, *value]
     return value
 
 
@@ -169,7 +173,9 @@ class EmailAddress:
         try:
             return self.domain.encode("idna").decode("ascii")
         except UnicodeError as err:
-            raise AnymailInvalidAddress(f"Invalid domain in email address {self.addr_spec!r}") from err
+            raise AnymailInvalidAddress(
+                f"Invalid domain in email address {self.addr_spec!r}"
+            ) from err
 
     @property
     def idna_addr_spec(self) -> str:
@@ -260,18 +266,20 @@ def parse_address_list(addresses: Any, field: str | None = None) -> list[EmailAd
             raise AnymailInvalidAddress(f"Invalid email address '{text}'{where}: it is empty.")
         found = [pair for pair in getaddresses([text]) if any(pair)]
         if not found:
-            raise AnymailInvalidAddress(f"Invalid email address '{text}'{where}: it holds no address.")
+            raise AnymailInvalidAddress(
+                f"Invalid email address '{text}'{where}: it holds no address."
+            )
         for display_name, addr_spec in found:
             if not _is_valid_addr_spec(addr_spec):
                 hint = ""
                 if "," in text:
                     hint = (
                         " If a display name contains a comma, put it in double quotes: "
-                        '\'"Widgets, Inc." <widgets@example.com>\'.'
+                        "'\"Widgets, Inc.\" <widgets@example.com>'."
                     )
                 raise AnymailInvalidAddress(
-                    f"Invalid email address '{text}'{where}: can't parse '{addr_spec or display_name}'."
-                    + hint
+                    f"Invalid email address '{text}'{where}: "
+                    f"can't parse '{addr_spec or display_name}'." + hint
                 )
             if display_name and "=?" in display_name:
                 # Already RFC 2047 encoded: keep the readable form.
@@ -285,7 +293,9 @@ def parse_single_address(address: Any, field: str | None = None) -> EmailAddress
     parsed = parse_address_list([address], field=field)
     if len(parsed) != 1:
         where = f" in `{field}`" if field else ""
-        raise AnymailInvalidAddress(f"Only one email address is allowed{where}; found {len(parsed)}: '{address}'.")
+        raise AnymailInvalidAddress(
+            f"Only one email address is allowed{where}; found {len(parsed)}: '{address}'."
+        )
     return parsed[0]
 
 
@@ -379,7 +389,9 @@ def to_aware_datetime(value: Any, field: str = "send_at") -> datetime:
             return timezone.make_aware(value, timezone.get_current_timezone())
         return value
     if isinstance(value, date):
-        return timezone.make_aware(datetime.combine(value, time.min), timezone.get_current_timezone())
+        return timezone.make_aware(
+            datetime.combine(value, time.min), timezone.get_current_timezone()
+        )
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, tz=UTC)
     raise AnymailSerializationError(

@@ -113,11 +113,14 @@ class MessageData:
 
     @property
     def is_batch(self) -> bool:
-        """Whether each "to" recipient gets an individual message (merge_data or merge_metadata set)."""
+        """Whether each "to" recipient gets an individual message
+        (merge_data or merge_metadata is set)."""
         return self.merge_data is not None or self.merge_metadata is not None
 
     @classmethod
-    def from_message(cls, message: EmailMessage, defaults: Mapping[str, Any] | None = None) -> MessageData:
+    def from_message(
+        cls, message: EmailMessage, defaults: Mapping[str, Any] | None = None
+    ) -> MessageData:
         """Normalize ``message``, merged with ``defaults`` (the combined send defaults)."""
         defaults = defaults or {}
 
@@ -275,7 +278,8 @@ def _tags(value: Any) -> list[str]:
     for tag in value:
         if not isinstance(tag, str):
             raise AnymailSerializationError(
-                f"Each tag must be a str; `tags` contains {tag!r} ({type(tag).__name__}).", field="tags"
+                f"Each tag must be a str; `tags` contains {tag!r} ({type(tag).__name__}).",
+                field="tags",
             )
         tags.append(tag)
     return tags
@@ -329,7 +333,9 @@ class BasePayload:
     passed the ESP's feature declaration.
     """
 
-    def __init__(self, message: EmailMessage, defaults: Mapping[str, Any], backend: AnymailBaseBackend):
+    def __init__(
+        self, message: EmailMessage, defaults: Mapping[str, Any], backend: AnymailBaseBackend
+    ):
         self.message = message
         self.backend = backend
         self.esp_name = backend.esp_name
@@ -352,7 +358,9 @@ class BasePayload:
         ``feature``, unless IGNORE_UNSUPPORTED_FEATURES is set (then just return,
         and the caller leaves the feature out)."""
         if not self.backend.ignore_unsupported_features:
-            raise_unsupported(self.esp_name, feature, detail, email_message=self.message, backend=self.backend)
+            raise_unsupported(
+                self.esp_name, feature, detail, email_message=self.message, backend=self.backend
+            )
 
     def serialize_json(self, data: Any, field: str | None = None) -> str:
         """json.dumps, raising AnymailSerializationError that names the bad item."""
@@ -529,13 +537,18 @@ class AnymailBaseBackend(BaseEmailBackend):
         self._lock = threading.RLock()
 
     def _combined_send_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """SEND_DEFAULTS with <ESP>_SEND_DEFAULTS on top (ESP-specific values replace, not merge)."""
+        """SEND_DEFAULTS with <ESP>_SEND_DEFAULTS on top (ESP-specific values replace,
+        not merge)."""
         general = get_anymail_setting("send_defaults", kwargs=kwargs, default={}) or {}
         specific = (
-            get_anymail_setting("send_defaults", esp_name=self.esp_id, kwargs=kwargs, default={}) or {}
+            get_anymail_setting("send_defaults", esp_name=self.esp_id, kwargs=kwargs, default={})
+            or {}
         )
         combined: dict[str, Any] = {}
-        for source, setting in ((general, "SEND_DEFAULTS"), (specific, f"{self.esp_id.upper()}_SEND_DEFAULTS")):
+        for source, setting in (
+            (general, "SEND_DEFAULTS"),
+            (specific, f"{self.esp_id.upper()}_SEND_DEFAULTS"),
+        ):
             if not isinstance(source, Mapping):
                 raise AnymailConfigurationError(f"ANYMAIL {setting} must be a dict.")
             unknown = set(source) - DEFAULTABLE_ATTRIBUTES
@@ -549,7 +562,11 @@ class AnymailBaseBackend(BaseEmailBackend):
 
     def secret_values(self) -> list[str]:
         """The secrets this backend holds, so errors and debug output can redact them."""
-        return [str(value) for value in (getattr(self, name, None) for name in self.secret_attributes) if value]
+        return [
+            str(value)
+            for value in (getattr(self, name, None) for name in self.secret_attributes)
+            if value
+        ]
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__qualname__} ({self.esp_name})>"
@@ -639,7 +656,9 @@ class AnymailBaseBackend(BaseEmailBackend):
 
     # --- for subclasses ---
 
-    def build_message_payload(self, message: EmailMessage, defaults: Mapping[str, Any]) -> BasePayload:
+    def build_message_payload(
+        self, message: EmailMessage, defaults: Mapping[str, Any]
+    ) -> BasePayload:
         raise TypeError(f"{type(self).__name__} must implement build_message_payload()")
 
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> Any:

@@ -25,7 +25,9 @@ __all__ = ["AnymailRequestsBackend", "RequestsPayload"]
 DEFAULT_TIMEOUT = 30.0
 
 #: Header names whose values are credentials (redacted in DEBUG_API_REQUESTS output).
-_SECRET_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|signature|password", re.IGNORECASE)
+_SECRET_HEADER = re.compile(
+    r"authorization|api[-_]?key|token|secret|signature|password", re.IGNORECASE
+)
 
 
 @cache
@@ -47,7 +49,8 @@ def _validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
     ):
         return (timeout[0], timeout[1])
     raise AnymailConfigurationError(
-        f"REQUESTS_TIMEOUT must be a number of seconds, a (connect, read) tuple, or None; got {timeout!r}."
+        "REQUESTS_TIMEOUT must be a number of seconds, a (connect, read) tuple, or None; "
+        f"got {timeout!r}."
     )
 
 
@@ -56,7 +59,9 @@ class RequestsPayload(BasePayload):
 
     method = "POST"
 
-    def __init__(self, message: EmailMessage, defaults: Mapping[str, Any], backend: AnymailRequestsBackend):
+    def __init__(
+        self, message: EmailMessage, defaults: Mapping[str, Any], backend: AnymailRequestsBackend
+    ):
         self.headers: dict[str, str] = {}
         self.params: dict[str, Any] | None = None
         self.files: list[tuple[str, Any]] | None = None
@@ -148,7 +153,9 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         self.raise_for_status(response, payload, message)
         return response
 
-    def raise_for_status(self, response: requests.Response, payload: BasePayload, message: EmailMessage) -> None:
+    def raise_for_status(
+        self, response: requests.Response, payload: BasePayload, message: EmailMessage
+    ) -> None:
         if not 200 <= response.status_code < 300:
             raise AnymailRequestsAPIError(
                 email_message=message, payload=payload, response=response, backend=self
@@ -175,13 +182,18 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         """Print the request and response, with credentials redacted."""
         request = response.request
         lines = [f"===== Anymail API request: {request.method} {request.url}"]
-        lines += [f"{name}: {self._redact_header(name, value)}" for name, value in request.headers.items()]
+        lines += [
+            f"{name}: {self._redact_header(name, value)}" for name, value in request.headers.items()
+        ]
         body = request.body
         if isinstance(body, bytes):
             body = body.decode("utf-8", errors="replace")
         lines += ["", body or ""]
         lines += ["", f"===== Response: {response.status_code} {response.reason}"]
-        lines += [f"{name}: {self._redact_header(name, value)}" for name, value in response.headers.items()]
+        lines += [
+            f"{name}: {self._redact_header(name, value)}"
+            for name, value in response.headers.items()
+        ]
         lines += ["", response.text, "====="]
         print(redact("\n".join(lines), self.secret_values()), file=sys.stdout)
 

@@ -27,7 +27,9 @@ class EmailBackend(TestEmailBackend):
 
     def deliver(self, message: EmailMessage) -> None:
         mime = message.message()
-        text = mime.as_bytes(linesep="\n").decode(mime.get_content_charset() or "utf-8", errors="replace")
+        text = mime.as_bytes(linesep="\n").decode(
+            mime.get_content_charset() or "utf-8", errors="replace"
+        )
         params = dict(message.anymail_send_params)  # type: ignore[attr-defined]
         with self._stream_lock:
             self.stream.write(f"{text}\n")

@@ -54,16 +54,22 @@ class EmailBackend(AnymailBaseBackend):
                 f"TEST_RECIPIENT_STATUS must be one of {sorted(ANYMAIL_STATUSES)} "
                 f"(or a dict of them); got {self.recipient_status!r}."
             )
-        features = get_anymail_setting("features", esp_name=self.esp_id, kwargs=kwargs, default=None)
+        features = get_anymail_setting(
+            "features", esp_name=self.esp_id, kwargs=kwargs, default=None
+        )
         if features is not None:
             if not isinstance(features, FeatureSupport):
-                raise AnymailConfigurationError("TEST_FEATURES must be an anymail.features.FeatureSupport.")
+                raise AnymailConfigurationError(
+                    "TEST_FEATURES must be an anymail.features.FeatureSupport."
+                )
             self.features = features  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         if not hasattr(mail, "outbox"):
             mail.outbox = []  # type: ignore[attr-defined]
 
-    def build_message_payload(self, message: EmailMessage, defaults: Mapping[str, Any]) -> TestPayload:
+    def build_message_payload(
+        self, message: EmailMessage, defaults: Mapping[str, Any]
+    ) -> TestPayload:
         return TestPayload(message, defaults, self)
 
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> dict[str, Any]:
