@@ -5,6 +5,7 @@
 ``AnymailRequestsBackend``: it posts JSON with a bearer token and reads a
 per-recipient status back."""
 
+import base64
 import socket
 
 import pytest
@@ -288,6 +289,28 @@ def test_debug_api_requests_prints_request_and_response_redacted(settings, serve
     assert "X-Request-Id: req-42" in output
     assert '"id": "msg-1"' in output
     assert API_KEY not in output
+
+
+def test_debug_api_requests_redacts_basic_auth(settings, server, capsys):
+    # The header holds the key base64-encoded, so only redacting by header name hides it.
+    class BasicAuthPayload(ExamplePayload):
+        def init_payload(self):
+            super().init_payload()
+            del self.headers["Authorization"]
+            self.auth = ("api", self.backend.api_key)
+
+    settings.ANYMAIL = {"DEBUG_API_REQUESTS": True}
+    server.response = FakeResponse.json({"id": "msg-1", "recipients": {}})
+    backend = ExampleBackend(api_key=API_KEY, api_url=server.url)
+    backend.build_message_payload = lambda message, defaults: BasicAuthPayload(
+        message, defaults, backend
+    )
+    new_message(backend).send()
+    encoded = base64.b64encode(f"api:{API_KEY}".encode()).decode()
+    assert server.requests[0].headers["Authorization"] == f"Basic {encoded}"
+    output = capsys.readouterr().out
+    assert "Authorization: Basic ********" in output
+    assert encoded not in output
 
 
 def test_no_debug_output_by_default(server, backend, capsys):
