@@ -74,7 +74,7 @@ def date_changelog(package: Package, today: datetime.date) -> None:
     """Replace ``(unreleased)`` in the current version's heading with ``today``."""
     path = package.changelog
     text = path.read_text(encoding="utf-8")
-    heading = rf"^(##\s+v?{re.escape(package.version)})\s*\(unreleased\)\s*$"
+    heading = rf"^(##[ \t]+v?{re.escape(package.version)})[ \t]*\(unreleased\)[ \t]*$"
     pattern = re.compile(heading, re.M | re.I)
     new, count = pattern.subn(rf"\1 ({today.isoformat()})", text, 1)
     if count != 1:
