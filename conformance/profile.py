@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,7 +48,11 @@ SCENARIOS = (
     "client_error",  # a 4xx error response
     "server_error",  # a 5xx error response
     "malformed",  # a 2xx response whose body the backend can't parse
+    "slow",  # a success answered only after SLOW_SECONDS (for timeout checks)
 )
+
+#: how long the "slow" scenario waits before answering (timeout_settings must be shorter)
+SLOW_SECONDS = 2.0
 
 
 class ServerLike(Protocol):
@@ -131,8 +135,9 @@ class Profile:
     from_email: ClassVar[str] = "Sender <sender@example.com>"
     #: whether message_id in anymail_status is one id per recipient (a set for several)
     per_recipient_message_ids: ClassVar[bool] = False
-    #: an esp_extra value, and how to see it in SentMessage.raw (for the esp_extra check)
-    esp_extra_example: ClassVar[dict[str, Any] | None] = None
+    #: (an esp_extra value, a check that raises AssertionError unless the SentMessage
+    #: shows it reached the API): proves esp_extra is passed through
+    esp_extra_example: ClassVar[tuple[dict[str, Any], Callable[[SentMessage], None]] | None] = None
 
     # ---------------------------------------------------------------- sending
 
@@ -141,7 +146,15 @@ class Profile:
         """A running fake API server. The default is a FakeESPServer answering via
         :meth:`respond` with the scenario in ``self.scenario``."""
         self.scenario = "success"
-        with FakeESPServer(lambda request: self.respond(request, self.scenario)) as server:
+
+        def answer(request: RecordedRequest) -> FakeResponse:
+            if self.scenario == "slow":
+                response = self.respond(request, "success")
+                response.delay = SLOW_SECONDS
+                return response
+            return self.respond(request, self.scenario)
+
+        with FakeESPServer(answer) as server:
             yield server
 
     def set_scenario(self, server: Any, scenario: str) -> None:
@@ -163,6 +176,10 @@ class Profile:
     def request_count(self, server: Any) -> int:
         """How many send API calls ``server`` received."""
         return len(getattr(server, "requests", ()))
+
+    def timeout_settings(self) -> dict[str, Any]:
+        """Settings that make the backend give up well before SLOW_SECONDS."""
+        return {"REQUESTS_TIMEOUT": 0.5}
 
     def unreachable_settings(self) -> dict[str, Any]:
         """Settings that point the backend at a closed port on 127.0.0.1."""

@@ -1,0 +1,215 @@
+"""Sending, proved for every installed ESP against its own fake API server."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.core.mail import get_connection
+
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailCancelSend,
+    AnymailRecipientsRefused,
+    AnymailUnsupportedFeature,
+)
+from anymail.features import Feature, Support
+from anymail.signals import post_send, pre_send
+
+from .cases import CASES, TO1, TO2, base_message
+from .conftest import proved
+
+FEATURES = list(Feature)
+
+
+@pytest.mark.parametrize("feature", FEATURES, ids=[f.value for f in FEATURES])
+def test_declared_feature_support(esp, api, settings, feature):
+    """Supported: arrives intact. Not supported: raises naming the feature and sends
+    nothing; with IGNORE_UNSUPPORTED_FEATURES, sent without it (MAX_ONE: its first item)."""
+    profile, features = esp.profile, esp.esp.features
+    support = features[feature]
+    case = CASES[feature]
+    message = base_message(profile)
+    case.use(message, profile, features)
+    needs_degrading = support is Support.NO or (support is Support.MAX_ONE and case.first_only is not None)
+
+    if not needs_degrading:
+        message.send()
+        sent = profile.sent_messages(api)[-1]
+        case.arrived(sent, support)
+    else:
+        with pytest.raises(AnymailUnsupportedFeature) as raised:
+            message.send()
+        assert raised.value.feature == feature.value
+        assert profile.request_count(api) == 0, "nothing may be sent when a feature is refused"
+
+        settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
+        message = base_message(profile)
+        case.use(message, profile, features)
+        message.send()
+        sent = profile.sent_messages(api)[-1]
+        if support is Support.MAX_ONE:
+            case.first_only(sent)
+        else:
+            case.absent(sent)
+    proved(esp.id, f"feature:{feature.value}")
+
+
+def test_status_is_normalized(esp, api):
+    profile = esp.profile
+    message = base_message(profile)
+    message.to = [f"To One <{TO1}>", TO2]
+    message.cc = ["cc@example.com"]
+    assert message.send() == 1
+    status = message.anymail_status
+    assert status.status == {profile.accepted_status}
+    assert set(status.recipients) == {TO1, TO2, "cc@example.com"}
+    assert all(r.status == profile.accepted_status for r in status.recipients.values())
+    assert all(r.message_id for r in status.recipients.values())
+    if profile.per_recipient_message_ids:
+        assert status.message_id == {r.message_id for r in status.recipients.values()}
+    else:
+        assert isinstance(status.message_id, str) and status.message_id
+    assert status.esp_response is not None
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status_range"), [("client_error", (400, 499)), ("server_error", (500, 599)), ("malformed", None)]
+)
+def test_api_errors_raise_anymail_api_error(esp, api, scenario, status_range):
+    esp.profile.set_scenario(api, scenario)
+    message = base_message(esp.profile)
+    with pytest.raises(AnymailAPIError) as raised:
+        message.send()
+    if status_range:
+        assert status_range[0] <= raised.value.status_code <= status_range[1]
+    assert str(raised.value)  # a readable description
+    # fail_silently swallows it
+    assert base_message(esp.profile).send(fail_silently=True) == 0
+
+
+def test_connection_refused_raises_api_error(esp, settings):
+    settings.ANYMAIL = esp.profile.unreachable_settings()
+    settings.EMAIL_BACKEND = esp.esp.backend
+    with pytest.raises(AnymailAPIError) as raised:
+        base_message(esp.profile).send()
+    assert raised.value.status_code is None
+
+
+def test_timeout_raises_api_error(esp, api, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, **esp.profile.timeout_settings()}
+    esp.profile.set_scenario(api, "slow")
+    with pytest.raises(AnymailAPIError):
+        base_message(esp.profile).send()
+
+
+def test_recipients_refused(esp, api, settings):
+    profile = esp.profile
+    if not profile.reports_rejections:
+        # This ESP accepts every recipient at send time (and reports problems later,
+        # through tracking webhooks): AnymailRecipientsRefused can't happen.
+        message = base_message(profile)
+        message.send()
+        assert message.anymail_status.status == {profile.accepted_status}
+        return
+    profile.set_scenario(api, "all_rejected")
+    with pytest.raises(AnymailRecipientsRefused):
+        base_message(profile).send()
+    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_RECIPIENT_STATUS": True}
+    message = base_message(profile)
+    assert message.send() == 1
+    assert message.anymail_status.status <= {"rejected", "invalid", "failed"}
+
+    profile.set_scenario(api, "partial_rejection")
+    message = base_message(profile)
+    message.to = [TO1, TO2]
+    message.send()
+    assert profile.accepted_status in message.anymail_status.status
+    assert len(message.anymail_status.status) > 1
+
+
+def test_pre_send_can_modify_and_cancel(esp, api):
+    profile = esp.profile
+
+    def modify(sender, message, esp_name, **kwargs):
+        assert esp_name == esp.esp.name
+        message.subject = "Changed by pre_send"
+
+    pre_send.connect(modify)
+    try:
+        base_message(profile).send()
+    finally:
+        pre_send.disconnect(modify)
+    assert profile.sent_messages(api)[-1].subject == "Changed by pre_send"
+
+    def cancel(sender, message, **kwargs):
+        raise AnymailCancelSend("not this one")
+
+    before = profile.request_count(api)
+    pre_send.connect(cancel)
+    try:
+        assert base_message(profile).send() == 0
+    finally:
+        pre_send.disconnect(cancel)
+    assert profile.request_count(api) == before
+
+
+def test_post_send_gets_status_and_every_receiver_runs(esp, api):
+    seen = []
+
+    def failing(sender, message, status, esp_name, **kwargs):
+        seen.append("failing")
+        raise RuntimeError("receiver bug")
+
+    def recording(sender, message, status, esp_name, **kwargs):
+        seen.append((esp_name, status.status))
+
+    post_send.connect(failing)
+    post_send.connect(recording)
+    try:
+        with pytest.raises(RuntimeError, match="receiver bug"):
+            base_message(esp.profile).send()
+    finally:
+        post_send.disconnect(failing)
+        post_send.disconnect(recording)
+    assert seen == ["failing", (esp.esp.name, {esp.profile.accepted_status})]
+
+
+def test_send_defaults_and_esp_send_defaults(esp, api, settings):
+    profile = esp.profile
+    prefix = esp.id.upper()
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "SEND_DEFAULTS": {"metadata": {"source": "defaults", "district": "North"}},
+        f"{prefix}_SEND_DEFAULTS": {"metadata": {"source": "esp-defaults"}},
+    }
+    message = base_message(profile)
+    message.metadata = {"user": "7"}
+    message.send()
+    # ESP-specific defaults replace (not merge with) the general ones; the message merges in.
+    assert profile.sent_messages(api)[-1].metadata == {"source": "esp-defaults", "user": "7"}
+
+    message = base_message(profile)
+    message.metadata = None  # None drops the default
+    message.send()
+    assert not profile.sent_messages(api)[-1].metadata
+
+
+def test_send_messages_reuses_one_connection(esp, api):
+    profile = esp.profile
+    messages = [base_message(profile) for _ in range(3)]
+    connection = get_connection()
+    assert connection.send_messages(messages) == 3
+    assert profile.request_count(api) == 3
+    assert api.connection_count == 1
+    assert all(m.anymail_status.status == {profile.accepted_status} for m in messages)
+    assert mail.outbox == []  # sent through the ESP backend, not the test backend
+
+
+def test_esp_extra_reaches_the_api(esp, api):
+    profile = esp.profile
+    assert profile.esp_extra_example, f"{esp.id}'s profile must give an esp_extra_example"
+    extra, check = profile.esp_extra_example
+    message = base_message(profile)
+    message.esp_extra = extra
+    message.send()
+    check(profile.sent_messages(api)[-1])
