@@ -134,17 +134,22 @@ CASES: dict[Feature, FeatureCase] = {
     Feature.ENVELOPE_SENDER: FeatureCase(
         use=_use_envelope_sender,
         arrived=_envelope_sender_arrived,
-        absent=lambda sent: _assert(not sent.envelope_sender or not sent.envelope_sender.startswith("bounces@")),
+        absent=lambda sent: _assert(
+            not sent.envelope_sender or not sent.envelope_sender.startswith("bounces@")
+        ),
     ),
     Feature.METADATA: FeatureCase(
         use=_use_metadata,
-        arrived=lambda sent, support: _assert(sent.metadata == {"user_id": "12345", "campaign": "Sommer-Aktion Ü"}, sent.metadata),
+        arrived=lambda sent, support: _assert(
+            sent.metadata == {"user_id": "12345", "campaign": "Sommer-Aktion Ü"}, sent.metadata
+        ),
         absent=lambda sent: _assert(not sent.metadata, sent.metadata),
     ),
     Feature.MERGE_METADATA: FeatureCase(
         use=_use_merge_metadata,
         arrived=lambda sent, support: _assert(
-            sent.merge_metadata == {TO1: {"order": "1001"}, TO2: {"order": "1002"}}, sent.merge_metadata
+            sent.merge_metadata == {TO1: {"order": "1001"}, TO2: {"order": "1002"}},
+            sent.merge_metadata,
         ),
         absent=lambda sent: _assert(not sent.merge_metadata, sent.merge_metadata),
     ),
@@ -170,14 +175,19 @@ CASES: dict[Feature, FeatureCase] = {
         absent=lambda sent: _assert(sent.track_opens is None, sent.track_opens),
     ),
     Feature.TEMPLATE_ID: FeatureCase(
-        use=lambda message, profile, features: setattr(message, "template_id", "conformance-template"),
-        arrived=lambda sent, support: _assert(sent.template_id == "conformance-template", sent.template_id),
+        use=lambda message, profile, features: setattr(
+            message, "template_id", "conformance-template"
+        ),
+        arrived=lambda sent, support: _assert(
+            sent.template_id == "conformance-template", sent.template_id
+        ),
         absent=lambda sent: _assert(sent.template_id is None, sent.template_id),
     ),
     Feature.MERGE_DATA: FeatureCase(
         use=_use_merge_data,
         arrived=lambda sent, support: _assert(
-            sent.effective_merge_data(TO1).get("name") == "One" and sent.effective_merge_data(TO2).get("name") == "Two",
+            sent.effective_merge_data(TO1).get("name") == "One"
+            and sent.effective_merge_data(TO2).get("name") == "Two",
             sent.merge_data,
         ),
         absent=lambda sent: _assert(not sent.merge_data, sent.merge_data),
@@ -185,18 +195,21 @@ CASES: dict[Feature, FeatureCase] = {
     Feature.MERGE_GLOBAL_DATA: FeatureCase(
         use=_use_merge_global_data,
         arrived=lambda sent, support: _assert(
-            sent.effective_merge_data(TO1).get("site") == "Example Site", (sent.merge_global_data, sent.merge_data)
+            sent.effective_merge_data(TO1).get("site") == "Example Site",
+            (sent.merge_global_data, sent.merge_data),
         ),
         absent=lambda sent: _assert("site" not in sent.effective_merge_data(TO1)),
     ),
     Feature.FROM_EMAIL: FeatureCase(
         use=_use_from_email,
         arrived=lambda sent, support: _assert(
-            [spec.partition("@")[0] for spec in addr_specs(sent.from_email)] == ["first", "second"], sent.from_email
+            [spec.partition("@")[0] for spec in addr_specs(sent.from_email)] == ["first", "second"],
+            sent.from_email,
         ),
         absent=lambda sent: _assert(len(sent.from_email) <= 1, sent.from_email),
         first_only=lambda sent: _assert(
-            [spec.partition("@")[0] for spec in addr_specs(sent.from_email)] == ["first"], sent.from_email
+            [spec.partition("@")[0] for spec in addr_specs(sent.from_email)] == ["first"],
+            sent.from_email,
         ),
     ),
     Feature.REPLY_TO: FeatureCase(
@@ -205,13 +218,19 @@ CASES: dict[Feature, FeatureCase] = {
             addr_specs(sent.reply_to) == ["reply1@example.com", "reply2@example.com"], sent.reply_to
         ),
         absent=lambda sent: _assert(sent.reply_to == [], sent.reply_to),
-        first_only=lambda sent: _assert(addr_specs(sent.reply_to) == ["reply1@example.com"], sent.reply_to),
+        first_only=lambda sent: _assert(
+            addr_specs(sent.reply_to) == ["reply1@example.com"], sent.reply_to
+        ),
     ),
     Feature.ALTERNATIVES: FeatureCase(
         use=_use_alternatives,
         arrived=lambda sent, support: _assert(
-            any(mimetype == "text/calendar" and content.replace("\r\n", "\n") == CALENDAR.replace("\r\n", "\n")
-                for content, mimetype in sent.alternatives) and sent.html == "<p>HTML body</p>",
+            any(
+                mimetype == "text/calendar"
+                and content.replace("\r\n", "\n") == CALENDAR.replace("\r\n", "\n")
+                for content, mimetype in sent.alternatives
+            )
+            and sent.html == "<p>HTML body</p>",
             (sent.alternatives, sent.html),
         ),
         absent=lambda sent: _assert(
@@ -224,8 +243,10 @@ CASES: dict[Feature, FeatureCase] = {
         use=_use_attachments,
         arrived=lambda sent, support: _assert(
             [(a.filename, a.content, a.mimetype) for a in sent.attachments]
-            == [("résumé.txt", "Ünïcode text content".encode(), "text/plain"),
-                ("data.bin", bytes(range(256)), "application/octet-stream")],
+            == [
+                ("résumé.txt", "Ünïcode text content".encode(), "text/plain"),
+                ("data.bin", bytes(range(256)), "application/octet-stream"),
+            ],
             sent.attachments,
         ),
         absent=lambda sent: _assert(sent.attachments == [], sent.attachments),
@@ -233,20 +254,26 @@ CASES: dict[Feature, FeatureCase] = {
     Feature.INLINE_IMAGES: FeatureCase(
         use=_use_inline_images,
         arrived=lambda sent, support: _assert(
-            len(sent.inline_images) == 1 and sent.inline_images[0].content == PNG
-            and sent.inline_images[0].mimetype == "image/png" and bool(sent.inline_images[0].content_id),
+            len(sent.inline_images) == 1
+            and sent.inline_images[0].content == PNG
+            and sent.inline_images[0].mimetype == "image/png"
+            and bool(sent.inline_images[0].content_id),
             sent.inline_images,
         ),
         absent=lambda sent: _assert(sent.inline_images == [], sent.inline_images),
     ),
     Feature.HEADERS: FeatureCase(
         use=_use_headers,
-        arrived=lambda sent, support: _assert(_headers_lower(sent).get("x-conformance") == "header value", sent.headers),
+        arrived=lambda sent, support: _assert(
+            _headers_lower(sent).get("x-conformance") == "header value", sent.headers
+        ),
         absent=lambda sent: _assert("x-conformance" not in _headers_lower(sent), sent.headers),
     ),
     Feature.SPOOFED_TO: FeatureCase(
         use=_use_spoofed_to,
-        arrived=lambda sent, support: _assert(addr_specs(sent.spoofed_to) == ["spoofed@example.com"], sent.spoofed_to),
+        arrived=lambda sent, support: _assert(
+            addr_specs(sent.spoofed_to) == ["spoofed@example.com"], sent.spoofed_to
+        ),
         absent=lambda sent: _assert(not sent.spoofed_to, sent.spoofed_to),
     ),
 }

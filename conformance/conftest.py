@@ -71,7 +71,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item
         for item in items
         if item.path.parent == __import__("pathlib").Path(__file__).parent
-        and any(mark.name == "skip" and "empty parameter set" in str(mark.kwargs.get("reason", "")) for mark in item.iter_markers())
+        and any(
+            mark.name == "skip" and "empty parameter set" in str(mark.kwargs.get("reason", ""))
+            for mark in item.iter_markers()
+        )
     ]
     if empty:
         config.hook.pytest_deselected(items=empty)

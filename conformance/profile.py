@@ -239,9 +239,17 @@ def encode_fixture_request(request: dict[str, Any]) -> WebhookRequest:
                 if "content_base64" in spec
                 else spec.get("content", "").encode("utf-8")
             )
-            data[name] = SimpleUploadedFile(spec.get("filename") or name, content, spec.get("content_type"))
+            data[name] = SimpleUploadedFile(
+                spec.get("filename") or name, content, spec.get("content_type")
+            )
         body = encode_multipart(MULTIPART_BOUNDARY, data)
         return WebhookRequest(body, f"multipart/form-data; boundary={MULTIPART_BOUNDARY}", headers)
     if "body_base64" in request:
-        return WebhookRequest(base64.b64decode(request["body_base64"]), request["content_type"], headers)
-    return WebhookRequest(str(request.get("body", "")).encode("utf-8"), request.get("content_type", "text/plain"), headers)
+        return WebhookRequest(
+            base64.b64decode(request["body_base64"]), request["content_type"], headers
+        )
+    return WebhookRequest(
+        str(request.get("body", "")).encode("utf-8"),
+        request.get("content_type", "text/plain"),
+        headers,
+    )

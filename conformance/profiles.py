@@ -56,7 +56,9 @@ def load_profile(esp: EspDescription) -> Profile:
 def esps_under_test() -> tuple[EspUnderTest, ...]:
     """Every installed ESP that has a profile, sorted by id."""
     return tuple(
-        EspUnderTest(esp, load_profile(esp)) for esp in installed_esps().values() if profile_path(esp).exists()
+        EspUnderTest(esp, load_profile(esp))
+        for esp in installed_esps().values()
+        if profile_path(esp).exists()
     )
 
 

@@ -30,7 +30,9 @@ def test_declared_feature_support(esp, api, settings, feature):
     case = CASES[feature]
     message = base_message(profile)
     case.use(message, profile, features)
-    needs_degrading = support is Support.NO or (support is Support.MAX_ONE and case.first_only is not None)
+    needs_degrading = support is Support.NO or (
+        support is Support.MAX_ONE and case.first_only is not None
+    )
 
     if not needs_degrading:
         message.send()
@@ -68,12 +70,14 @@ def test_status_is_normalized(esp, api):
     if profile.per_recipient_message_ids:
         assert status.message_id == {r.message_id for r in status.recipients.values()}
     else:
-        assert isinstance(status.message_id, str) and status.message_id
+        assert isinstance(status.message_id, str)
+        assert status.message_id
     assert status.esp_response is not None
 
 
 @pytest.mark.parametrize(
-    ("scenario", "status_range"), [("client_error", (400, 499)), ("server_error", (500, 599)), ("malformed", None)]
+    ("scenario", "status_range"),
+    [("client_error", (400, 499)), ("server_error", (500, 599)), ("malformed", None)],
 )
 def test_api_errors_raise_anymail_api_error(esp, api, scenario, status_range):
     esp.profile.set_scenario(api, scenario)

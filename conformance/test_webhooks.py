@@ -34,7 +34,9 @@ def post(esp, fixture_data, request=None, credentials=SECRET, client=None):
         headers["Authorization"] = basic_auth_header(credentials)
     url = reverse(f"anymail:{esp.id}_{fixture_data['webhook']}")
     with SignalCapture() as capture:
-        response = (client or Client()).post(url, data=request.body, content_type=request.content_type, headers=headers)
+        response = (client or Client()).post(
+            url, data=request.body, content_type=request.content_type, headers=headers
+        )
     return response, capture.signals
 
 
@@ -45,7 +47,8 @@ def compare(expected: dict, event) -> None:
             continue
         actual = getattr(event, key)
         if key == "timestamp" and value is not None:
-            assert actual is not None and actual.utcoffset() is not None, "timestamps must be aware"
+            assert actual is not None
+            assert actual.utcoffset() is not None, "timestamps must be aware"
             assert actual == datetime.fromisoformat(value), (key, actual, value)
         else:
             assert actual == value, (key, actual, value)
@@ -60,14 +63,23 @@ def compare_message(expected: dict, message) -> None:
             actual = [str(address) for address in actual]
         elif key == "attachments":
             actual = [
-                {"filename": a.get_filename(), "content_type": a.get_content_type(), "size": len(a.get_content_bytes())}
+                {
+                    "filename": a.get_filename(),
+                    "content_type": a.get_content_type(),
+                    "size": len(a.get_content_bytes()),
+                }
                 for a in actual
             ]
             if len(actual) == len(value):  # compare only the keys the fixture gives
-                actual = [{k: item[k] for k in want} for item, want in zip(actual, value, strict=True)]
+                actual = [
+                    {k: item[k] for k in want} for item, want in zip(actual, value, strict=True)
+                ]
         elif key == "inline_attachments":
             actual = {
-                cid: {"content_type": part.get_content_type(), "size": len(part.get_content_bytes())}
+                cid: {
+                    "content_type": part.get_content_type(),
+                    "size": len(part.get_content_bytes()),
+                }
                 for cid, part in actual.items()
             }
         elif key == "date" and value is not None:
@@ -95,7 +107,9 @@ def test_fixture_produces_expected_events(esp_fixture, webhook_settings):
 
 def test_every_declared_event_type_has_a_fixture(esp):
     fixtures = load_fixtures(esp.profile)
-    covered = {event["event_type"] for fixture in fixtures for event in fixture.data["expected_events"]}
+    covered = {
+        event["event_type"] for fixture in fixtures for event in fixture.data["expected_events"]
+    }
     missing = {str(event_type) for event_type in esp.esp.event_types} - covered
     assert not missing, f"{esp.id} declares event types no fixture covers: {sorted(missing)}"
     if esp.esp.inbound:
@@ -153,8 +167,12 @@ def test_malformed_bodies_give_400_never_500(esp, webhook_settings, body, conten
     for route in esp.esp.webhooks:
         url = reverse(f"anymail:{esp.id}_{route.name}")
         with SignalCapture() as capture:
-            response = client.post(url, data=body, content_type=content_type,
-                                    headers={"Authorization": basic_auth_header(SECRET)})
+            response = client.post(
+                url,
+                data=body,
+                content_type=content_type,
+                headers={"Authorization": basic_auth_header(SECRET)},
+            )
         assert response.status_code == 400, (route.name, body, response.status_code)
         assert capture.signals == []
 
@@ -171,7 +189,9 @@ def test_signed_webhooks_reject_bad_signatures(signed_esp, webhook_settings):
 
 def test_raising_receiver_gives_400(esp, webhook_settings):
     webhook_settings(esp)
-    fixtures = [f for f in _first_fixtures(esp) if f.data["expected_events"][0]["event_type"] != "inbound"]
+    fixtures = [
+        f for f in _first_fixtures(esp) if f.data["expected_events"][0]["event_type"] != "inbound"
+    ]
 
     def broken(sender, event, esp_name, **kwargs):
         raise RuntimeError("receiver failed")

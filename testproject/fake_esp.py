@@ -29,8 +29,15 @@ esp = EspDescription(
     event_types=frozenset({EventType.DELIVERED, EventType.BOUNCED}),
     inbound=True,
     webhooks=(
-        WebhookRoute("tracking/", "testproject.fake_esp.FakeTrackingWebhookView", "tracking_webhook", "tracking"),
-        WebhookRoute("inbound/", "testproject.fake_esp.FakeInboundWebhookView", "inbound_webhook", "inbound"),
+        WebhookRoute(
+            "tracking/",
+            "testproject.fake_esp.FakeTrackingWebhookView",
+            "tracking_webhook",
+            "tracking",
+        ),
+        WebhookRoute(
+            "inbound/", "testproject.fake_esp.FakeInboundWebhookView", "inbound_webhook", "inbound"
+        ),
     ),
     settings=("FAKE_WEBHOOK_SIGNING_KEY",),
 )
@@ -53,7 +60,9 @@ class FakeTrackingWebhookView(AnymailTrackingWebhookView):
         timestamp = request.headers.get("X-Fake-Timestamp", "")
         token = request.headers.get("X-Fake-Token", "")
         signature = request.headers.get("X-Fake-Signature", "")
-        expected = hmac.new(self.signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            self.signing_key.encode(), (timestamp + token).encode(), hashlib.sha256
+        ).hexdigest()
         if not hmac.compare_digest(signature, expected):
             raise AnymailWebhookValidationFailure("Fake webhook called with an invalid signature")
         try:

@@ -138,7 +138,7 @@ def test_unsupported_feature_raises_naming_it_and_sends_nothing(settings, featur
     with pytest.raises(AnymailUnsupportedFeature) as excinfo:
         msg.send()
     assert excinfo.value.feature == feature
-    assert Feature(feature).title in str(excinfo.value)
+    assert Feature(feature).human_name in str(excinfo.value)
     assert "IGNORE_UNSUPPORTED_FEATURES" in str(excinfo.value)
     assert mail.outbox == []
 

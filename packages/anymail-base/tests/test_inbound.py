@@ -2,7 +2,7 @@
 
 import tracemalloc
 from base64 import b64encode
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
@@ -138,7 +138,9 @@ class TestMalformedInput:
         assert message.from_email is None
         assert message.text == "body"
 
-    @pytest.mark.parametrize("date_header", ["", "Date: yesterday\n", "Date: Mon, 99 Foo 2024 99:99:99 +9999\n"])
+    @pytest.mark.parametrize(
+        "date_header", ["", "Date: yesterday\n", "Date: Mon, 99 Foo 2024 99:99:99 +9999\n"]
+    )
     def test_missing_or_invalid_date_is_none(self, date_header):
         message = AnymailInboundMessage.parse_raw_mime(f"{date_header}Subject: hi\n\nbody")
         assert message.date is None
@@ -155,7 +157,8 @@ class TestMalformedInput:
             b"--b--\r\n"
         )
         message = AnymailInboundMessage.parse_raw_mime(raw)
-        assert "na" in message.text and "ve" in message.text
+        assert "na" in message.text
+        assert "ve" in message.text
         assert "bad utf-8" in message.html
         assert "\ufffd" in message.html
         assert message.subject is not None
@@ -184,7 +187,9 @@ class TestConstruct:
             text="plain body",
             html="<p>html body</p>",
             attachments=[
-                AnymailInboundMessage.construct_attachment_from_uploaded_file(image, content_id="logo123"),
+                AnymailInboundMessage.construct_attachment_from_uploaded_file(
+                    image, content_id="logo123"
+                ),
                 AnymailInboundMessage.construct_attachment_from_uploaded_file(document),
             ],
         )
@@ -205,19 +210,25 @@ class TestConstruct:
 
     def test_from_raw_header_block(self):
         raw_headers = "From: a@example.com\nTo: b@example.com\nSubject: raw\nReceived: from x\nReceived: from y\n"
-        message = AnymailInboundMessage.construct(raw_headers=raw_headers, text="t", text_charset="iso-8859-1")
+        message = AnymailInboundMessage.construct(
+            raw_headers=raw_headers, text="t", text_charset="iso-8859-1"
+        )
         assert message.subject == "raw"
         assert message.get_all("Received") == ["from x", "from y"]
         assert message.text == "t"
 
     def test_fields_fill_in_missing_headers(self):
-        message = AnymailInboundMessage.construct(from_email="f@example.com", subject="s", to="t@example.com")
+        message = AnymailInboundMessage.construct(
+            from_email="f@example.com", subject="s", to="t@example.com"
+        )
         assert message.from_email.addr_spec == "f@example.com"
         assert message.text is None
         assert message.html is None
 
     def test_header_with_newline_is_kept_on_one_line(self):
-        message = AnymailInboundMessage.construct(headers=[("Subject", "a\r\nBcc: injected@example.com")], text="t")
+        message = AnymailInboundMessage.construct(
+            headers=[("Subject", "a\r\nBcc: injected@example.com")], text="t"
+        )
         assert message["Bcc"] is None
         assert "injected" in message.subject
 
@@ -241,7 +252,7 @@ def _big_message(size):
     lines = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
     raw = (
         b"From: big@example.com\r\nSubject: big\r\nDate: "
-        + format_datetime(datetime.now(timezone.utc)).encode()
+        + format_datetime(datetime.now(UTC)).encode()
         + b'\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
         b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
         b'--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="big.bin"\r\n'

@@ -32,7 +32,9 @@ def test_urls_gain_routes_of_a_registered_esp(fake_esp_installed):
 
 def test_inbound_route_delivers_inbound_event(fake_esp_installed, webhook_client, webhook_secret):
     raw = b"From: Someone <someone@example.com>\r\nSubject: hi\r\n\r\nbody text"
-    response, signals = webhook_client.post("anymail:fake_inbound_webhook", raw, content_type="message/rfc822")
+    response, signals = webhook_client.post(
+        "anymail:fake_inbound_webhook", raw, content_type="message/rfc822"
+    )
     assert response.status_code == 200
     assert [s.signal for s in signals] == ["inbound"]
     event = signals[0].event
@@ -64,11 +66,30 @@ class TestEvents:
 
     def test_vocabularies_are_the_documented_ones(self):
         assert {e.value for e in EventType} >= {
-            "queued", "sent", "rejected", "failed", "bounced", "deferred", "delivered", "autoresponded",
-            "opened", "clicked", "complained", "unsubscribed", "subscribed", "unknown", "inbound",
+            "queued",
+            "sent",
+            "rejected",
+            "failed",
+            "bounced",
+            "deferred",
+            "delivered",
+            "autoresponded",
+            "opened",
+            "clicked",
+            "complained",
+            "unsubscribed",
+            "subscribed",
+            "unknown",
+            "inbound",
         }
         assert {r.value for r in RejectReason} == {
-            "invalid", "bounced", "timed_out", "blocked", "spam", "unsubscribed", "other",
+            "invalid",
+            "bounced",
+            "timed_out",
+            "blocked",
+            "spam",
+            "unsubscribed",
+            "other",
         }
 
     def test_unknown_event_type_and_reason_rejected(self):
@@ -84,8 +105,11 @@ class TestEvents:
     def test_as_dict_and_repr(self):
         when = datetime(2024, 1, 1, tzinfo=UTC)
         event = AnymailTrackingEvent(
-            event_type=EventType.BOUNCED, timestamp=when, recipient="r@example.com",
-            reject_reason=RejectReason.BOUNCED, metadata={"k": "v"},
+            event_type=EventType.BOUNCED,
+            timestamp=when,
+            recipient="r@example.com",
+            reject_reason=RejectReason.BOUNCED,
+            metadata={"k": "v"},
         )
         assert event.as_dict()["reject_reason"] == "bounced"
         assert type(event.event_type) is str

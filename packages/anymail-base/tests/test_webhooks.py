@@ -22,7 +22,13 @@ TRACKING = "anymail:fake_tracking_webhook"
 def tracking_body(*events):
     return {
         "events": [
-            {"event": event, "ts": 1700000000 + n, "id": f"msg-{n}", "to": f"r{n}@example.com", "token": f"t{n}"}
+            {
+                "event": event,
+                "ts": 1700000000 + n,
+                "id": f"msg-{n}",
+                "to": f"r{n}@example.com",
+                "token": f"t{n}",
+            }
             for n, event in enumerate(events)
         ]
     }
@@ -37,18 +43,24 @@ class TestBasicAuth:
         assert signals[0].sender.__name__ == "FakeTrackingWebhookView"
 
     def test_missing_credentials_rejected_without_signal(self, webhook_client, webhook_secret):
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth=None)
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), basic_auth=None
+        )
         assert response.status_code == 400
         assert signals == []
 
     @pytest.mark.parametrize("credentials", ["user:wrong", "user:pass ", "USER:pass", ""])
     def test_wrong_credentials_rejected(self, webhook_client, webhook_secret, credentials):
         headers = {"Authorization": basic_auth_header(credentials)}
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), headers=headers, basic_auth=None)
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), headers=headers, basic_auth=None
+        )
         assert response.status_code == 400
         assert signals == []
 
-    @pytest.mark.parametrize("header", ["Bearer abc", "Basic !!!notbase64", "Basic", "Digest user:pass"])
+    @pytest.mark.parametrize(
+        "header", ["Bearer abc", "Basic !!!notbase64", "Basic", "Digest user:pass"]
+    )
     def test_malformed_authorization_header_rejected(self, webhook_client, webhook_secret, header):
         response, signals = webhook_client.post(
             TRACKING, tracking_body("delivered"), headers={"Authorization": header}, basic_auth=None
@@ -59,15 +71,21 @@ class TestBasicAuth:
     def test_rotated_secrets_accept_each(self, webhook_client, settings):
         settings.ANYMAIL = {"WEBHOOK_SECRET": ["old:secret", "new:secret"]}
         for credentials in ("old:secret", "new:secret"):
-            response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth=credentials)
+            response, signals = webhook_client.post(
+                TRACKING, tracking_body("delivered"), basic_auth=credentials
+            )
             assert response.status_code == 200
             assert len(signals) == 1
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth="other:secret")
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), basic_auth="other:secret"
+        )
         assert response.status_code == 400
 
     def test_prefixed_setting_works(self, webhook_client, settings):
         settings.ANYMAIL_WEBHOOK_SECRET = "user:pass"
-        response, _ = webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth="user:wrong")
+        response, _ = webhook_client.post(
+            TRACKING, tracking_body("delivered"), basic_auth="user:wrong"
+        )
         assert response.status_code == 400
 
     def test_compares_with_constant_time_compare_against_every_secret(
@@ -84,20 +102,26 @@ class TestBasicAuth:
 
         monkeypatch.setattr(webhook_base, "constant_time_compare", spy)
         settings.ANYMAIL = {"WEBHOOK_SECRET": ["first:secret", "second:secret"]}
-        response, _ = webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth="first:secret")
+        response, _ = webhook_client.post(
+            TRACKING, tracking_body("delivered"), basic_auth="first:secret"
+        )
         assert response.status_code == 200
         # no early exit: the second secret is compared even though the first matched
         assert calls == ["first:secret", "second:secret"]
 
     def test_no_secret_warns_insecure(self, webhook_client):
         with pytest.warns(AnymailInsecureWebhookWarning, match="WEBHOOK_SECRET"):
-            response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth=None)
+            response, signals = webhook_client.post(
+                TRACKING, tracking_body("delivered"), basic_auth=None
+            )
         assert response.status_code == 200
         assert len(signals) == 1
 
     def test_failure_is_not_logged_with_secret(self, webhook_client, webhook_secret, caplog):
         with caplog.at_level(logging.DEBUG):
-            webhook_client.post(TRACKING, tracking_body("delivered"), basic_auth="user:not-the-secret")
+            webhook_client.post(
+                TRACKING, tracking_body("delivered"), basic_auth="user:not-the-secret"
+            )
         assert "user:pass" not in caplog.text
 
 
@@ -105,14 +129,18 @@ class TestRequestHandling:
     def test_get_not_allowed(self, client, webhook_secret):
         from django.urls import reverse
 
-        response = client.get(reverse(TRACKING), headers={"Authorization": basic_auth_header("user:pass")})
+        response = client.get(
+            reverse(TRACKING), headers={"Authorization": basic_auth_header("user:pass")}
+        )
         assert response.status_code == 405
 
     def test_csrf_exempt_with_enforcing_client(self, webhook_secret):
         from anymail.testing import WebhookClient
 
         csrf_client = Client(enforce_csrf_checks=True)
-        response, signals = WebhookClient(csrf_client, "user:pass").post(TRACKING, tracking_body("delivered"))
+        response, signals = WebhookClient(csrf_client, "user:pass").post(
+            TRACKING, tracking_body("delivered")
+        )
         assert response.status_code == 200
         assert len(signals) == 1
 
@@ -137,7 +165,9 @@ class TestRequestHandling:
         assert len(signals) == 1
 
     def test_batch_gives_one_signal_per_event_in_order(self, webhook_client, webhook_secret):
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered", "bounced", "delivered"))
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered", "bounced", "delivered")
+        )
         assert response.status_code == 200
         assert [s.event.event_type for s in signals] == ["delivered", "bounced", "delivered"]
         assert [s.event.message_id for s in signals] == ["msg-0", "msg-1", "msg-2"]
@@ -145,8 +175,15 @@ class TestRequestHandling:
 
     @pytest.mark.parametrize(
         "body",
-        [b"not json", b"", b"{}", b'{"events": [{"event": "delivered"}]}', b'{"events": "x"}',
-         b'{"events": [{"event": "exploded", "ts": 1, "id": "x", "to": "y"}]}', b"\xff\xfe\x00"],
+        [
+            b"not json",
+            b"",
+            b"{}",
+            b'{"events": [{"event": "delivered"}]}',
+            b'{"events": "x"}',
+            b'{"events": [{"event": "exploded", "ts": 1, "id": "x", "to": "y"}]}',
+            b"\xff\xfe\x00",
+        ],
     )
     def test_malformed_body_gives_400_not_500(self, webhook_client, webhook_secret, body):
         response, signals = webhook_client.post(TRACKING, body)
@@ -175,10 +212,18 @@ class TestRequestHandling:
 
         view = FakeTrackingWebhookView.as_view(webhook_secret="view:secret")
         body = json.dumps(tracking_body("delivered"))
-        good = rf.post("/", body, content_type="application/json",
-                       headers={"Authorization": basic_auth_header("view:secret")})
-        bad = rf.post("/", body, content_type="application/json",
-                      headers={"Authorization": basic_auth_header("user:pass")})
+        good = rf.post(
+            "/",
+            body,
+            content_type="application/json",
+            headers={"Authorization": basic_auth_header("view:secret")},
+        )
+        bad = rf.post(
+            "/",
+            body,
+            content_type="application/json",
+            headers={"Authorization": basic_auth_header("user:pass")},
+        )
         assert view(good).status_code == 200
         from django.core.exceptions import SuspiciousOperation
 
@@ -201,12 +246,16 @@ class TestSignatureAndReplay:
         settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass", "FAKE_WEBHOOK_SIGNING_KEY": "sign-key"}
 
     def test_valid_signature_accepted(self, webhook_client):
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), headers=signed_headers("sign-key"))
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), headers=signed_headers("sign-key")
+        )
         assert response.status_code == 200
         assert len(signals) == 1
 
     def test_bad_signature_rejected(self, webhook_client):
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), headers=signed_headers("wrong"))
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), headers=signed_headers("wrong")
+        )
         assert response.status_code == 400
         assert signals == []
 
@@ -221,7 +270,9 @@ class TestSignatureAndReplay:
     @pytest.mark.parametrize("age", [301, -301, 86400])
     def test_stale_or_future_timestamp_rejected(self, webhook_client, age):
         headers = signed_headers("sign-key", timestamp=int(time.time()) - age)
-        response, signals = webhook_client.post(TRACKING, tracking_body("delivered"), headers=headers)
+        response, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), headers=headers
+        )
         assert response.status_code == 400
         assert signals == []
 
@@ -235,7 +286,9 @@ class TestSignatureAndReplay:
             failed, _ = webhook_client.post(TRACKING, tracking_body("delivered"), headers=headers)
         finally:
             tracking.disconnect(broken)
-        retried, signals = webhook_client.post(TRACKING, tracking_body("delivered"), headers=headers)
+        retried, signals = webhook_client.post(
+            TRACKING, tracking_body("delivered"), headers=headers
+        )
         assert failed.status_code == 400
         assert retried.status_code == 200
         assert len(signals) == 1

@@ -27,7 +27,9 @@ class AnymailEvent:
         esp_event: Any = None,
     ) -> None:
         if event_type not in EventType.__members__.values():
-            raise ValueError(f"Unknown event_type {event_type!r}; expected one of {[e.value for e in EventType]}")
+            raise ValueError(
+                f"Unknown event_type {event_type!r}; expected one of {[e.value for e in EventType]}"
+            )
         if timestamp is not None and (timestamp.tzinfo is None or timestamp.utcoffset() is None):
             raise ValueError(f"Event timestamps must be aware datetimes, not {timestamp!r}")
         self.event_type = str(event_type)
@@ -40,7 +42,11 @@ class AnymailEvent:
         return {name: getattr(self, name) for name in self.fields}
 
     def __repr__(self) -> str:
-        details = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items() if value not in (None, [], {}))
+        details = ", ".join(
+            f"{name}={value!r}"
+            for name, value in self.as_dict().items()
+            if value not in (None, [], {})
+        )
         return f"{type(self).__name__}({details})"
 
 

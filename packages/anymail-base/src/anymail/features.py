@@ -51,7 +51,8 @@ class Feature(StrEnum):
     SPOOFED_TO = "spoofed_to"
 
     @property
-    def title(self) -> str:
+    def human_name(self) -> str:
+        """How error messages name the feature ("several reply_to addresses")."""
         return _FEATURE_TITLES[self]
 
     @property
@@ -300,7 +301,7 @@ def raise_unsupported(
 ) -> None:
     """Raise AnymailUnsupportedFeature for ``feature``, with a message saying how to proceed."""
     try:
-        title = Feature(feature).title
+        title = Feature(feature).human_name
     except ValueError:
         title = str(feature)  # a context-dependent limit described by the ESP's payload
     message = f"{esp_name} does not support {title}"

@@ -108,7 +108,11 @@ class AnymailInboundMessage(EmailMessage):
     def walk_content(self) -> Iterator[AnymailInboundMessage]:
         """Every leaf part of this message, not descending into attachments
         (so a forwarded message's own parts are not this message's)."""
-        if self.is_multipart() and not self.is_attachment() and self.get_content_maintype() != "message":
+        if (
+            self.is_multipart()
+            and not self.is_attachment()
+            and self.get_content_maintype() != "message"
+        ):
             for part in self.iter_parts():
                 if isinstance(part, AnymailInboundMessage):
                     yield from part.walk_content()
@@ -146,7 +150,9 @@ class AnymailInboundMessage(EmailMessage):
             if part is self or part.is_attachment():
                 continue
             content_id = part._header_text("Content-ID")
-            if content_id and (part.is_inline_attachment() or part.get_content_maintype() != "text"):
+            if content_id and (
+                part.is_inline_attachment() or part.get_content_maintype() != "text"
+            ):
                 result[_unquote_cid(content_id)] = part
         return result
 
@@ -243,9 +249,15 @@ class AnymailInboundMessage(EmailMessage):
         """
         message = cls()
         if raw_headers:
-            parsed = Parser(_class=cls, policy=_POLICY).parsestr(raw_headers.strip("\r\n") + "\n\n", headersonly=True)
+            parsed = Parser(_class=cls, policy=_POLICY).parsestr(
+                raw_headers.strip("\r\n") + "\n\n", headersonly=True
+            )
             for name, value in parsed.raw_items():
-                if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version"):
+                if name.lower() not in (
+                    "content-type",
+                    "content-transfer-encoding",
+                    "mime-version",
+                ):
                     message.set_raw(name, value)
         for name, value in headers or ():
             if name.lower() in ("content-type", "content-transfer-encoding", "mime-version"):
@@ -300,7 +312,9 @@ class AnymailInboundMessage(EmailMessage):
             attached = cls.parse_raw_mime_bytes(content)
             part.set_content(attached)
         else:
-            part.set_content(content, maintype=maintype or "application", subtype=subtype or "octet-stream")
+            part.set_content(
+                content, maintype=maintype or "application", subtype=subtype or "octet-stream"
+            )
             if charset and maintype == "text":
                 part.set_param("charset", charset)
         disposition = "inline" if inline or content_id else "attachment"
@@ -340,7 +354,9 @@ class AnymailInboundMessage(EmailMessage):
         return part
 
     @classmethod
-    def _multipart(cls, subtype: str, parts: Sequence[AnymailInboundMessage]) -> AnymailInboundMessage:
+    def _multipart(
+        cls, subtype: str, parts: Sequence[AnymailInboundMessage]
+    ) -> AnymailInboundMessage:
         container = cls()
         container.set_raw("Content-Type", f"multipart/{subtype}")
         container.set_boundary(_boundary())

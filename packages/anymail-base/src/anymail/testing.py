@@ -49,7 +49,9 @@ class SignalCapture:
     def __enter__(self) -> SignalCapture:
         for name, signal in (("tracking", tracking), ("inbound", inbound)):
 
-            def receiver(sender: Any, event: AnymailEvent, esp_name: str, _name: str = name, **kwargs: Any) -> None:
+            def receiver(
+                sender: Any, event: AnymailEvent, esp_name: str, _name: str = name, **kwargs: Any
+            ) -> None:
                 kwargs.pop("signal", None)
                 self.signals.append(CapturedSignal(_name, sender, event, esp_name, kwargs))
 
@@ -95,7 +97,7 @@ class WebhookClient:
         body: Any = b"",
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
-        basic_auth: str | None | bool = True,
+        basic_auth: str | bool | None = True,
     ) -> tuple[Any, list[CapturedSignal]]:
         """POST ``body`` (bytes, str, a JSON-able object, or a dict of form fields for
         a multipart/form-data post). Returns (response, signals captured)."""
@@ -110,6 +112,9 @@ class WebhookClient:
                 response = self.client.post(self.url(url_name_or_path), data=body, headers=headers)
             else:
                 response = self.client.post(
-                    self.url(url_name_or_path), data=body, content_type=content_type, headers=headers
+                    self.url(url_name_or_path),
+                    data=body,
+                    content_type=content_type,
+                    headers=headers,
                 )
         return response, capture.signals

@@ -322,10 +322,16 @@ class Attachment:
         self.inline = False
         if isinstance(attachment, MIMEBase):
             self.name = attachment.get_filename()
-            content = attachment.get_payload(decode=True)
-            if content is None:  # e.g. message/rfc822: serialize the part's payload
+            decoded = attachment.get_payload(decode=True)
+            content: bytes
+            if isinstance(decoded, bytes):
+                content = decoded
+            else:  # e.g. message/rfc822: serialize the attached message
                 payload = attachment.get_payload()
-                content = payload[0].as_bytes() if isinstance(payload, list) and payload else b""
+                first = payload[0] if isinstance(payload, list) and payload else None
+                content = (
+                    first.as_bytes() if first is not None and not isinstance(first, str) else b""
+                )
             self._content: bytes | str = content
             self.mimetype = attachment.get_content_type()
             content_disposition = attachment.get_content_disposition()

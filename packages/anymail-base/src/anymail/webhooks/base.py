@@ -33,7 +33,11 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from ..events import AnymailEvent
-from ..exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning, AnymailWebhookValidationFailure
+from ..exceptions import (
+    AnymailConfigurationError,
+    AnymailInsecureWebhookWarning,
+    AnymailWebhookValidationFailure,
+)
 from ..signals import inbound, tracking
 from ..utils import UNSET, get_anymail_setting
 
@@ -116,7 +120,11 @@ class AnymailBaseWebhookView(View):
     webhook_replay_cache: Any = UNSET
 
     def __init__(self, **kwargs: Any) -> None:
-        settings_kwargs = {key: kwargs.pop(key) for key in ("webhook_secret", "webhook_replay_cache") if key in kwargs}
+        settings_kwargs = {
+            key: kwargs.pop(key)
+            for key in ("webhook_secret", "webhook_replay_cache")
+            if key in kwargs
+        }
         self.esp_settings = self.read_esp_settings(kwargs)
         super().__init__(**kwargs)
         self.basic_auth = self._secrets(
@@ -145,7 +153,9 @@ class AnymailBaseWebhookView(View):
             return [value]
         if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
             return [item for item in value if item]
-        raise AnymailConfigurationError("WEBHOOK_SECRET must be a 'user:password' string or a list of them.")
+        raise AnymailConfigurationError(
+            "WEBHOOK_SECRET must be a 'user:password' string or a list of them."
+        )
 
     # ------------------------------------------------------------------
     # Request handling
@@ -170,15 +180,23 @@ class AnymailBaseWebhookView(View):
         except Exception as err:
             self._release_tokens()
             logger.warning(
-                "Malformed %s webhook payload: %s: %s", self.esp_name, type(err).__name__, err, exc_info=True
+                "Malformed %s webhook payload: %s: %s",
+                self.esp_name,
+                type(err).__name__,
+                err,
+                exc_info=True,
             )
-            return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload", content_type="text/plain")
+            return HttpResponseBadRequest(
+                f"Malformed {self.esp_name} webhook payload", content_type="text/plain"
+            )
         try:
             for event in events:
                 self.signal.send(sender=type(self), event=event, esp_name=self.esp_name)
         except Exception:
             self._release_tokens()
-            logger.exception("Error in an Anymail %s %s signal receiver", self.esp_name, self.signal_name)
+            logger.exception(
+                "Error in an Anymail %s %s signal receiver", self.esp_name, self.signal_name
+            )
             return HttpResponseBadRequest(
                 f"Error processing {self.esp_name} webhook event", content_type="text/plain"
             )
@@ -226,7 +244,9 @@ class AnymailBaseWebhookView(View):
     def replay_protection(self, tolerance: float | None) -> ReplayProtection:
         return ReplayProtection(self.esp_id, tolerance, self.replay_cache_alias)
 
-    def check_replay(self, timestamp: float | datetime, token: str | None, tolerance: float | None) -> None:
+    def check_replay(
+        self, timestamp: float | datetime, token: str | None, tolerance: float | None
+    ) -> None:
         """Reject a request outside the timestamp window, or whose token was seen.
         Call from validate_esp after verifying the signature that covers them."""
         protection = self.replay_protection(tolerance)
