@@ -117,3 +117,25 @@ class TestEvents:
 
     def test_inbound_event_type(self):
         assert AnymailInboundEvent().event_type == "inbound"
+
+
+def test_anymail_features_command_lists_installed_esps(fake_esp_installed):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("anymail_features", stdout=out)
+    table = out.getvalue()
+    assert table.splitlines()[0] == "| Feature | Fake |"
+    assert "| `tags` | Yes |" in table
+
+
+def test_anymail_features_command_with_no_esp():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("anymail_features", stdout=out)
+    assert "No Anymail ESP package is installed" in out.getvalue()

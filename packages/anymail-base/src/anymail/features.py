@@ -16,6 +16,7 @@ from .exceptions import AnymailUnsupportedFeature
 
 __all__ = [
     "EVENT_TYPES",
+    "render_matrix",
     "REJECT_REASONS",
     "EventType",
     "Feature",
@@ -353,3 +354,33 @@ class RejectReason(StrEnum):
 
 EVENT_TYPES: Final = frozenset(EventType)
 REJECT_REASONS: Final = frozenset(RejectReason)
+
+
+# ---------------------------------------------------------------------------
+# The feature matrix
+
+#: event types shown in the matrix (inbound has its own row)
+MATRIX_EVENT_TYPES: Final = [
+    e for e in EventType if e not in (EventType.INBOUND, EventType.INBOUND_FAILED, EventType.UNKNOWN)
+]
+
+
+def render_matrix(esps: Any) -> str:
+    """A Markdown table of the ESPs' declared support (``EspDescription`` objects):
+    one column per ESP, one row per feature and tracking event type."""
+    esps = list(esps)
+    blank = ["" for _ in esps]
+    table = [["Feature", *[esp.name for esp in esps]]]
+    group = None
+    for feature in Feature:
+        if feature.group != group:
+            group = feature.group
+            table.append([f"**{group}**", *blank])
+        table.append([f"`{feature.value}`", *[esp.features[feature].label for esp in esps]])
+    table.append(["**Tracking webhook event types**", *blank])
+    for event_type in MATRIX_EVENT_TYPES:
+        table.append([f"`{event_type.value}`", *["Yes" if event_type in esp.event_types else "" for esp in esps]])
+    table.append(["**Inbound webhook**", *["Yes" if esp.inbound else "No" for esp in esps]])
+    lines = ["| " + " | ".join(row) + " |" for row in table]
+    lines.insert(1, "|" + "---|" * len(table[0]))
+    return "\n".join(lines)

@@ -1,0 +1,19 @@
+"""``manage.py anymail_features``: the feature matrix of the installed ESPs."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from anymail.features import render_matrix
+from anymail.registry import installed_esps
+
+
+class Command(BaseCommand):
+    help = "Print which Anymail features each installed ESP supports (a Markdown table)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        esps = installed_esps()
+        if not esps:
+            self.stdout.write("No Anymail ESP package is installed (pip install anymail-<esp>).")
+            return
+        self.stdout.write(render_matrix(esps.values()))
