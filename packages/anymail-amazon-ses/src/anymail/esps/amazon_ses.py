@@ -1,0 +1,71 @@
+"""How Anymail finds Amazon SES: the ``anymail.esps`` entry point points here.
+
+Nothing in this module imports boto3; the backend and webhook views are named by
+dotted path and imported only when used.
+"""
+
+from __future__ import annotations
+
+from anymail.features import EventType, FeatureSupport, Support
+from anymail.registry import EspDescription, standard_webhooks
+
+__all__ = ["FEATURES", "esp"]
+
+#: Amazon SES feature support (Anymail 6.0 docs, section 1.5.9). SendRawEmail carries
+#: any MIME message Django can build, so every Django email feature is supported;
+#: the limits of SendBulkTemplatedEmail (template_id) are checked by the payload.
+FEATURES = FeatureSupport(
+    envelope_sender=Support.YES,
+    metadata=Support.YES,
+    merge_metadata=Support.NO,
+    send_at=Support.NO,
+    tags=Support.YES,
+    track_clicks=Support.NO,
+    track_opens=Support.NO,
+    template_id=Support.YES,
+    merge_data=Support.YES,
+    merge_global_data=Support.YES,
+    from_email=Support.YES,
+    reply_to=Support.YES,
+    alternatives=Support.YES,
+    attachments=Support.YES,
+    inline_images=Support.YES,
+    headers=Support.YES,
+    spoofed_to=Support.YES,
+)
+
+esp = EspDescription(
+    id="amazon_ses",
+    name="Amazon SES",
+    distribution="anymail-amazon-ses",
+    backend="anymail.backends.amazon_ses.EmailBackend",
+    features=FEATURES,
+    event_types=frozenset(
+        {
+            EventType.SENT,
+            EventType.REJECTED,
+            EventType.FAILED,
+            EventType.BOUNCED,
+            EventType.DEFERRED,
+            EventType.DELIVERED,
+            EventType.OPENED,
+            EventType.CLICKED,
+            EventType.COMPLAINED,
+        }
+    ),
+    inbound=True,
+    webhooks=standard_webhooks("amazon_ses", "AmazonSES"),
+    settings=(
+        "AMAZON_SES_CLIENT_PARAMS",
+        "AMAZON_SES_SESSION_PARAMS",
+        "AMAZON_SES_CONFIGURATION_SET_NAME",
+        "AMAZON_SES_MESSAGE_TAG_NAME",
+        "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS",
+        "AMAZON_SES_SNS_VERIFY_SIGNATURES",
+        "AMAZON_SES_SNS_TOPIC_ARNS",
+        "AMAZON_SES_SNS_CERT_HOST_PATTERN",
+        "AMAZON_SES_SNS_CERT_VERIFY",
+        "AMAZON_SES_SEND_DEFAULTS",
+    ),
+    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-amazon-ses#readme",
+)
