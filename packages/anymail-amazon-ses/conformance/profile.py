@@ -1,0 +1,483 @@
+"""Amazon SES conformance profile: moto's server mode behind a recording proxy.
+
+The backend talks real HTTP to a FakeESPServer on 127.0.0.1 (which counts TCP
+connections and records each request); the proxy forwards every request to moto's
+ThreadedMotoServer, except in the error scenarios moto can't play (5xx, a malformed
+body). SNS webhook fixtures are re-signed with a locally generated key whose
+certificate is served over https from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.client
+import json
+import ssl
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+from conformance.fake_server import FakeESPServer, FakeResponse, RecordedRequest
+from conformance.profile import Profile, SentAttachment, SentMessage, WebhookRequest
+
+__all__ = ["PROFILE", "AmazonSESProfile", "MotoSES", "SNSSigner", "signer"]
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+#: Domains verified in moto, so any sender at them is accepted
+VERIFIED_DOMAINS = ("example.com", "example.org", "example.net")
+SEND_ACTIONS = ("SendRawEmail", "SendBulkTemplatedEmail")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+
+
+class MotoSES:
+    """moto's server on 127.0.0.1, fronted by a counting, recording FakeESPServer."""
+
+    def __init__(self, respond: Any) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+        self.proxy = FakeESPServer(respond)
+
+    def start(self) -> MotoSES:
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        self.proxy.start()
+        self.verify_identities()
+        return self
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self.moto.stop()
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    @property
+    def connection_count(self) -> int:
+        return self.proxy.connection_count
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.proxy.requests
+
+    def client(self, service: str = "ses", region: str = REGION) -> Any:
+        """A boto3 client talking to moto directly (for test setup, not recorded)."""
+        import boto3
+
+        return boto3.client(
+            service, endpoint_url=self.moto_url, region_name=region, **CREDENTIALS
+        )
+
+    def verify_identities(self) -> None:
+        client = self.client()
+        for domain in VERIFIED_DOMAINS:
+            client.verify_domain_identity(Domain=domain)
+
+    def unverify_identities(self) -> None:
+        client = self.client()
+        for domain in VERIFIED_DOMAINS:
+            client.delete_identity(Identity=domain)
+
+    def forward(self, request: RecordedRequest) -> FakeResponse:
+        """Relay a recorded request to moto and its answer back."""
+        connection = http.client.HTTPConnection(*self.moto.get_host_and_port(), timeout=30)
+        try:
+            path = request.path
+            if request.query:
+                path += "?" + urllib.parse.urlencode(request.query, doseq=True)
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+            connection.request(request.method, path, body=request.body, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            headers = {
+                k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
+            }
+            return FakeResponse(status=response.status, body=body, headers=headers)
+        finally:
+            connection.close()
+
+
+def _ses_error(status: int, code: str, message: str) -> FakeResponse:
+    body = (
+        '<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/">'
+        f"<Error><Type>{'Sender' if status < 500 else 'Receiver'}</Type><Code>{code}</Code>"
+        f"<Message>{message}</Message></Error><RequestId>conformance</RequestId></ErrorResponse>"
+    )
+    return FakeResponse(status=status, body=body, headers={"Content-Type": "text/xml"})
+
+
+def query_params(body: bytes) -> dict[str, Any]:
+    """An AWS query-protocol form body as nested params ("Tags.member.1.Name" -> lists)."""
+    root: dict[str, Any] = {}
+    for key, value in urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True):
+        node = root
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    def listify(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"member"} and isinstance(node["member"], dict):
+            members = node["member"]
+            return [listify(members[index]) for index in sorted(members, key=int)]
+        return {key: listify(value) for key, value in node.items()}
+
+    return listify(root)
+
+
+# --------------------------------------------------------------------- SNS signing
+
+
+class SNSSigner:
+    """A local stand-in for SNS's signing: an RSA key, its self-signed certificate
+    served over https from 127.0.0.1, and SNS's string-to-sign."""
+
+    cert_path = "/SimpleNotificationService-conformance.pem"
+
+    def __init__(self) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = dt.datetime.now(dt.UTC)
+        import ipaddress
+
+        public_key = self.key.public_key()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key), critical=False
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        self.directory = tempfile.TemporaryDirectory(prefix="anymail-sns-")
+        self.ca_file = str(Path(self.directory.name) / "cert.pem")
+        key_file = str(Path(self.directory.name) / "key.pem")
+        Path(self.ca_file).write_bytes(self.cert_pem)
+        Path(key_file).write_bytes(
+            self.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        self.fetches = 0
+        signer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == signer.cert_path:
+                    signer.fetches += 1
+                    status, body = 200, signer.cert_pem
+                else:
+                    status, body = 404, b"not found"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca_file, key_file)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+
+    @property
+    def cert_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}{self.cert_path}"
+
+    def settings(self) -> dict[str, Any]:
+        """ANYMAIL settings that trust this signer (and only this host) for SNS."""
+        return {
+            "AMAZON_SES_SNS_CERT_HOST_PATTERN": r"127\.0\.0\.1:\d+",
+            "AMAZON_SES_SNS_CERT_VERIFY": self.ca_file,
+        }
+
+    @staticmethod
+    def string_to_sign(message: dict[str, Any]) -> bytes:
+        if message["Type"] == "Notification":
+            names = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+        else:
+            names = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+        text = "".join(f"{name}\n{message[name]}\n" for name in names if name in message)
+        return text.encode("utf-8")
+
+    def sign(self, message: dict[str, Any], cert_url: str | None = None) -> dict[str, Any]:
+        """A copy of the SNS message, signed (with its SignatureVersion, default 1)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        signed = dict(message)
+        signed.setdefault("SignatureVersion", "1")
+        signed["SigningCertURL"] = cert_url or self.cert_url
+        algorithm = hashes.SHA256() if signed["SignatureVersion"] == "2" else hashes.SHA1()
+        signature = self.key.sign(self.string_to_sign(signed), padding.PKCS1v15(), algorithm)
+        signed["Signature"] = base64.b64encode(signature).decode("ascii")
+        return signed
+
+
+_signer: SNSSigner | None = None
+_signer_lock = threading.Lock()
+
+
+def signer() -> SNSSigner:
+    """The process's one test signer (its https certificate server starts on first use)."""
+    global _signer
+    with _signer_lock:
+        if _signer is None:
+            _signer = SNSSigner()
+        return _signer
+
+
+def sns_request(message: dict[str, Any]) -> WebhookRequest:
+    """An SNS HTTPS POST as SNS makes it: text/plain JSON and x-amz-sns-* headers."""
+    headers = {"x-amz-sns-message-type": str(message.get("Type", ""))}
+    if "MessageId" in message:
+        headers["x-amz-sns-message-id"] = str(message["MessageId"])
+    if "TopicArn" in message:
+        headers["x-amz-sns-topic-arn"] = str(message["TopicArn"])
+    body = json.dumps(message).encode("utf-8")
+    return WebhookRequest(body, "text/plain; charset=UTF-8", headers)
+
+
+# --------------------------------------------------------------------- the profile
+
+
+class AmazonSESProfile(Profile):
+    esp_id = "amazon_ses"
+    accepted_status = "queued"
+    reports_rejections = False
+    from_email = "Sender <sender@example.com>"
+    per_recipient_message_ids = False
+    esp_extra_example: ClassVar[dict[str, Any] | None] = {
+        "ConfigurationSetName": "ConformanceConfigSet",
+        "Tags": [{"Name": "Conformance", "Value": "esp-extra"}],
+    }
+    signs_webhooks = True
+
+    @contextmanager
+    def server(self) -> Iterator[MotoSES]:
+        self.scenario = "success"
+        moto = MotoSES(lambda request: self.respond(request, self.scenario))
+        self.moto = moto.start()
+        try:
+            yield moto
+        finally:
+            moto.stop()
+
+    def set_scenario(self, server: Any, scenario: str) -> None:
+        if scenario == "client_error" and self.scenario != "client_error":
+            server.unverify_identities()  # moto itself answers 400 MessageRejected
+        elif scenario != "client_error" and self.scenario == "client_error":
+            server.verify_identities()
+        self.scenario = scenario
+
+    def respond(self, request: RecordedRequest, scenario: str) -> FakeResponse:
+        if scenario == "server_error":
+            return _ses_error(500, "InternalFailure", "The request processing has failed.")
+        if scenario == "malformed":
+            return FakeResponse(200, b"<SendRawEmailResponse><unclosed", {"Content-Type": "text/xml"})
+        # success, client_error (identities unverified) and rejections (SES doesn't
+        # report per-recipient rejections at send time): whatever moto says
+        return self.moto.forward(request)
+
+    def client_params(self, endpoint_url: str) -> dict[str, Any]:
+        return {
+            "endpoint_url": endpoint_url,
+            "region_name": REGION,
+            **CREDENTIALS,
+            # One attempt, so error scenarios aren't retried with backoff
+            "config": {"retries": {"mode": "standard", "max_attempts": 1}, "connect_timeout": 5},
+        }
+
+    def backend_settings(self, server: Any) -> dict[str, Any]:
+        return {"AMAZON_SES_CLIENT_PARAMS": self.client_params(server.url)}
+
+    def unreachable_settings(self) -> dict[str, Any]:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        return {"AMAZON_SES_CLIENT_PARAMS": self.client_params(f"http://127.0.0.1:{port}")}
+
+    def send_requests(self, server: Any) -> list[dict[str, Any]]:
+        requests = []
+        for request in server.requests:
+            params = query_params(request.body) if request.body else {}
+            if params.get("Action") in SEND_ACTIONS:
+                requests.append(params)
+        return requests
+
+    def request_count(self, server: Any) -> int:
+        return len(self.send_requests(server))
+
+    def sent_messages(self, server: Any) -> list[SentMessage]:
+        messages = []
+        for params in self.send_requests(server):
+            if params["Action"] == "SendRawEmail":
+                messages.append(raw_sent_message(params))
+            else:
+                messages.append(templated_sent_message(params))
+        return messages
+
+    # --- webhooks ---
+
+    def webhook_settings(self) -> dict[str, Any]:
+        return signer().settings()
+
+    def prepare_webhook(self, request: dict[str, Any]) -> WebhookRequest:
+        message = request["json"]
+        return sns_request(signer().sign(message))
+
+    def tamper(self, request: WebhookRequest) -> WebhookRequest:
+        message = json.loads(request.body)
+        message["Message"] = message["Message"].replace("a", "e", 1) + " "
+        return WebhookRequest(json.dumps(message).encode(), request.content_type, request.headers)
+
+
+# --------------------------------------------------------------------- reading back
+
+
+def _formatted(addresses: Any) -> list[str]:
+    from anymail.utils import EmailAddress
+
+    return [EmailAddress(a.display_name, a.addr_spec).address for a in addresses]
+
+
+def _header_addresses(message: Any, name: str) -> list[str]:
+    header = message.get(name)
+    return _formatted(header.addresses) if header is not None else []
+
+
+_STANDARD_HEADERS = {
+    "from", "to", "cc", "reply-to", "subject", "date", "message-id", "mime-version",
+    "content-type", "content-transfer-encoding", "x-metadata", "x-tag",
+}  # fmt: skip
+
+
+def raw_sent_message(params: dict[str, Any]) -> SentMessage:
+    from anymail.utils import addr_spec_of
+
+    raw = base64.b64decode(params["RawMessage"]["Data"])
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    destinations = list(params.get("Destinations") or [])
+    to = _header_addresses(message, "To")
+    cc = _header_addresses(message, "Cc")
+    header_specs = {addr_spec_of(address) for address in [*to, *cc]}
+    sent = SentMessage(
+        from_email=_header_addresses(message, "From"),
+        cc=cc,
+        reply_to=_header_addresses(message, "Reply-To"),
+        subject=str(message["Subject"]) if message["Subject"] is not None else None,
+        envelope_sender=params.get("Source"),
+        raw=params,
+    )
+    if all(addr_spec_of(address) in destinations for address in to):
+        sent.to = to
+        sent.bcc = [d for d in destinations if d not in header_specs]
+    else:  # the To header was spoofed
+        sent.spoofed_to = to
+        cc_specs = {addr_spec_of(address) for address in cc}
+        sent.to = [d for d in destinations if d not in cc_specs]
+    sent.headers = {
+        name: str(value) for name, value in message.items() if name.lower() not in _STANDARD_HEADERS
+    }
+    if message["X-Metadata"] is not None:
+        sent.metadata = json.loads(str(message["X-Metadata"]))
+    sent.tags = [str(value) for value in message.get_all("X-Tag") or ()]
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        content_type = part.get_content_type()
+        if disposition == "attachment" or (
+            disposition == "inline" and part["Content-ID"] is None and part.get_filename()
+        ):
+            sent.attachments.append(
+                SentAttachment(part.get_filename(), part.get_payload(decode=True), content_type)
+            )
+        elif disposition == "inline" or part["Content-ID"] is not None:
+            cid = str(part["Content-ID"] or "").strip().removeprefix("<").removesuffix(">")
+            sent.inline_images.append(
+                SentAttachment(
+                    part.get_filename(), part.get_payload(decode=True), content_type, cid or None
+                )
+            )
+        elif content_type == "text/plain" and sent.text is None:
+            sent.text = part.get_content()
+        elif content_type == "text/html" and sent.html is None:
+            sent.html = part.get_content()
+        else:
+            content = part.get_content()
+            sent.alternatives.append(
+                (content if isinstance(content, str) else content.decode(), content_type)
+            )
+    return sent
+
+
+def templated_sent_message(params: dict[str, Any]) -> SentMessage:
+    from anymail.utils import addr_spec_of
+
+    destinations = params.get("Destinations") or []
+    batch = any("ReplacementTemplateData" in d for d in destinations)
+    sent = SentMessage(
+        from_email=[params["Source"]],
+        reply_to=list(params.get("ReplyToAddresses") or []),
+        envelope_sender=params.get("ReturnPath"),
+        template_id=params.get("Template"),
+        raw=params,
+    )
+    for destination in destinations:
+        addresses = destination.get("Destination") or {}
+        sent.to += list(addresses.get("ToAddresses") or [])
+        sent.cc += list(addresses.get("CcAddresses") or [])
+        sent.bcc += list(addresses.get("BccAddresses") or [])
+    default_data = json.loads(params.get("DefaultTemplateData") or "{}")
+    sent.merge_global_data = default_data or None
+    if batch:
+        sent.merge_data = {
+            addr_spec_of(d["Destination"]["ToAddresses"][0]): json.loads(
+                d.get("ReplacementTemplateData") or "{}"
+            )
+            for d in destinations
+        }
+    sent.tags = [tag["Value"] for tag in params.get("Tags") or ()]
+    return sent
+
+
+PROFILE = AmazonSESProfile()
