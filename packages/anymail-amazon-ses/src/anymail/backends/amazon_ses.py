@@ -153,6 +153,7 @@ class EmailBackend(AnymailBaseBackend):
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> Any:
         assert isinstance(payload, AmazonSESPayload)
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
 
         try:
             return payload.call_api(self.client)
@@ -167,7 +168,7 @@ class EmailBackend(AnymailBaseBackend):
                 payload=payload,
                 backend=self,
             ) from err
-        except BotoCoreError as err:
+        except (BotoCoreError, ResponseParserError) as err:
             # Connection failures, timeouts, unparseable responses, missing credentials
             raise AnymailAPIError(
                 f"Amazon SES {payload.api_name} failed: {type(err).__name__}: {err}",

@@ -1,0 +1,152 @@
+"""Sending through moto's SES server over real HTTP."""
+
+import pytest
+from django.core import mail
+
+from anymail.exceptions import AnymailAPIError, AnymailUnsupportedFeature
+from anymail.message import AnymailMessage
+
+
+def sent(profile, server):
+    return profile.sent_messages(server)
+
+
+def test_send_raw_email(ses_settings, profile, moto_ses):
+    message = AnymailMessage(
+        "Subject", "Text", "Sender <sender@example.com>", ["to@example.org", "Bob <bob@example.org>"],
+        bcc=["hidden@example.org"], reply_to=["reply@example.com"],
+        headers={"X-Custom": "yes"}, metadata={"order": "ü12"}, tags=["one", "two"],
+    )
+    message.attach_alternative("<p>HTML</p>", "text/html")
+    message.attach("file.txt", b"content", "text/plain")
+    assert message.send() == 1
+    assert message.anymail_status.status == {"queued"}
+    assert message.anymail_status.message_id
+    (out,) = sent(profile, moto_ses)
+    assert out.from_email == ["Sender <sender@example.com>"]
+    assert out.to == ["to@example.org", "Bob <bob@example.org>"]
+    assert out.bcc == ["hidden@example.org"]
+    assert out.reply_to == ["reply@example.com"]
+    assert out.text == "Text\n" or out.text.rstrip() == "Text"
+    assert out.html == "<p>HTML</p>" or out.html.rstrip() == "<p>HTML</p>"
+    assert out.headers["X-Custom"] == "yes"
+    assert out.metadata == {"order": "ü12"}
+    assert out.tags == ["one", "two"]
+    assert out.attachments[0].content == b"content"
+    assert "anymail-amazon-ses/" in moto_ses.requests[0].headers["User-Agent"]
+
+
+def test_envelope_sender_configuration_set_and_message_tag(ses_settings, profile, moto_ses, settings):
+    settings.ANYMAIL = {
+        **ses_settings,
+        "AMAZON_SES_CONFIGURATION_SET_NAME": "TrackingConfigSet",
+        "AMAZON_SES_MESSAGE_TAG_NAME": "Type",
+    }
+    message = AnymailMessage("S", "B", "sender@example.com", ["to@example.org"], tags=["Marketing"])
+    message.envelope_sender = "bounces@example.com"
+    message.esp_extra = {"SourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com"}
+    message.send()
+    (out,) = sent(profile, moto_ses)
+    assert out.envelope_sender == "bounces@example.com"
+    assert out.raw["ConfigurationSetName"] == "TrackingConfigSet"
+    assert out.raw["Tags"] == [{"Name": "Type", "Value": "Marketing"}]
+    assert out.raw["SourceArn"].endswith("identity/example.com")
+
+
+def test_message_tag_allows_one_valid_tag(ses_settings, settings, moto_ses):
+    settings.ANYMAIL = {**ses_settings, "AMAZON_SES_MESSAGE_TAG_NAME": "Type"}
+    with pytest.raises(AnymailUnsupportedFeature) as info:
+        AnymailMessage("S", "B", "s@example.com", ["t@example.org"], tags=["a", "b"]).send()
+    assert info.value.feature == "tags"
+    with pytest.raises(AnymailUnsupportedFeature):
+        AnymailMessage("S", "B", "s@example.com", ["t@example.org"], tags=["has space"]).send()
+
+
+def test_bulk_templated_email(ses_settings, profile, moto_ses):
+    moto_ses.client().create_template(
+        Template={"TemplateName": "Welcome", "SubjectPart": "Hi {{name}}", "TextPart": "{{name}}"}
+    )
+    message = AnymailMessage(
+        from_email="Shipping <shipping@example.com>",
+        to=["alice@example.org", "Bob <bob@example.org>"],
+        template_id="Welcome",
+        merge_data={"alice@example.org": {"name": "Alice"}, "bob@example.org": {"name": "Bob"}},
+        merge_global_data={"ship_date": "May 15"},
+    )
+    message.send()
+    status = message.anymail_status
+    assert status.status == {"queued"}
+    assert status.recipients["alice@example.org"].message_id != status.recipients["bob@example.org"].message_id
+    (out,) = sent(profile, moto_ses)
+    assert out.template_id == "Welcome"
+    assert out.merge_data == {"alice@example.org": {"name": "Alice"}, "bob@example.org": {"name": "Bob"}}
+    assert out.merge_global_data == {"ship_date": "May 15"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "feature"),
+    [
+        ({"headers": {"X-Custom": "1"}}, "headers"),
+        ({"metadata": {"a": "b"}}, "metadata"),
+        ({"tags": ["t"]}, "tags"),
+        ({"subject": "Not allowed"}, "subject"),
+    ],
+)
+def test_template_limits(ses_settings, moto_ses, profile, extra, feature):
+    message = AnymailMessage(from_email="s@example.com", to=["t@example.org"], template_id="T", **extra)
+    with pytest.raises(AnymailUnsupportedFeature) as info:
+        message.send()
+    assert info.value.feature == feature
+    assert profile.request_count(moto_ses) == 0
+
+
+def test_template_attachments_unsupported(ses_settings, moto_ses):
+    message = AnymailMessage(from_email="s@example.com", to=["t@example.org"], template_id="T")
+    message.attach("a.txt", "x", "text/plain")
+    with pytest.raises(AnymailUnsupportedFeature) as info:
+        message.send()
+    assert info.value.feature == "attachments"
+
+
+def test_api_error(ses_settings, moto_ses):
+    with pytest.raises(AnymailAPIError) as info:
+        mail.send_mail("S", "B", "someone@unverified.example", ["t@example.org"])
+    assert info.value.status_code == 400
+    assert "MessageRejected" in str(info.value)
+
+
+def test_server_error_and_malformed(ses_settings, profile, moto_ses):
+    profile.set_scenario(moto_ses, "server_error")
+    with pytest.raises(AnymailAPIError) as info:
+        mail.send_mail("S", "B", "s@example.com", ["t@example.org"])
+    assert info.value.status_code == 500
+    assert "InternalFailure" in str(info.value)
+    profile.set_scenario(moto_ses, "malformed")
+    with pytest.raises(AnymailAPIError):
+        mail.send_mail("S", "B", "s@example.com", ["t@example.org"])
+
+
+def test_one_connection_per_send_messages(ses_settings, moto_ses):
+    messages = [mail.EmailMessage("S", "B", "s@example.com", [f"t{n}@example.org"]) for n in range(3)]
+    assert mail.get_connection().send_messages(messages) == 3
+    assert moto_ses.connection_count == 1
+
+
+def test_unreachable(settings, profile):
+    settings.EMAIL_BACKEND = "anymail.backends.amazon_ses.EmailBackend"
+    settings.ANYMAIL = profile.unreachable_settings()
+    with pytest.raises(AnymailAPIError):
+        mail.send_mail("S", "B", "s@example.com", ["t@example.org"])
+
+
+def test_importing_urls_does_not_import_boto3():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='testproject.settings';"
+        "django.setup(); import anymail.urls; from anymail import registry;"
+        "registry.installed_esps(); print('boto3' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert result.stdout.strip() == "False"
