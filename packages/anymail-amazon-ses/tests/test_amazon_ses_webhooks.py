@@ -1,0 +1,183 @@
+"""SNS signature verification, subscription confirmation and inbound S3, for real:
+a locally generated signing key whose certificate is served over https."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anymail.testing import SignalCapture
+
+FIXTURES = Path(__file__).parent.parent / "conformance" / "fixtures"
+TRACKING = "/anymail/amazon_ses/tracking/"
+INBOUND = "/anymail/amazon_ses/inbound/"
+AUTH = {"Authorization": "Basic dXNlcjpwYXNz"}  # user:pass
+
+
+def fixture_message(name):
+    return json.loads((FIXTURES / f"{name}.json").read_text())["request"]["json"]
+
+
+def post(client, profile_module, message, url=TRACKING):
+    request = profile_module.sns_request(message)
+    with SignalCapture() as capture:
+        response = client.post(
+            url, request.body, content_type=request.content_type, headers={**AUTH, **request.headers}
+        )
+    return response, capture.events
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_valid_signature(client, profile_module, sns_signer, webhook_secret, version):
+    message = {**fixture_message("notification_delivery"), "SignatureVersion": version}
+    response, events = post(client, profile_module, sns_signer.sign(message))
+    assert response.status_code == 200
+    assert [event.event_type for event in events] == ["delivered"]
+
+
+def test_certificate_is_cached(client, profile_module, sns_signer, webhook_secret):
+    before = sns_signer.fetches
+    for _ in range(3):
+        post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
+    assert sns_signer.fetches == before + 1
+
+
+def test_tampered_body(client, profile_module, sns_signer, webhook_secret):
+    signed = sns_signer.sign(fixture_message("event_send"))
+    signed["Message"] = signed["Message"].replace("recipient@example.com", "evil@example.com")
+    response, events = post(client, profile_module, signed)
+    assert response.status_code == 400
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    "cert_url",
+    [
+        "https://sns.us-east-1.amazonaws.com.evil.example/cert.pem",
+        "https://evil.amazonaws.com/cert.pem",
+        "https://user@127.0.0.1:{port}/SimpleNotificationService-conformance.pem",
+        "http://127.0.0.1:{port}/SimpleNotificationService-conformance.pem",
+    ],
+)
+def test_cert_url_refused(client, profile_module, sns_signer, webhook_secret, cert_url):
+    signed = sns_signer.sign(
+        fixture_message("event_send"), cert_url=cert_url.format(port=sns_signer.port)
+    )
+    before = sns_signer.fetches
+    response, events = post(client, profile_module, signed)
+    assert response.status_code == 400
+    assert events == []
+    assert sns_signer.fetches == before
+
+
+def test_default_hosts_are_sns_only():
+    from anymail.webhooks.amazon_ses import SNSMessageVerifier
+
+    verifier = SNSMessageVerifier()
+    verifier.check_cert_url("https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem")
+    verifier.check_cert_url("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem")
+    from anymail.exceptions import AnymailWebhookValidationFailure
+
+    for bad in [
+        "https://sns.us-east-1.amazonaws.com:8443/x.pem",
+        "https://s3.amazonaws.com/x.pem",
+        "https://sns.us-east-1.amazonaws.com.attacker.net/x.pem",
+        "http://sns.us-east-1.amazonaws.com/x.pem",
+    ]:
+        with pytest.raises(AnymailWebhookValidationFailure):
+            verifier.check_cert_url(bad)
+
+
+def test_topic_allow_list(client, profile_module, sns_signer, webhook_secret, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:1:Other"]}
+    response, events = post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
+    assert response.status_code == 400
+    assert events == []
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:123456789012:SES_Tracking_Events"],
+    }
+    response, events = post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
+    assert response.status_code == 200
+
+
+def test_verification_can_be_turned_off(client, profile_module, settings, webhook_secret):
+    settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_VERIFY_SIGNATURES": False}
+    response, events = post(client, profile_module, fixture_message("event_send"))
+    assert response.status_code == 200
+    assert len(events) == 1
+
+
+def subscription(topic_arn):
+    return {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37-EXAMPLE-TOKEN",
+        "TopicArn": topic_arn,
+        "Message": f"You have chosen to subscribe to the topic {topic_arn}.",
+        "SubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=x",
+        "Timestamp": "2012-04-26T20:45:04.751Z",
+        "SignatureVersion": "1",
+    }
+
+
+def test_subscription_confirmed_in_topic_region(
+    client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses
+):
+    topic_arn = moto_ses.client("sns", region="us-west-2").create_topic(Name="SES_Events")["TopicArn"]
+    settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(moto_ses)}  # region us-east-1
+    response, events = post(client, profile_module, sns_signer.sign(subscription(topic_arn)))
+    assert response.status_code == 200
+    assert events == []
+    confirms = [r for r in moto_ses.requests if b"Action=ConfirmSubscription" in r.body]
+    assert len(confirms) == 1
+    assert "us-west-2" in confirms[0].headers["Authorization"]
+
+
+def test_subscription_refused_without_auto_confirm(
+    client, profile_module, sns_signer, webhook_secret, settings, caplog
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False}
+    message = sns_signer.sign(subscription("arn:aws:sns:us-west-2:123456789012:SES_Events"))
+    response, _ = post(client, profile_module, message)
+    assert response.status_code == 400
+    assert "2336412f37-EXAMPLE-TOKEN" in caplog.text
+
+
+def test_inbound_s3_action(client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses):
+    s3 = moto_ses.client("s3")
+    s3.create_bucket(Bucket="inbound-bucket")
+    raw = b"From: a@example.com\r\nTo: in@example.com\r\nSubject: Via S3\r\n\r\nHello from S3\r\n"
+    s3.put_object(Bucket="inbound-bucket", Key="prefix/msgid123", Body=raw)
+    settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(moto_ses)}
+    message = fixture_message("inbound_sns_action")
+    ses_event = json.loads(message["Message"])
+    del ses_event["content"]
+    ses_event["receipt"]["action"] = {
+        "type": "S3", "topicArn": message["TopicArn"], "bucketName": "inbound-bucket",
+        "objectKeyPrefix": "prefix", "objectKey": "prefix/msgid123",
+    }  # fmt: skip
+    ses_event["receipt"]["spamVerdict"] = {"status": "FAIL"}
+    message["Message"] = json.dumps(ses_event)
+    response, events = post(client, profile_module, sns_signer.sign(message), url=INBOUND)
+    assert response.status_code == 200
+    (event,) = events
+    assert event.message.subject == "Via S3"
+    assert event.message.spam_detected is True
+    assert event.event_id == "d6iitobk75ur44p8kdnnp7g2n800"
+
+
+def test_inbound_encrypted_s3_is_a_clear_error(
+    client, profile_module, sns_signer, webhook_secret, caplog
+):
+    message = fixture_message("inbound_sns_action")
+    ses_event = json.loads(message["Message"])
+    ses_event["receipt"]["action"] = {
+        "type": "S3", "bucketName": "b", "objectKey": "k",
+        "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:alias/aws/ses",
+    }  # fmt: skip
+    message["Message"] = json.dumps(ses_event)
+    response, events = post(client, profile_module, sns_signer.sign(message), url=INBOUND)
+    assert response.status_code == 400
+    assert events == []
+    assert "Encrypt message" in caplog.text
