@@ -75,9 +75,7 @@ class MotoSES:
         """A boto3 client talking to moto directly (for test setup, not recorded)."""
         import boto3
 
-        return boto3.client(
-            service, endpoint_url=self.moto_url, region_name=region, **CREDENTIALS
-        )
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=region, **CREDENTIALS)
 
     def verify_identities(self) -> None:
         client = self.client()
@@ -100,9 +98,7 @@ class MotoSES:
             connection.request(request.method, path, body=request.body, headers=headers)
             response = connection.getresponse()
             body = response.read()
-            headers = {
-                k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
-            }
+            headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP}
             return FakeResponse(status=response.status, body=body, headers=headers)
         finally:
             connection.close()
@@ -232,7 +228,15 @@ class SNSSigner:
         if message["Type"] == "Notification":
             names = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
         else:
-            names = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+            names = [
+                "Message",
+                "MessageId",
+                "SubscribeURL",
+                "Timestamp",
+                "Token",
+                "TopicArn",
+                "Type",
+            ]
         text = "".join(f"{name}\n{message[name]}\n" for name in names if name in message)
         return text.encode("utf-8")
 
@@ -244,7 +248,7 @@ class SNSSigner:
         signed = dict(message)
         signed.setdefault("SignatureVersion", "1")
         signed["SigningCertURL"] = cert_url or self.cert_url
-        algorithm = hashes.SHA256() if signed["SignatureVersion"] == "2" else hashes.SHA1()
+        algorithm = hashes.SHA256() if signed["SignatureVersion"] == "2" else hashes.SHA1()  # noqa: S303 (SNS v1)
         signature = self.key.sign(self.string_to_sign(signed), padding.PKCS1v15(), algorithm)
         signed["Signature"] = base64.b64encode(signature).decode("ascii")
         return signed
@@ -310,7 +314,9 @@ class AmazonSESProfile(Profile):
         if scenario == "server_error":
             return _ses_error(500, "InternalFailure", "The request processing has failed.")
         if scenario == "malformed":
-            return FakeResponse(200, b"<SendRawEmailResponse><unclosed", {"Content-Type": "text/xml"})
+            return FakeResponse(
+                200, b"<SendRawEmailResponse><unclosed", {"Content-Type": "text/xml"}
+            )
         # success, client_error (identities unverified) and rejections (SES doesn't
         # report per-recipient rejections at send time): whatever moto says
         return self.moto.forward(request)

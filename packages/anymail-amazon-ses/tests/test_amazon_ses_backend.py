@@ -13,9 +13,15 @@ def sent(profile, server):
 
 def test_send_raw_email(ses_settings, profile, moto_ses):
     message = AnymailMessage(
-        "Subject", "Text", "Sender <sender@example.com>", ["to@example.org", "Bob <bob@example.org>"],
-        bcc=["hidden@example.org"], reply_to=["reply@example.com"],
-        headers={"X-Custom": "yes"}, metadata={"order": "ü12"}, tags=["one", "two"],
+        "Subject",
+        "Text",
+        "Sender <sender@example.com>",
+        ["to@example.org", "Bob <bob@example.org>"],
+        bcc=["hidden@example.org"],
+        reply_to=["reply@example.com"],
+        headers={"X-Custom": "yes"},
+        metadata={"order": "ü12"},
+        tags=["one", "two"],
     )
     message.attach_alternative("<p>HTML</p>", "text/html")
     message.attach("file.txt", b"content", "text/plain")
@@ -36,7 +42,9 @@ def test_send_raw_email(ses_settings, profile, moto_ses):
     assert "anymail-amazon-ses/" in moto_ses.requests[0].headers["User-Agent"]
 
 
-def test_envelope_sender_configuration_set_and_message_tag(ses_settings, profile, moto_ses, settings):
+def test_envelope_sender_configuration_set_and_message_tag(
+    ses_settings, profile, moto_ses, settings
+):
     settings.ANYMAIL = {
         **ses_settings,
         "AMAZON_SES_CONFIGURATION_SET_NAME": "TrackingConfigSet",
@@ -76,10 +84,16 @@ def test_bulk_templated_email(ses_settings, profile, moto_ses):
     message.send()
     status = message.anymail_status
     assert status.status == {"queued"}
-    assert status.recipients["alice@example.org"].message_id != status.recipients["bob@example.org"].message_id
+    assert (
+        status.recipients["alice@example.org"].message_id
+        != status.recipients["bob@example.org"].message_id
+    )
     (out,) = sent(profile, moto_ses)
     assert out.template_id == "Welcome"
-    assert out.merge_data == {"alice@example.org": {"name": "Alice"}, "bob@example.org": {"name": "Bob"}}
+    assert out.merge_data == {
+        "alice@example.org": {"name": "Alice"},
+        "bob@example.org": {"name": "Bob"},
+    }
     assert out.merge_global_data == {"ship_date": "May 15"}
 
 
@@ -93,7 +107,9 @@ def test_bulk_templated_email(ses_settings, profile, moto_ses):
     ],
 )
 def test_template_limits(ses_settings, moto_ses, profile, extra, feature):
-    message = AnymailMessage(from_email="s@example.com", to=["t@example.org"], template_id="T", **extra)
+    message = AnymailMessage(
+        from_email="s@example.com", to=["t@example.org"], template_id="T", **extra
+    )
     with pytest.raises(AnymailUnsupportedFeature) as info:
         message.send()
     assert info.value.feature == feature
@@ -127,7 +143,9 @@ def test_server_error_and_malformed(ses_settings, profile, moto_ses):
 
 
 def test_one_connection_per_send_messages(ses_settings, moto_ses):
-    messages = [mail.EmailMessage("S", "B", "s@example.com", [f"t{n}@example.org"]) for n in range(3)]
+    messages = [
+        mail.EmailMessage("S", "B", "s@example.com", [f"t{n}@example.org"]) for n in range(3)
+    ]
     assert mail.get_connection().send_messages(messages) == 3
     assert moto_ses.connection_count == 1
 
@@ -148,5 +166,6 @@ def test_importing_urls_does_not_import_boto3():
         "django.setup(); import anymail.urls; from anymail import registry;"
         "registry.installed_esps(); print('boto3' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
     assert result.stdout.strip() == "False"

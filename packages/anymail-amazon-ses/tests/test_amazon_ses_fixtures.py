@@ -25,7 +25,9 @@ def test_fixture(path, client, profile, sns_signer, webhook_secret):
     headers = {"Authorization": "Basic dXNlcjpwYXNz", **request.headers}
     url = f"/anymail/amazon_ses/{fixture['webhook'].removesuffix('_webhook')}/"
     with SignalCapture() as capture:
-        response = client.post(url, request.body, content_type=request.content_type, headers=headers)
+        response = client.post(
+            url, request.body, content_type=request.content_type, headers=headers
+        )
     assert response.status_code == fixture["expected_status"]
     assert len(capture.events) == len(fixture["expected_events"])
     for event, expected in zip(capture.events, fixture["expected_events"], strict=True):

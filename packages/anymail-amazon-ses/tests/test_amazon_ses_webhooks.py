@@ -22,7 +22,10 @@ def post(client, profile_module, message, url=TRACKING):
     request = profile_module.sns_request(message)
     with SignalCapture() as capture:
         response = client.post(
-            url, request.body, content_type=request.content_type, headers={**AUTH, **request.headers}
+            url,
+            request.body,
+            content_type=request.content_type,
+            headers={**AUTH, **request.headers},
         )
     return response, capture.events
 
@@ -75,7 +78,9 @@ def test_default_hosts_are_sns_only():
 
     verifier = SNSMessageVerifier()
     verifier.check_cert_url("https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem")
-    verifier.check_cert_url("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem")
+    verifier.check_cert_url(
+        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem"
+    )
     from anymail.exceptions import AnymailWebhookValidationFailure
 
     for bad in [
@@ -89,7 +94,10 @@ def test_default_hosts_are_sns_only():
 
 
 def test_topic_allow_list(client, profile_module, sns_signer, webhook_secret, settings):
-    settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:1:Other"]}
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:1:Other"],
+    }
     response, events = post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
     assert response.status_code == 400
     assert events == []
@@ -124,8 +132,13 @@ def subscription(topic_arn):
 def test_subscription_confirmed_in_topic_region(
     client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses
 ):
-    topic_arn = moto_ses.client("sns", region="us-west-2").create_topic(Name="SES_Events")["TopicArn"]
-    settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(moto_ses)}  # region us-east-1
+    topic_arn = moto_ses.client("sns", region="us-west-2").create_topic(Name="SES_Events")[
+        "TopicArn"
+    ]
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        **profile.backend_settings(moto_ses),
+    }  # region us-east-1
     response, events = post(client, profile_module, sns_signer.sign(subscription(topic_arn)))
     assert response.status_code == 200
     assert events == []
@@ -144,7 +157,9 @@ def test_subscription_refused_without_auto_confirm(
     assert "2336412f37-EXAMPLE-TOKEN" in caplog.text
 
 
-def test_inbound_s3_action(client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses):
+def test_inbound_s3_action(
+    client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses
+):
     s3 = moto_ses.client("s3")
     s3.create_bucket(Bucket="inbound-bucket")
     raw = b"From: a@example.com\r\nTo: in@example.com\r\nSubject: Via S3\r\n\r\nHello from S3\r\n"

@@ -234,8 +234,7 @@ class AmazonSESPayload(BasePayload):
         if not _MESSAGE_TAG_CHARS.fullmatch(tag):
             self.unsupported_feature(
                 Feature.TAGS,
-                f"the tag {tag!r} can't be an SES Message Tag value "
-                "(use only A-Z a-z 0-9 - and _)",
+                f"the tag {tag!r} can't be an SES Message Tag value (use only A-Z a-z 0-9 - and _)",
             )
             return
         self.params.setdefault("Tags", []).append(
@@ -427,7 +426,11 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
         destinations = []
         if self.merge_data is None:
             destination: dict[str, Any] = {}
-            for kind, key in (("to", "ToAddresses"), ("cc", "CcAddresses"), ("bcc", "BccAddresses")):
+            for kind, key in (
+                ("to", "ToAddresses"),
+                ("cc", "CcAddresses"),
+                ("bcc", "BccAddresses"),
+            ):
                 if self.recipients[kind]:
                     destination[key] = [e.formataddr(encoding) for e in self.recipients[kind]]
             destinations.append({"Destination": destination})
@@ -470,7 +473,9 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
             if result.get("Status", "Success" if result.get("MessageId") else None) == "Success":
                 status = AnymailRecipientStatus(message_id=result.get("MessageId"), status="queued")
             elif result.get("Status") == "MessageRejected":
-                status = AnymailRecipientStatus(message_id=result.get("MessageId"), status="rejected")
+                status = AnymailRecipientStatus(
+                    message_id=result.get("MessageId"), status="rejected"
+                )
             else:
                 # MailFromDomainNotVerified, AccountDailyQuotaExceeded, ...
                 status = AnymailRecipientStatus(message_id=result.get("MessageId"), status="failed")

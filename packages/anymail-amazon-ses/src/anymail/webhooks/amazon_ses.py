@@ -242,9 +242,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
                     "Malformed Amazon SNS message: the body is not JSON"
                 ) from None
             if not isinstance(cached, dict) or "Type" not in cached:
-                raise AnymailWebhookValidationFailure(
-                    "Malformed Amazon SNS message: no Type"
-                )
+                raise AnymailWebhookValidationFailure("Malformed Amazon SNS message: no Type")
             request._anymail_sns_message = cached  # type: ignore[attr-defined]
         return cached
 
@@ -384,9 +382,7 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView, AnymailTrackingWebh
         def events(event_type: str, recipients: list[Any], detail: dict[str, Any], **fields: Any):
             timestamp = _timestamp(detail.get("timestamp") or mail.get("timestamp"))
             return [
-                AnymailTrackingEvent(
-                    event_type, timestamp, recipient=recipient, **common, **fields
-                )
+                AnymailTrackingEvent(event_type, timestamp, recipient=recipient, **common, **fields)
                 for recipient in recipients
             ]
 
