@@ -1,0 +1,205 @@
+"""Mailgun's conformance profile: a fake messages API on 127.0.0.1, read back from
+its multipart form posts, and fixtures re-signed with a test webhook signing key."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import socket
+import time
+from email.utils import formataddr, getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from conformance.fake_server import FakeResponse, FormField, RecordedRequest
+from conformance.profile import (
+    Profile,
+    SentAttachment,
+    SentMessage,
+    WebhookRequest,
+    encode_fixture_request,
+)
+
+API_KEY = "test-mailgun-api-key"
+WEBHOOK_SIGNING_KEY = "test-mailgun-webhook-signing-key"
+
+
+class SignedWebhookRequest(WebhookRequest):
+    """A prepared request that remembers its signature (so tamper() can break it)."""
+
+    def __init__(self, body: bytes, content_type: str, headers: dict[str, str], signature: str):
+        super().__init__(body, content_type, headers)
+        self.signature = signature
+
+
+def _bool(value: str | None) -> bool | None:
+    return None if value is None else value == "yes"
+
+
+def _addresses(values: list[str]) -> list[str]:
+    return [formataddr(pair) if pair[0] else pair[1] for pair in getaddresses(values)]
+
+
+def _filename(form_field: FormField) -> str | None:
+    """The upload's filename. requests (urllib3 2) sends it as raw UTF-8, which the
+    HTTP header parser hands back as surrogate escapes."""
+    if form_field.filename is None:
+        return None
+    try:
+        return form_field.filename.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return form_field.filename
+
+
+class MailgunProfile(Profile):
+    esp_id = "mailgun"
+    accepted_status = "queued"
+    # Mailgun's messages API queues or refuses the whole message; recipients'
+    # fates arrive by webhook.
+    reports_rejections = False
+    from_email = "Sender <sender@example.com>"
+    esp_extra_example = (
+        {"o:testmode": "yes", "o:require-tls": "true"},
+        lambda sent: _check_extra(sent),
+    )
+    signs_webhooks = True
+
+    _ids = itertools.count(1)
+
+    # ---------------------------------------------------------------- sending
+
+    def backend_settings(self, server: Any) -> dict[str, Any]:
+        return {"MAILGUN_API_KEY": API_KEY, "MAILGUN_API_URL": f"{server.url}/v3"}
+
+    def unreachable_settings(self) -> dict[str, Any]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        # The socket is closed: nothing listens on the port.
+        return {"MAILGUN_API_KEY": API_KEY, "MAILGUN_API_URL": f"http://127.0.0.1:{port}/v3"}
+
+    def respond(self, request: RecordedRequest, scenario: str) -> FakeResponse:
+        if scenario == "client_error":
+            return FakeResponse.json({"message": "'to' parameter is not a valid address"}, 400)
+        if scenario == "server_error":
+            return FakeResponse(500, "Internal Server Error", {"Content-Type": "text/plain"})
+        if scenario == "malformed":
+            return FakeResponse(200, "<html>Queued?</html>", {"Content-Type": "text/html"})
+        domain = unquote(request.path.split("/")[-2])
+        message_id = f"<20260101000000.{next(self._ids)}@{domain}>"
+        return FakeResponse.json({"id": message_id, "message": "Queued. Thank you."})
+
+    def sent_messages(self, server: Any) -> list[SentMessage]:
+        return [
+            self.read_message(request)
+            for request in server.requests
+            if request.method == "POST" and request.path.endswith("/messages")
+        ]
+
+    def read_message(self, request: RecordedRequest) -> SentMessage:
+        fields = request.form()
+        first = {name: values[0] for name, values in fields.items()}
+        recipient_variables = json.loads(first.get("recipient-variables", "null"))
+
+        sent = SentMessage(
+            from_email=_addresses(fields.get("from", [])),
+            to=_addresses(fields.get("to", [])),
+            cc=_addresses(fields.get("cc", [])),
+            bcc=_addresses(fields.get("bcc", [])),
+            reply_to=_addresses(fields.get("h:Reply-To", [])),
+            subject=first.get("subject"),
+            text=first.get("text"),
+            html=first.get("html"),
+            headers={
+                name[2:]: value
+                for name, value in first.items()
+                if name.startswith("h:") and name != "h:Reply-To"
+            },
+            # Mailgun takes only the sending domain, from the URL.
+            envelope_sender="@" + unquote(request.path.split("/")[-2]),
+            tags=fields.get("o:tag", []),
+            track_clicks=_bool(first.get("o:tracking-clicks")),
+            track_opens=_bool(first.get("o:tracking-opens")),
+            send_at=(
+                parsedate_to_datetime(first["o:deliverytime"])
+                if "o:deliverytime" in first
+                else None
+            ),
+            raw=fields,
+        )
+        for name, value in first.items():
+            if name.startswith("v:") and not value.startswith("%recipient."):
+                sent.metadata[name[2:]] = value
+        if recipient_variables:
+            merge_metadata = {
+                addr: {key[2:]: value for key, value in variables.items() if key.startswith("v:")}
+                for addr, variables in recipient_variables.items()
+            }
+            merge_data = {
+                addr: {key: value for key, value in variables.items() if not key.startswith("v:")}
+                for addr, variables in recipient_variables.items()
+            }
+            sent.merge_metadata = merge_metadata if any(merge_metadata.values()) else None
+            sent.merge_data = merge_data if any(merge_data.values()) else None
+        for upload in request.files():
+            attachment = SentAttachment(
+                filename=_filename(upload),
+                content=upload.value,
+                mimetype=upload.content_type or "application/octet-stream",
+            )
+            if upload.name == "inline":
+                # Mailgun makes an inline part's filename its Content-ID.
+                attachment.content_id = attachment.filename
+                sent.inline_images.append(attachment)
+            else:
+                sent.attachments.append(attachment)
+        return sent
+
+    # ---------------------------------------------------------------- webhooks
+
+    @property
+    def fixtures_dir(self) -> Path:
+        return Path(__file__).parent / "fixtures"
+
+    def webhook_settings(self) -> dict[str, Any]:
+        return {"MAILGUN_WEBHOOK_SIGNING_KEY": WEBHOOK_SIGNING_KEY}
+
+    def prepare_webhook(self, request: dict[str, Any]) -> WebhookRequest:
+        """Sign the fixture afresh: a current timestamp and a new token each time
+        (the webhook refuses stale timestamps and reused tokens)."""
+        request = copy.deepcopy(request)
+        timestamp = str(int(time.time()))
+        token = secrets.token_hex(25)
+        signature = hmac.new(
+            WEBHOOK_SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
+        ).hexdigest()
+        signed = {"timestamp": timestamp, "token": token, "signature": signature}
+        if "json" in request:
+            request["json"]["signature"] = signed
+        else:
+            form = request.get("form", request.get("multipart"))
+            form.update(signed)
+        encoded = encode_fixture_request(request)
+        return SignedWebhookRequest(
+            encoded.body, encoded.content_type, encoded.headers, signature=signature
+        )
+
+    def tamper(self, request: WebhookRequest) -> WebhookRequest:
+        assert isinstance(request, SignedWebhookRequest) and request.signature
+        wrong = hmac.new(b"not-the-signing-key", request.signature.encode(), hashlib.sha256)
+        body = request.body.replace(request.signature.encode(), wrong.hexdigest().encode())
+        assert body != request.body
+        return SignedWebhookRequest(body, request.content_type, dict(request.headers), "")
+
+
+def _check_extra(sent: SentMessage) -> None:
+    assert sent.raw["o:testmode"] == ["yes"], sent.raw
+    assert sent.raw["o:require-tls"] == ["true"], sent.raw
+
+
+PROFILE = MailgunProfile()

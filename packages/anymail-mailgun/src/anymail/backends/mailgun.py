@@ -1,0 +1,327 @@
+"""Anymail's Mailgun backend: sends through Mailgun's messages API.
+
+Every message is one multipart form post to ``<MAILGUN_API_URL>/<sender domain>/messages``,
+authenticated with HTTP basic auth as user "api" with the API key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+from django.core.mail import EmailMessage
+
+from anymail.backends.base import BasePayload
+from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.esps.mailgun import FEATURES
+from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError
+from anymail.features import Feature
+from anymail.message import AnymailRecipientStatus
+from anymail.utils import Attachment, EmailAddress, get_anymail_setting, rfc2822date
+
+__all__ = ["DEFAULT_API_URL", "EmailBackend", "MailgunPayload"]
+
+#: Mailgun's US region. EU-region domains use "https://api.eu.mailgun.net/v3".
+DEFAULT_API_URL = "https://api.mailgun.net/v3"
+
+# One or more DNS labels: what a Mailgun sending domain can look like.
+_DOMAIN = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?$")
+
+
+class EmailBackend(AnymailRequestsBackend):
+    """Mailgun's messages API, as a Django email backend."""
+
+    esp_name = "Mailgun"
+    esp_id = "mailgun"
+    features = FEATURES
+    distribution = "anymail-mailgun"
+    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.api_key: str = get_anymail_setting(
+            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
+        )
+        self.sender_domain: str | None = get_anymail_setting(
+            "sender_domain", esp_name=self.esp_id, kwargs=kwargs, default=None
+        )
+        api_url = get_anymail_setting(
+            "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
+        )
+        if not api_url.endswith("/"):
+            api_url += "/"
+        super().__init__(api_url, **kwargs)
+
+    def build_message_payload(
+        self, message: EmailMessage, defaults: Mapping[str, Any]
+    ) -> MailgunPayload:
+        return MailgunPayload(message, defaults, self)
+
+    def raise_for_status(
+        self, response: requests.Response, payload: BasePayload, message: EmailMessage
+    ) -> None:
+        if 200 <= response.status_code < 300:
+            return
+        assert isinstance(payload, MailgunPayload)
+        raise AnymailRequestsAPIError(
+            description=self._error_hint(response, payload),
+            email_message=message,
+            payload=payload,
+            response=response,
+            backend=self,
+        )
+
+    def _error_hint(self, response: requests.Response, payload: MailgunPayload) -> str | None:
+        """Say how to fix the mistakes that give Mailgun's least helpful errors."""
+        region = (
+            f"(Mailgun's EU region needs MAILGUN_API_URL = \"https://api.eu.mailgun.net/v3\"; "
+            f"this backend used {self.api_url!r}.)"
+        )
+        if response.status_code == 404 and "domain" in response.text.lower():
+            return (
+                f"Mailgun has no sending domain {payload.sender_domain!r} ({payload.domain_source}). "
+                "Use a domain you have added to Mailgun: set MAILGUN_SENDER_DOMAIN, or the "
+                "message's envelope_sender, to it. " + region
+            )
+        if response.status_code == 401:
+            return "Mailgun refused the API key: check MAILGUN_API_KEY. " + region
+        return None
+
+    def parse_recipient_status(
+        self, response: Any, payload: BasePayload, message: EmailMessage
+    ) -> dict[str, AnymailRecipientStatus]:
+        assert isinstance(payload, MailgunPayload)
+        parsed = self.deserialize_json_response(response, payload, message)
+        message_id = parsed.get("id") if isinstance(parsed, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise AnymailRequestsAPIError(
+                "Invalid Mailgun API response format: no message id",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            )
+        # Mailgun only queues the message: each recipient's fate arrives by webhook.
+        status = AnymailRecipientStatus(message_id=message_id, status="queued")
+        return {email.addr_spec: status for email in payload.all_recipients}
+
+
+class MailgunPayload(RequestsPayload):
+    """A message as Mailgun's messages API form fields (``self.fields``) and files."""
+
+    backend: EmailBackend
+
+    def __init__(
+        self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
+    ) -> None:
+        self.all_recipients: list[EmailAddress] = []
+        self.to_recipients: list[EmailAddress] = []
+        self.from_domain: str | None = None
+        self.sender_domain: str | None = None
+        self.domain_source = ""
+        self.metadata: dict[str, Any] = {}
+        self.merge_metadata: dict[str, dict[str, Any]] | None = None
+        self.merge_data: dict[str, dict[str, Any]] | None = None
+        self.merge_global_data: dict[str, Any] | None = None
+        self.extra: dict[str, Any] = {}
+        super().__init__(message, defaults, backend)
+        self.auth = ("api", backend.api_key)
+
+    # --- the request ---
+
+    def init_payload(self) -> None:
+        #: (name, value) form fields, in order; names repeat (to, o:tag, ...)
+        self.fields: list[tuple[str, str]] = []
+        self.files = []
+
+    def build(self, data: Any) -> None:
+        super().build(data)
+        # Metadata, merge data and esp_extra interact: write them once all are known.
+        self.add_variables()
+        self.add_extra()
+        self.resolve_sender_domain()
+
+    def get_api_endpoint(self) -> str:
+        assert self.sender_domain is not None
+        return f"{quote(self.sender_domain, safe='')}/messages"
+
+    def serialize_data(self) -> list[tuple[str, str]]:
+        return self.fields
+
+    # --- sender domain ---
+
+    def resolve_sender_domain(self) -> None:
+        """The Mailgun sending domain: esp_extra's older "sender_domain" key, else the
+        envelope_sender's domain, else MAILGUN_SENDER_DOMAIN, else the From domain."""
+        candidates = [
+            (self.extra.pop("sender_domain", None), 'esp_extra["sender_domain"]'),
+            (self.sender_domain, "the domain of envelope_sender"),
+            (self.backend.sender_domain, "MAILGUN_SENDER_DOMAIN"),
+            (self.from_domain, "the domain of from_email"),
+        ]
+        domain, source = next(
+            ((str(value), source) for value, source in candidates if value),
+            (None, "no from_email"),
+        )
+        self.sender_domain, self.domain_source = domain, source
+        if domain is None or not _DOMAIN.match(domain):
+            hint = (
+                " It looks like a whole address or URL: give only the domain part."
+                if domain and ("@" in domain or "/" in domain)
+                else ""
+            )
+            raise AnymailConfigurationError(
+                f"Invalid Mailgun sender domain {domain!r} (from {source}).{hint} "
+                "Set MAILGUN_SENDER_DOMAIN (or the message's envelope_sender) to the sending "
+                'domain you added in Mailgun, e.g. "mail.example.com".'
+            )
+
+    # --- the set_* methods the base payload calls ---
+
+    def set_from_email(self, email: EmailAddress) -> None:
+        self.fields.append(("from", email.address))
+        self.from_domain = email.domain
+
+    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
+        for email in emails:
+            self.fields.append((recipient_type, email.address))
+        self.all_recipients += emails
+        if recipient_type == "to":
+            self.to_recipients += emails
+
+    def set_subject(self, subject: str) -> None:
+        self.fields.append(("subject", subject))
+
+    def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
+        self.fields.append(("h:Reply-To", ", ".join(email.address for email in emails)))
+
+    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            self.fields.append((f"h:{name}", value))
+
+    def set_text_body(self, body: str) -> None:
+        self.fields.append(("text", body))
+
+    def set_html_body(self, body: str) -> None:
+        self.fields.append(("html", body))
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        # Mailgun silently drops an attachment without a filename, and names an
+        # inline part's Content-ID after its filename: refuse what would be lost.
+        if attachment.inline:
+            if not attachment.content_id:
+                self.unsupported_feature(
+                    Feature.INLINE_IMAGES,
+                    "Mailgun requires a Content-ID for every inline attachment "
+                    "(use anymail.message.attach_inline_image)",
+                )
+                return
+            field, filename = "inline", attachment.content_id
+        else:
+            if not attachment.name:
+                self.unsupported_feature(
+                    Feature.ATTACHMENTS,
+                    "Mailgun requires a filename for every attachment "
+                    '(use message.attach(filename="...", ...))',
+                )
+                return
+            field, filename = "attachment", attachment.name
+        assert self.files is not None
+        self.files.append((field, (filename, attachment.content, attachment.mimetype)))
+
+    def set_envelope_sender(self, email: EmailAddress) -> None:
+        # Mailgun's envelope sender is bounce+...@<sending domain>: only the domain applies.
+        self.sender_domain = email.domain
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        self.merge_metadata = merge_metadata
+
+    def set_send_at(self, send_at: datetime) -> None:
+        self.fields.append(("o:deliverytime", rfc2822date(send_at)))
+
+    def set_tags(self, tags: list[str]) -> None:
+        self.fields += [("o:tag", tag) for tag in tags]
+
+    def set_track_clicks(self, track_clicks: bool) -> None:
+        self.fields.append(("o:tracking-clicks", "yes" if track_clicks else "no"))
+
+    def set_track_opens(self, track_opens: bool) -> None:
+        self.fields.append(("o:tracking-opens", "yes" if track_opens else "no"))
+
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        self.merge_data = merge_data
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.merge_global_data = merge_global_data
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        self.extra = dict(extra)
+
+    # --- user variables and recipient-variables ---
+
+    def add_variables(self) -> None:
+        """Write metadata as ``v:`` fields and merge data as recipient-variables.
+
+        Both merge_data and merge_metadata need Mailgun's recipient-variables. Per-
+        recipient metadata goes there under "v:<key>" (so it can't collide with a
+        merge field), and the message's ``v:<key>`` field refers to it as
+        ``%recipient.v:<key>%``. A recipient without a value for a key gets the
+        message's metadata value, or "" (Mailgun would otherwise send the literal
+        placeholder).
+        """
+        merge_metadata_keys: list[str] = []
+        for values in (self.merge_metadata or {}).values():
+            merge_metadata_keys += [key for key in values if key not in merge_metadata_keys]
+
+        for key, value in self.metadata.items():
+            if key not in merge_metadata_keys:
+                self.fields.append((f"v:{key}", self.variable_value(key, value)))
+        for key in merge_metadata_keys:
+            self.fields.append((f"v:{key}", f"%recipient.v:{key}%"))
+
+        batch = self.merge_data is not None or self.merge_metadata is not None
+        if not batch and not self.merge_global_data:
+            return
+        # Mailgun has no global merge data: copy it into every recipient's variables.
+        recipient_variables: dict[str, dict[str, Any]] = {}
+        for email in self.to_recipients:
+            variables = {
+                **(self.merge_global_data or {}),
+                **(self.merge_data or {}).get(email.addr_spec, {}),
+            }
+            own_metadata = (self.merge_metadata or {}).get(email.addr_spec, {})
+            for key in merge_metadata_keys:
+                value = own_metadata.get(key, self.metadata.get(key, ""))
+                variables[f"v:{key}"] = value
+            recipient_variables[email.addr_spec] = variables
+        self.fields.append(
+            ("recipient-variables", self.serialize_json(recipient_variables, "merge_data"))
+        )
+
+    def variable_value(self, key: str, value: Any) -> str:
+        """A ``v:`` field's value: strings as they are, anything else as JSON."""
+        return value if isinstance(value, str) else self.serialize_json(value, f"metadata[{key!r}]")
+
+    def add_extra(self) -> None:
+        """esp_extra fields go to Mailgun as they are, replacing any field of the same name."""
+        fields = {name: value for name, value in self.extra.items() if name != "sender_domain"}
+        if not fields:
+            return
+        self.fields = [(name, value) for name, value in self.fields if name not in fields]
+        for name, value in fields.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            for item in values:
+                self.fields.append((name, self.extra_value(name, item)))
+
+    def extra_value(self, name: str, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            return self.serialize_json(value, f"esp_extra[{name!r}]")
+        return str(value)

@@ -1,0 +1,82 @@
+"""How Anymail finds Mailgun: the ``anymail.esps`` entry point points here.
+
+This module imports only anymail-base: the backend and webhook views are named
+by dotted path and imported when they are first used.
+"""
+
+from __future__ import annotations
+
+from anymail.features import EventType, FeatureSupport, Support
+from anymail.registry import EspDescription, WebhookRoute, standard_webhooks
+
+__all__ = ["EVENT_TYPES", "FEATURES", "esp"]
+
+#: Mailgun's feature support (Anymail 6.0 docs, section 1.5.9, and the messages API).
+FEATURES = FeatureSupport(
+    # Mailgun picks the sending domain from it; the local part is ignored.
+    envelope_sender=Support.DOMAIN_ONLY,
+    metadata=Support.YES,
+    merge_metadata=Support.YES,
+    send_at=Support.YES,
+    tags=Support.YES,
+    track_clicks=Support.YES,
+    track_opens=Support.YES,
+    # Mailgun has no ESP-stored templates with this API.
+    template_id=Support.NO,
+    merge_data=Support.YES,
+    # Copied into every recipient's recipient-variables.
+    merge_global_data=Support.EMULATED,
+    # The messages API's `from` is one address.
+    from_email=Support.MAX_ONE,
+    reply_to=Support.YES,
+    # Only the text and html bodies: no other alternative parts.
+    alternatives=Support.NO,
+    attachments=Support.YES,
+    inline_images=Support.YES,
+    headers=Support.YES,
+    # `to` is both the envelope and the To header: no separate To header.
+    spoofed_to=Support.NO,
+)
+
+#: The normalized event types Mailgun's tracking webhook reports.
+EVENT_TYPES = frozenset(
+    {
+        EventType.QUEUED,
+        EventType.REJECTED,
+        EventType.BOUNCED,
+        EventType.DEFERRED,
+        EventType.DELIVERED,
+        EventType.OPENED,
+        EventType.CLICKED,
+        EventType.COMPLAINED,
+        EventType.UNSUBSCRIBED,
+    }
+)
+
+esp = EspDescription(
+    id="mailgun",
+    name="Mailgun",
+    distribution="anymail-mailgun",
+    backend="anymail.backends.mailgun.EmailBackend",
+    features=FEATURES,
+    event_types=EVENT_TYPES,
+    inbound=True,
+    webhooks=(
+        *standard_webhooks("mailgun", "Mailgun"),
+        # A route whose forward() URL ends in "mime" gets the raw message.
+        WebhookRoute(
+            "inbound_mime/",
+            "anymail.webhooks.mailgun.MailgunInboundWebhookView",
+            "inbound_mime_webhook",
+            "inbound",
+        ),
+    ),
+    settings=(
+        "MAILGUN_API_KEY",
+        "MAILGUN_WEBHOOK_SIGNING_KEY",
+        "MAILGUN_SENDER_DOMAIN",
+        "MAILGUN_API_URL",
+        "MAILGUN_SEND_DEFAULTS",
+    ),
+    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailgun#readme",
+)
