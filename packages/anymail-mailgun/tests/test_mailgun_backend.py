@@ -1,0 +1,167 @@
+"""Mailgun's backend against a real HTTP server on 127.0.0.1 (conformance.fake_server):
+what is particular to Mailgun. The shared conformance suite proves the rest."""
+
+import json
+import subprocess
+import sys
+from base64 import b64encode
+
+import pytest
+from django.core import mail
+
+from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
+from anymail.message import AnymailMessage
+from conformance.fake_server import FakeESPServer, FakeResponse
+
+API_KEY = "key-test-1234"
+
+
+@pytest.fixture
+def server():
+    def answer(request):
+        if "unknown.example" in request.path:
+            return FakeResponse.json({"message": "Domain not found: unknown.example"}, 404)
+        return FakeResponse.json({"id": "<20260101.1@example.com>", "message": "Queued. Thank you."})
+
+    with FakeESPServer(answer) as fake:
+        yield fake
+
+
+@pytest.fixture
+def mailgun(settings, server):
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    settings.ANYMAIL = {"MAILGUN_API_KEY": API_KEY, "MAILGUN_API_URL": f"{server.url}/v3"}
+    return server
+
+
+def send(**kwargs):
+    kwargs.setdefault("from_email", "Sender <from@example.com>")
+    kwargs.setdefault("to", ["to@example.com"])
+    message = AnymailMessage(subject="Subject", body="Body", **kwargs)
+    message.send()
+    return message
+
+
+def test_send_posts_the_messages_api_with_basic_auth(mailgun):
+    message = send(cc=["Cc Person <cc@example.com>"], tags=["one", "two"], reply_to=["r@example.com"])
+    [request] = mailgun.requests
+    assert request.path == "/v3/example.com/messages"
+    assert request.headers["Authorization"] == "Basic " + b64encode(f"api:{API_KEY}".encode()).decode()
+    form = request.form()
+    assert form["from"] == ["Sender <from@example.com>"]
+    assert form["to"] == ["to@example.com"]
+    assert form["cc"] == ["Cc Person <cc@example.com>"]
+    assert form["o:tag"] == ["one", "two"]
+    assert form["h:Reply-To"] == ["r@example.com"]
+    assert message.anymail_status.status == {"queued"}
+    assert message.anymail_status.message_id == "<20260101.1@example.com>"
+
+
+def test_non_ascii_attachment_filenames_arrive_intact(mailgun):
+    message = AnymailMessage(subject="s", body="b", from_email="from@example.com", to=["to@example.com"])
+    message.attach("Ünïcode résumé.pdf", b"%PDF", "application/pdf")
+    message.send()
+    [upload] = mailgun.requests[0].files()
+    raw = upload.headers["Content-Disposition"].encode("utf-8", "surrogateescape")
+    assert "Ünïcode résumé.pdf".encode() in raw
+
+
+def test_attachment_without_filename_is_unsupported(mailgun):
+    from email.mime.application import MIMEApplication
+
+    from anymail.exceptions import AnymailUnsupportedFeature
+
+    message = AnymailMessage(subject="s", body="b", from_email="from@example.com", to=["to@example.com"])
+    message.attach(MIMEApplication(b"data"))
+    with pytest.raises(AnymailUnsupportedFeature, match="filename"):
+        message.send()
+    assert mailgun.requests == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "envelope_sender", "setting", "expected"),
+    [
+        (None, None, None, "example.com"),
+        (None, None, "mg.example.com", "mg.example.com"),
+        (None, "bounces@mail2.example.com", "mg.example.com", "mail2.example.com"),
+        ({"sender_domain": "legacy.example.com"}, "x@mail2.example.com", None, "legacy.example.com"),
+    ],
+)
+def test_sender_domain(mailgun, settings, extra, envelope_sender, setting, expected):
+    if setting:
+        settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_SENDER_DOMAIN": setting}
+    send(esp_extra=extra, envelope_sender=envelope_sender)
+    assert mailgun.requests[0].path == f"/v3/{expected}/messages"
+    assert "sender_domain" not in mailgun.requests[0].form()
+
+
+def test_invalid_sender_domain_says_how_to_fix_it(mailgun, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_SENDER_DOMAIN": "me@mg.example.com"}
+    with pytest.raises(AnymailConfigurationError) as info:
+        send()
+    assert "only the domain" in str(info.value)
+    assert "MAILGUN_SENDER_DOMAIN" in str(info.value)
+    assert mailgun.requests == []
+
+
+def test_unknown_sender_domain_error_explains(mailgun):
+    with pytest.raises(AnymailAPIError) as info:
+        send(from_email="from@unknown.example")
+    assert info.value.status_code == 404
+    assert "MAILGUN_SENDER_DOMAIN" in str(info.value) and "api.eu.mailgun.net" in str(info.value)
+
+
+def test_eu_region_api_url(settings):
+    from anymail.backends.mailgun import EmailBackend
+
+    settings.ANYMAIL = {"MAILGUN_API_KEY": API_KEY, "MAILGUN_API_URL": "https://api.eu.mailgun.net/v3"}
+    assert EmailBackend().api_url == "https://api.eu.mailgun.net/v3/"
+
+
+def test_missing_api_key_names_the_setting(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    with pytest.raises(AnymailConfigurationError, match="MAILGUN_API_KEY"):
+        mail.get_connection()
+
+
+def test_esp_extra_passes_through(mailgun):
+    send(esp_extra={"o:testmode": "yes", "o:tag": ["replaced"]}, tags=["original"])
+    form = mailgun.requests[0].form()
+    assert form["o:testmode"] == ["yes"]
+    assert form["o:tag"] == ["replaced"]
+
+
+def test_merge_metadata_uses_v_prefixed_recipient_variables(mailgun):
+    send(
+        to=["a@example.com", "b@example.com"],
+        metadata={"campaign": "spring", "order": "default"},
+        merge_metadata={"a@example.com": {"order": "1"}, "b@example.com": {"tier": "gold"}},
+        merge_data={"a@example.com": {"name": "A"}},
+        merge_global_data={"site": "Example"},
+    )
+    form = mailgun.requests[0].form()
+    assert form["v:campaign"] == ["spring"]
+    assert form["v:order"] == ["%recipient.v:order%"]
+    assert form["v:tier"] == ["%recipient.v:tier%"]
+    assert json.loads(form["recipient-variables"][0]) == {
+        "a@example.com": {"site": "Example", "name": "A", "v:order": "1", "v:tier": ""},
+        "b@example.com": {"site": "Example", "v:order": "default", "v:tier": "gold"},
+    }
+
+
+def test_send_at_and_tracking(mailgun):
+    from datetime import UTC, datetime
+
+    send(send_at=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC), track_clicks=False, track_opens=True)
+    form = mailgun.requests[0].form()
+    assert form["o:deliverytime"] == ["Wed, 02 Jan 2030 03:04:05 +0000"]
+    assert form["o:tracking-clicks"] == ["no"]
+    assert form["o:tracking-opens"] == ["yes"]
+
+
+def test_importing_the_backend_imports_no_other_esp_client():
+    code = (
+        "import sys, anymail.backends.mailgun, anymail.webhooks.mailgun; "
+        "bad = {'boto3', 'sparkpost'} & set(sys.modules); assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={"DJANGO_SETTINGS_MODULE": "testproject.settings", "PYTHONPATH": "."})
