@@ -190,7 +190,8 @@ class MailgunProfile(Profile):
         )
 
     def tamper(self, request: WebhookRequest) -> WebhookRequest:
-        assert isinstance(request, SignedWebhookRequest) and request.signature
+        assert isinstance(request, SignedWebhookRequest)
+        assert request.signature
         wrong = hmac.new(b"not-the-signing-key", request.signature.encode(), hashlib.sha256)
         body = request.body.replace(request.signature.encode(), wrong.hexdigest().encode())
         assert body != request.body

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 CONFORMANCE = Path(__file__).resolve().parent.parent / "conformance"
-_spec = importlib.util.spec_from_file_location("mailgun_conformance_profile", CONFORMANCE / "profile.py")
+_spec = importlib.util.spec_from_file_location(
+    "mailgun_conformance_profile", CONFORMANCE / "profile.py"
+)
 _module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_module)
 PROFILE = _module.PROFILE
@@ -28,7 +30,10 @@ def signing_key(settings, webhook_secret):
 def post(webhook_client, fixture, prepared=None):
     prepared = prepared or PROFILE.prepare_webhook(fixture["request"])
     return webhook_client.post(
-        f"anymail:mailgun_{fixture['webhook']}", prepared.body, prepared.content_type, prepared.headers
+        f"anymail:mailgun_{fixture['webhook']}",
+        prepared.body,
+        prepared.content_type,
+        prepared.headers,
     )
 
 
@@ -51,9 +56,22 @@ def test_fixture(webhook_client, path):
                     elif name in ("to", "cc"):
                         got = [str(a) for a in got]
                     elif name == "attachments":
-                        got = [{"filename": a.get_filename(), "content_type": a.get_content_type(), "size": len(a.get_content_bytes())} for a in got]
+                        got = [
+                            {
+                                "filename": a.get_filename(),
+                                "content_type": a.get_content_type(),
+                                "size": len(a.get_content_bytes()),
+                            }
+                            for a in got
+                        ]
                     elif name == "inline_attachments":
-                        got = {cid: {"content_type": p.get_content_type(), "size": len(p.get_content_bytes())} for cid, p in got.items()}
+                        got = {
+                            cid: {
+                                "content_type": p.get_content_type(),
+                                "size": len(p.get_content_bytes()),
+                            }
+                            for cid, p in got.items()
+                        }
                     assert got == want, (name, got, want)
             elif key == "timestamp":
                 assert event.timestamp == datetime.fromisoformat(value)
@@ -74,7 +92,7 @@ def signed(fixture, timestamp, token, key=KEY):
 
 def test_event_id_is_the_token(webhook_client):
     data = signed(load("current_delivered"), int(time.time()), "t" * 50)
-    response, [signal] = webhook_client.post("anymail:mailgun_tracking_webhook", data)
+    _response, [signal] = webhook_client.post("anymail:mailgun_tracking_webhook", data)
     assert signal.event.event_id == "t" * 50
     assert signal.event.esp_event["event-data"]["id"] == "G9Bn5sl1TC6nu79C8C0bwg"
 
@@ -85,34 +103,40 @@ def test_bad_or_missing_signature_rejected(webhook_client, key):
     if key is None:
         del data["signature"]
     response, signals = webhook_client.post("anymail:mailgun_tracking_webhook", data)
-    assert response.status_code == 400 and signals == []
+    assert response.status_code == 400
+    assert signals == []
 
 
 def test_reused_token_rejected(webhook_client):
     data = signed(load("current_delivered"), int(time.time()), "r" * 50)
     assert webhook_client.post("anymail:mailgun_tracking_webhook", data)[0].status_code == 200
     response, signals = webhook_client.post("anymail:mailgun_tracking_webhook", data)
-    assert response.status_code == 400 and signals == []
+    assert response.status_code == 400
+    assert signals == []
 
 
 def test_stale_timestamp_rejected(webhook_client):
     data = signed(load("current_delivered"), int(time.time()) - 10 * 3600, "s" * 50)
     response, signals = webhook_client.post("anymail:mailgun_tracking_webhook", data)
-    assert response.status_code == 400 and signals == []
+    assert response.status_code == 400
+    assert signals == []
 
 
 def test_signing_key_falls_back_to_api_key(webhook_client, settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass", "MAILGUN_API_KEY": KEY}
     data = signed(load("current_delivered"), int(time.time()), "f" * 50)
     response, signals = webhook_client.post("anymail:mailgun_tracking_webhook", data)
-    assert response.status_code == 200 and len(signals) == 1
+    assert response.status_code == 200
+    assert len(signals) == 1
 
 
 def test_wrong_url_explains(webhook_client):
     fixture = load("wrong_url_tracking_at_inbound")
     response, signals = post(webhook_client, fixture)
-    assert response.status_code == 400 and signals == []
+    assert response.status_code == 400
+    assert signals == []
     assert b"/anymail/mailgun/tracking/" in response.content
     fixture = load("wrong_url_inbound_at_tracking")
     response, signals = post(webhook_client, fixture)
-    assert response.status_code == 400 and b"/anymail/mailgun/inbound/" in response.content
+    assert response.status_code == 400
+    assert b"/anymail/mailgun/inbound/" in response.content

@@ -77,7 +77,7 @@ class EmailBackend(AnymailRequestsBackend):
     def _error_hint(self, response: requests.Response, payload: MailgunPayload) -> str | None:
         """Say how to fix the mistakes that give Mailgun's least helpful errors."""
         region = (
-            f"(Mailgun's EU region needs MAILGUN_API_URL = \"https://api.eu.mailgun.net/v3\"; "
+            f'(Mailgun\'s EU region needs MAILGUN_API_URL = "https://api.eu.mailgun.net/v3"; '
             f"this backend used {self.api_url!r}.)"
         )
         if response.status_code == 404 and "domain" in response.text.lower():

@@ -12,6 +12,7 @@ the signature of the first attempt, so a shorter window would refuse its retries
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -102,7 +103,9 @@ class MailgunSignedWebhookMixin(AnymailBaseWebhookView):
     def validate_esp(self, request: HttpRequest) -> None:
         payload = self.read_payload(request)
         # (A QueryDict is also a dict: test for it first.)
-        fields: Any = payload if isinstance(payload, QueryDict) else (payload or {}).get("signature")
+        fields: Any = (
+            payload if isinstance(payload, QueryDict) else (payload or {}).get("signature")
+        )
         if not hasattr(fields, "get"):
             fields = {}
         timestamp, token, signature = (
@@ -110,7 +113,9 @@ class MailgunSignedWebhookMixin(AnymailBaseWebhookView):
             fields.get("token"),
             fields.get("signature"),
         )
-        if not all(isinstance(value, str | int) and value for value in (timestamp, token, signature)):
+        if not all(
+            isinstance(value, str | int) and value for value in (timestamp, token, signature)
+        ):
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook called without Mailgun's signature (timestamp, token, signature)"
             )
@@ -198,8 +203,10 @@ class MailgunTrackingWebhookView(MailgunSignedWebhookMixin, AnymailTrackingWebho
     """Mailgun's tracking webhooks, current (JSON) and legacy (form) formats."""
 
     def wrong_url_message(self, payload: dict[str, Any] | QueryDict | None) -> str | None:
-        if isinstance(payload, QueryDict) and "event" not in payload and (
-            "body-mime" in payload or "body-plain" in payload
+        if (
+            isinstance(payload, QueryDict)
+            and "event" not in payload
+            and ("body-mime" in payload or "body-plain" in payload)
         ):
             return (
                 "This is a Mailgun inbound route's message, posted to Anymail's Mailgun "
@@ -264,7 +271,8 @@ class MailgunTrackingWebhookView(MailgunSignedWebhookMixin, AnymailTrackingWebho
         reject_reason = description = mta_response = None
         if mailgun_event == "dropped":
             reject_reason = LEGACY_SUPPRESSION_CODES.get(
-                fields.get("code", ""), REJECT_REASONS.get(fields.get("reason", ""), RejectReason.OTHER)
+                fields.get("code", ""),
+                REJECT_REASONS.get(fields.get("reason", ""), RejectReason.OTHER),
             )
             description = fields.get("description") or None
             mta_response = fields.get("error") or None
@@ -307,7 +315,7 @@ class MailgunTrackingWebhookView(MailgunSignedWebhookMixin, AnymailTrackingWebho
         """The sent message's headers, from the JSON list of [name, value] pairs."""
         if "message-headers" not in fields:
             return {}
-        return {name: value for name, value in json.loads(fields["message-headers"])}
+        return dict(json.loads(fields["message-headers"]))
 
 
 # ---------------------------------------------------------------------------
@@ -347,10 +355,8 @@ class MailgunInboundWebhookView(MailgunSignedWebhookMixin, AnymailInboundWebhook
             message.spam_detected = str(spam_flag).strip().lower() == "yes"
         spam_score = message.get("X-Mailgun-Sscore")
         if spam_score is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 message.spam_score = float(str(spam_score))
-            except ValueError:
-                pass
         return [
             AnymailInboundEvent(
                 timestamp=self.signed_timestamp,
