@@ -15,7 +15,7 @@ from urllib.parse import quote
 import requests
 from django.core.mail import EmailMessage
 
-from anymail.backends.base import BasePayload
+from anymail.backends.base import BasePayload, MessageData
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.esps.mailgun import FEATURES
 from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError
@@ -137,7 +137,7 @@ class MailgunPayload(RequestsPayload):
         self.fields: list[tuple[str, str]] = []
         self.files = []
 
-    def build(self, data: Any) -> None:
+    def build(self, data: MessageData) -> None:
         super().build(data)
         # Metadata, merge data and esp_extra interact: write them once all are known.
         self.add_variables()

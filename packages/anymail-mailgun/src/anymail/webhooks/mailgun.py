@@ -288,9 +288,11 @@ class MailgunTrackingWebhookView(MailgunSignedWebhookMixin, AnymailTrackingWebho
             metadata = json.loads(headers["X-Mailgun-Variables"])
         else:
             metadata = {key: fields[key] for key in fields if key not in LEGACY_FIELDS}
-        tags = fields.getlist("tag") or fields.getlist("X-Mailgun-Tag")
-        if not tags and "X-Mailgun-Tag" in headers:
-            tags = [headers["X-Mailgun-Tag"]]
+        tags = (
+            fields.getlist("tag")
+            or fields.getlist("X-Mailgun-Tag")
+            or [value for name, value in self.legacy_header_list(fields) if name == "X-Mailgun-Tag"]
+        )
 
         return AnymailTrackingEvent(
             event_type=event_type,
@@ -311,11 +313,16 @@ class MailgunTrackingWebhookView(MailgunSignedWebhookMixin, AnymailTrackingWebho
         )
 
     @staticmethod
-    def legacy_headers(fields: QueryDict) -> dict[str, str]:
+    def legacy_header_list(fields: QueryDict) -> list[tuple[str, str]]:
         """The sent message's headers, from the JSON list of [name, value] pairs."""
-        if "message-headers" not in fields:
-            return {}
-        return dict(json.loads(fields["message-headers"]))
+        return [
+            (str(name), str(value))
+            for name, value in json.loads(fields.get("message-headers") or "[]")
+        ]
+
+    @classmethod
+    def legacy_headers(cls, fields: QueryDict) -> dict[str, str]:
+        return dict(cls.legacy_header_list(fields))
 
 
 # ---------------------------------------------------------------------------
