@@ -51,3 +51,27 @@ def fake_esp_installed(monkeypatch):
     yield registry.get_esp("fake")
     monkeypatch.undo()
     rebuild_urls()
+
+
+@pytest.fixture
+def no_esp_installed():
+    """Behave as if only anymail-base were installed (the registry lists no ESP)."""
+    from anymail import registry
+
+    with registry.override_installed_esps([]):
+        _rebuild_urls()
+        yield
+    _rebuild_urls()
+
+
+def _rebuild_urls():
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import anymail.urls
+    import testproject.urls
+
+    importlib.reload(anymail.urls)
+    importlib.reload(testproject.urls)
+    clear_url_caches()

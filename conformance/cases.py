@@ -81,12 +81,23 @@ def _use_tags(message, profile, features):
     message.tags = ["Tag One", "tag-two"]
 
 
+def _use_template(message, profile, features):
+    # As the docs advise: no subject or body of our own, the template has them.
+    message.template_id = "conformance-template"
+    message.subject = None
+    message.body = ""
+
+
 def _use_merge_data(message, profile, features):
+    if profile.merge_needs_template:
+        _use_template(message, profile, features)
     message.to = [f"To One <{TO1}>", TO2]
     message.merge_data = {TO1: {"name": "One"}, TO2: {"name": "Two"}}
 
 
 def _use_merge_global_data(message, profile, features):
+    if profile.merge_needs_template:
+        _use_template(message, profile, features)
     if features[Feature.MERGE_DATA].sends:
         message.to = [f"To One <{TO1}>", TO2]
         message.merge_data = {TO1: {"name": "One"}, TO2: {"name": "Two"}}
@@ -175,9 +186,7 @@ CASES: dict[Feature, FeatureCase] = {
         absent=lambda sent: _assert(sent.track_opens is None, sent.track_opens),
     ),
     Feature.TEMPLATE_ID: FeatureCase(
-        use=lambda message, profile, features: setattr(
-            message, "template_id", "conformance-template"
-        ),
+        use=_use_template,
         arrived=lambda sent, support: _assert(
             sent.template_id == "conformance-template", sent.template_id
         ),

@@ -20,6 +20,7 @@ re-signing it with a fresh timestamp where the ESP signs its webhooks.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -133,6 +134,8 @@ class Profile:
     reports_rejections: ClassVar[bool] = False
     #: a from_email the ESP will accept in tests
     from_email: ClassVar[str] = "Sender <sender@example.com>"
+    #: whether merge_data / merge_global_data work only with a template_id (Amazon SES)
+    merge_needs_template: ClassVar[bool] = False
     #: whether message_id in anymail_status is one id per recipient (a set for several)
     per_recipient_message_ids: ClassVar[bool] = False
     #: (an esp_extra value, a check that raises AssertionError unless the SentMessage
@@ -189,7 +192,8 @@ class Profile:
 
     @property
     def fixtures_dir(self) -> Path:
-        return Path(__file__).parent / "fixtures"
+        """``fixtures/`` beside the subclass's own profile.py."""
+        return Path(inspect.getfile(type(self))).parent / "fixtures"
 
     def webhook_settings(self) -> dict[str, Any]:
         """ANYMAIL settings the ESP's webhooks need in tests (signing keys, ...)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ def load_profile(esp: EspDescription) -> Profile:
     if spec is None or spec.loader is None:
         raise ImportError(f"Can't load the {esp.name} conformance profile from {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so inspect can find the profile's own folder
     spec.loader.exec_module(module)
     profile = getattr(module, "PROFILE", None)
     if not isinstance(profile, Profile):

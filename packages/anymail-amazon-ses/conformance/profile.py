@@ -10,6 +10,7 @@ certificate is served over https from 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -23,10 +24,10 @@ from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from conformance.fake_server import FakeESPServer, FakeResponse, RecordedRequest
-from conformance.profile import Profile, SentAttachment, SentMessage, WebhookRequest
+from conformance.profile import SLOW_SECONDS, Profile, SentAttachment, SentMessage, WebhookRequest
 
 __all__ = ["PROFILE", "AmazonSESProfile", "MotoSES", "SNSSigner", "signer"]
 
@@ -53,6 +54,18 @@ class MotoSES:
         self.moto_url = f"http://{host}:{port}"
         self.proxy.start()
         self.verify_identities()
+        # the stored template the conformance cases send with (moto's state is
+        # per process, so it may exist from an earlier server)
+        client = self.client()
+        with contextlib.suppress(client.exceptions.AlreadyExistsException):
+            client.create_template(
+                Template={
+                    "TemplateName": "conformance-template",
+                    "SubjectPart": "Hello {{name}}",
+                    "TextPart": "Hello {{name}} from {{site}}",
+                    "HtmlPart": "<p>Hello {{name}} from {{site}}</p>",
+                }
+            )
         return self
 
     def stop(self) -> None:
@@ -287,11 +300,15 @@ class AmazonSESProfile(Profile):
     reports_rejections = False
     from_email = "Sender <sender@example.com>"
     per_recipient_message_ids = False
-    esp_extra_example: ClassVar[dict[str, Any] | None] = {
-        "ConfigurationSetName": "ConformanceConfigSet",
-        "Tags": [{"Name": "Conformance", "Value": "esp-extra"}],
-    }
+    esp_extra_example = (
+        {
+            "ConfigurationSetName": "ConformanceConfigSet",
+            "Tags": [{"Name": "Conformance", "Value": "esp-extra"}],
+        },
+        lambda sent: _check_esp_extra(sent),
+    )
     signs_webhooks = True
+    merge_needs_template = True
 
     @contextmanager
     def server(self) -> Iterator[MotoSES]:
@@ -313,6 +330,10 @@ class AmazonSESProfile(Profile):
     def respond(self, request: RecordedRequest, scenario: str) -> FakeResponse:
         if scenario == "server_error":
             return _ses_error(500, "InternalFailure", "The request processing has failed.")
+        if scenario == "slow":
+            response = self.moto.forward(request)
+            response.delay = SLOW_SECONDS
+            return response
         if scenario == "malformed":
             return FakeResponse(
                 200, b"<SendRawEmailResponse><unclosed", {"Content-Type": "text/xml"}
@@ -329,6 +350,11 @@ class AmazonSESProfile(Profile):
             # One attempt, so error scenarios aren't retried with backoff
             "config": {"retries": {"mode": "standard", "max_attempts": 1}, "connect_timeout": 5},
         }
+
+    def timeout_settings(self) -> dict[str, Any]:
+        params = dict(self.client_params(self.moto.url))
+        params["config"] = {**params["config"], "read_timeout": 0.5}
+        return {"AMAZON_SES_CLIENT_PARAMS": params}
 
     def backend_settings(self, server: Any) -> dict[str, Any]:
         return {"AMAZON_SES_CLIENT_PARAMS": self.client_params(server.url)}
@@ -487,3 +513,8 @@ def templated_sent_message(params: dict[str, Any]) -> SentMessage:
 
 
 PROFILE = AmazonSESProfile()
+
+
+def _check_esp_extra(sent: SentMessage) -> None:
+    assert sent.raw["ConfigurationSetName"] == "ConformanceConfigSet", sent.raw
+    assert {"Name": "Conformance", "Value": "esp-extra"} in sent.raw.get("Tags", []), sent.raw

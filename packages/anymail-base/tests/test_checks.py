@@ -18,7 +18,7 @@ def test_no_errors_for_current_settings(settings):
     assert anymail_errors() == []
 
 
-def test_webhook_authorization_in_the_anymail_dict_is_an_error(settings):
+def test_webhook_authorization_in_the_anymail_dict_is_an_error(settings, no_esp_installed):
     settings.ANYMAIL = {"WEBHOOK_AUTHORIZATION": "abc:def"}
     [error] = anymail_errors()
     assert isinstance(error, Error)
@@ -29,7 +29,7 @@ def test_webhook_authorization_in_the_anymail_dict_is_an_error(settings):
     assert "abc:def" not in error.msg + error.hint
 
 
-def test_prefixed_webhook_authorization_setting_is_an_error(settings):
+def test_prefixed_webhook_authorization_setting_is_an_error(settings, no_esp_installed):
     settings.ANYMAIL_WEBHOOK_AUTHORIZATION = "abc:def"
     [error] = anymail_errors()
     assert "ANYMAIL_WEBHOOK_SECRET" in error.msg

@@ -13,7 +13,7 @@ from anymail.registry import installed_esps
 from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent
 
 
-def test_urls_work_with_no_esp_installed():
+def test_urls_work_with_no_esp_installed(no_esp_installed):
     assert installed_esps() == {}
     assert anymail.urls.app_name == "anymail"
     assert anymail.urls.urlpatterns == []
@@ -51,7 +51,7 @@ class TestInsecureWebhookCheck:
     def test_quiet_with_secret(self, fake_esp_installed, webhook_secret):
         assert "anymail.W002" not in [message.id for message in run_checks()]
 
-    def test_quiet_when_no_esp_webhooks(self):
+    def test_quiet_when_no_esp_webhooks(self, no_esp_installed):
         assert "anymail.W002" not in [message.id for message in run_checks()]
 
 
@@ -120,18 +120,21 @@ class TestEvents:
 
 
 def test_anymail_features_command_lists_installed_esps(fake_esp_installed):
+    from anymail import registry
+
     from io import StringIO
 
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("anymail_features", stdout=out)
+    with registry.override_installed_esps([fake_esp_installed]):
+        call_command("anymail_features", stdout=out)
     table = out.getvalue()
     assert table.splitlines()[0] == "| Feature | Fake |"
     assert "| `tags` | Yes |" in table
 
 
-def test_anymail_features_command_with_no_esp():
+def test_anymail_features_command_with_no_esp(no_esp_installed):
     from io import StringIO
 
     from django.core.management import call_command

@@ -13,9 +13,10 @@ third-party client until it is used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
 from typing import Any, Final
@@ -158,16 +159,37 @@ def _load() -> dict[str, EspDescription]:
     return dict(sorted(esps.items()))
 
 
+_override: dict[str, EspDescription] | None = None
+
+
+def _current() -> dict[str, EspDescription]:
+    return _override if _override is not None else _load()
+
+
 def installed_esps() -> dict[str, EspDescription]:
     """{esp id: EspDescription} for every installed ESP package, sorted by id."""
-    return dict(_load())
+    return dict(_current())
+
+
+@contextlib.contextmanager
+def override_installed_esps(esps: Iterable[EspDescription]) -> Iterator[None]:
+    """Make the registry list exactly ``esps`` while the block runs (for tests:
+    for example, to prove behaviour with no ESP installed in an environment that
+    has some). Rebuild ``anymail.urls`` yourself if routes matter."""
+    global _override
+    previous = _override
+    _override = {esp.id: esp for esp in sorted(esps, key=lambda esp: esp.id)}
+    try:
+        yield
+    finally:
+        _override = previous
 
 
 def get_esp(esp_id: str) -> EspDescription:
     try:
-        return _load()[esp_id]
+        return _current()[esp_id]
     except KeyError:
-        installed = ", ".join(_load()) or "none"
+        installed = ", ".join(_current()) or "none"
         raise AnymailConfigurationError(
             f"No Anymail ESP {esp_id!r} is installed (installed: {installed}). "
             f"Install it with: pip install anymail-{esp_id.replace('_', '-')}"

@@ -280,6 +280,19 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
     def set_extra_headers(self, headers: Mapping[str, str]) -> None:
         self.mime.extra_headers.update(headers)
 
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        # SES merges data only into a stored template (SendBulkTemplatedEmail).
+        self.unsupported_feature(
+            Feature.MERGE_DATA,
+            "Amazon SES can merge data only into a stored template: set template_id",
+        )
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.unsupported_feature(
+            Feature.MERGE_GLOBAL_DATA,
+            "Amazon SES can merge data only into a stored template: set template_id",
+        )
+
     def set_text_body(self, body: str) -> None:
         self.mime.body = body
 
