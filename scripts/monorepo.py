@@ -99,6 +99,14 @@ class Package:
         """The package's CHANGELOG.md."""
         return self.path / "CHANGELOG.md"
 
+    @property
+    def test_requirements(self) -> tuple[str, ...]:
+        """The package's ``test`` extra: what its own tests need beyond pytest."""
+        extras = self.project.get("optional-dependencies")
+        if not isinstance(extras, dict):
+            return ()
+        return tuple(str(req) for req in extras.get("test", ()))
+
     def requirement_names(self) -> set[str]:
         """Normalized names of the package's direct runtime requirements."""
         return {requirement_name(req) for req in self.dependencies}
@@ -282,7 +290,7 @@ TEST_REQUIREMENTS = ("pytest>=8", "pytest-django>=4.8")
 
 def run_package_tests(env: Virtualenv, package: Package) -> None:
     """Run ``package``'s tests with the wheels installed in ``env`` (not the sources)."""
-    env.pip_install(*TEST_REQUIREMENTS)
+    env.pip_install(*TEST_REQUIREMENTS, *package.test_requirements)
     tests = package.path / "tests"
     if not tests.is_dir():
         raise SystemExit(f"{package.relpath} has no tests/ directory")

@@ -120,11 +120,11 @@ class TestEvents:
 
 
 def test_anymail_features_command_lists_installed_esps(fake_esp_installed):
-    from anymail import registry
-
     from io import StringIO
 
     from django.core.management import call_command
+
+    from anymail import registry
 
     out = StringIO()
     with registry.override_installed_esps([fake_esp_installed]):

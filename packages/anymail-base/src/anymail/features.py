@@ -16,7 +16,6 @@ from .exceptions import AnymailUnsupportedFeature
 
 __all__ = [
     "EVENT_TYPES",
-    "render_matrix",
     "REJECT_REASONS",
     "EventType",
     "Feature",
@@ -24,6 +23,7 @@ __all__ = [
     "RejectReason",
     "Support",
     "enforce",
+    "render_matrix",
 ]
 
 
@@ -361,7 +361,9 @@ REJECT_REASONS: Final = frozenset(RejectReason)
 
 #: event types shown in the matrix (inbound has its own row)
 MATRIX_EVENT_TYPES: Final = [
-    e for e in EventType if e not in (EventType.INBOUND, EventType.INBOUND_FAILED, EventType.UNKNOWN)
+    e
+    for e in EventType
+    if e not in (EventType.INBOUND, EventType.INBOUND_FAILED, EventType.UNKNOWN)
 ]
 
 
@@ -379,7 +381,12 @@ def render_matrix(esps: Any) -> str:
         table.append([f"`{feature.value}`", *[esp.features[feature].label for esp in esps]])
     table.append(["**Tracking webhook event types**", *blank])
     for event_type in MATRIX_EVENT_TYPES:
-        table.append([f"`{event_type.value}`", *["Yes" if event_type in esp.event_types else "" for esp in esps]])
+        table.append(
+            [
+                f"`{event_type.value}`",
+                *["Yes" if event_type in esp.event_types else "" for esp in esps],
+            ]
+        )
     table.append(["**Inbound webhook**", *["Yes" if esp.inbound else "No" for esp in esps]])
     lines = ["| " + " | ".join(row) + " |" for row in table]
     lines.insert(1, "|" + "---|" * len(table[0]))
