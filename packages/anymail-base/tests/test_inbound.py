@@ -124,6 +124,10 @@ class TestParseRawMime:
         assert message["Message-ID"] == "<abc@example.com>"
         assert message.get_all("To")
 
+    def test_str_with_8bit_utf8_body(self):
+        raw = "From: a@example.com\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nnaïve café"
+        assert AnymailInboundMessage.parse_raw_mime(raw).text == "naïve café"
+
     def test_str_input_same_as_bytes(self):
         message = AnymailInboundMessage.parse_raw_mime(RICH_MESSAGE.decode("latin-1"))
         assert message.from_email.addr_spec == "jorg@example.com"

@@ -201,11 +201,11 @@ class AnymailInboundMessage(EmailMessage):
     @classmethod
     def parse_raw_mime(cls, raw: str | bytes) -> AnymailInboundMessage:
         """Parse a complete raw MIME message (str or bytes)."""
-        if isinstance(raw, bytes):
-            return cls.parse_raw_mime_bytes(raw)
-        message = Parser(_class=cls, policy=_POLICY).parsestr(raw)
-        assert isinstance(message, cls)
-        return message
+        if isinstance(raw, str):
+            # A str is raw MIME that something (an ESP's form post, usually) decoded as
+            # UTF-8. Parsing it as text would mangle 8-bit bodies: parse the bytes.
+            raw = raw.encode("utf-8", errors="surrogateescape")
+        return cls.parse_raw_mime_bytes(raw)
 
     @classmethod
     def parse_raw_mime_bytes(cls, raw: bytes) -> AnymailInboundMessage:
