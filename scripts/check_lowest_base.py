@@ -51,7 +51,10 @@ def check_one(package: Package, base: Package, workdir: Path) -> str | None:
     env = Virtualenv(workdir / "venvs" / package.name)
     if release_tuple(lowest) == release_tuple(base.version):
         source = f"packages/{BASE} ({base.version})"
-        base_dist: str | Path = wheel_of(base, build(base, workdir / BASE, ("wheel",)))
+        # a directory per ESP: build() reports what is new in its output directory
+        base_dist: str | Path = wheel_of(
+            base, build(base, workdir / f"{BASE}-for-{package.name}", ("wheel",))
+        )
     else:
         source = f"PyPI ({BASE}=={lowest})"
         base_dist = f"{BASE}=={lowest}"
