@@ -12,7 +12,6 @@ import secrets
 import socket
 import time
 from email.utils import formataddr, getaddresses, parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -161,10 +160,6 @@ class MailgunProfile(Profile):
         return sent
 
     # ---------------------------------------------------------------- webhooks
-
-    @property
-    def fixtures_dir(self) -> Path:
-        return Path(__file__).parent / "fixtures"
 
     def webhook_settings(self) -> dict[str, Any]:
         return {"MAILGUN_WEBHOOK_SIGNING_KEY": WEBHOOK_SIGNING_KEY}

@@ -217,10 +217,10 @@ class AmazonSESPayload(BasePayload):
             self.params["ConfigurationSetName"] = self.backend.configuration_set_name
 
     def call_api(self, client: Any) -> Any:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must implement call_api()")
 
     def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must implement parse_recipient_status()")
 
     def set_message_tag(self, tags: list[str]) -> None:
         """The AMAZON_SES_MESSAGE_TAG_NAME option: the single Anymail tag as an SES Message Tag."""

@@ -54,6 +54,18 @@ DEFAULT_CERT_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
 # SNS signature verification
 
 
+#: the fields an SNS subscription (or unsubscribe) confirmation signs, in order
+_SUBSCRIPTION_FIELDS = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
+
+
 class SNSMessageVerifier:
     """Verifies SNS message signatures (SignatureVersion 1: SHA1, 2: SHA256).
 
@@ -64,24 +76,8 @@ class SNSMessageVerifier:
 
     SIGNED_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-        "SubscriptionConfirmation": (
-            "Message",
-            "MessageId",
-            "SubscribeURL",
-            "Timestamp",
-            "Token",
-            "TopicArn",
-            "Type",
-        ),
-        "UnsubscribeConfirmation": (
-            "Message",
-            "MessageId",
-            "SubscribeURL",
-            "Timestamp",
-            "Token",
-            "TopicArn",
-            "Type",
-        ),
+        "SubscriptionConfirmation": _SUBSCRIPTION_FIELDS,
+        "UnsubscribeConfirmation": _SUBSCRIPTION_FIELDS,
     }
     cache_size: ClassVar[int] = 16
     _cache: ClassVar[OrderedDict[str, Any]] = OrderedDict()
@@ -287,7 +283,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         return self.parse_ses_event(ses_event, message)
 
     def parse_ses_event(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must implement parse_ses_event()")
 
     def confirm_subscription(self, message: dict[str, Any]) -> None:
         topic_arn = message.get("TopicArn", "")
