@@ -9,7 +9,6 @@ Inbound payload: a raw MIME message.
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
@@ -27,8 +26,8 @@ esp = EspDescription(
     backend="anymail.backends.test.EmailBackend",
     features=FeatureSupport.all_supported(),
     event_types=frozenset({EventType.DELIVERED, EventType.BOUNCED}),
-    inbound=True,
-    webhooks=(
+    tracking=False,
+    extra_webhooks=(
         WebhookRoute(
             "tracking/",
             "testproject.fake_esp.FakeTrackingWebhookView",
@@ -44,8 +43,7 @@ esp = EspDescription(
 
 
 class FakeTrackingWebhookView(AnymailTrackingWebhookView):
-    esp_name = "Fake"
-    esp_id = "fake"
+    esp = esp
     webhook_signing_key = UNSET
 
     def read_esp_settings(self, kwargs):
@@ -54,7 +52,7 @@ class FakeTrackingWebhookView(AnymailTrackingWebhookView):
         )
         return {}
 
-    def validate_esp(self, request):
+    def validate_esp(self, request, payload):
         if not self.signing_key:
             return
         timestamp = request.headers.get("X-Fake-Timestamp", "")
@@ -71,25 +69,31 @@ class FakeTrackingWebhookView(AnymailTrackingWebhookView):
             raise AnymailWebhookValidationFailure("Fake webhook timestamp is invalid") from None
         self.check_replay(when, token, tolerance=300)
 
-    def parse_events(self, request):
-        data = json.loads(request.body.decode("utf-8"))
-        return [
-            AnymailTrackingEvent(
-                event_type=item["event"],
-                timestamp=datetime.fromtimestamp(item["ts"], tz=UTC),
-                event_id=item.get("token"),
-                message_id=item["id"],
-                recipient=item["to"],
-                esp_event=item,
-            )
-            for item in data["events"]
-        ]
+    def parse_events(self, request, payload):
+        return tracking_events(payload)
+
+
+def tracking_events(data):
+    """The pure half: a parsed payload in, normalized events out."""
+    return [
+        AnymailTrackingEvent(
+            event_type=item["event"],
+            timestamp=datetime.fromtimestamp(item["ts"], tz=UTC),
+            event_id=item.get("token"),
+            message_id=item["id"],
+            recipient=item["to"],
+            esp_event=item,
+        )
+        for item in data["events"]
+    ]
 
 
 class FakeInboundWebhookView(AnymailInboundWebhookView):
-    esp_name = "Fake"
-    esp_id = "fake"
+    esp = esp
 
-    def parse_events(self, request):
+    def read_payload(self, request):
+        return request.body
+
+    def parse_events(self, request, payload):
         message = AnymailInboundMessage.parse_raw_mime_bytes(request.body)
         return [AnymailInboundEvent(message=message, esp_event=request)]

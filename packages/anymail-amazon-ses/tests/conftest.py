@@ -1,28 +1,14 @@
 """Fixtures for the Amazon SES tests: moto's server (through the conformance
 profile's recording proxy) and the local SNS signer."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-PROFILE_PATH = Path(__file__).parent.parent / "conformance" / "profile.py"
-
-
-def load_profile_module():
-    name = "anymail_amazon_ses_conformance_profile"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PROFILE_PATH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from anymail.conformance.amazon_ses import profile as profile_module_
 
 
 @pytest.fixture(scope="session")
 def profile_module():
-    return load_profile_module()
+    return profile_module_
 
 
 @pytest.fixture

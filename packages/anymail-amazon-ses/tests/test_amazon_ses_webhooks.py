@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from anymail.conformance.amazon_ses import profile as profile_module_
 from anymail.testing import SignalCapture
 
-FIXTURES = Path(__file__).parent.parent / "conformance" / "fixtures"
+FIXTURES = Path(profile_module_.__file__).parent / "fixtures"
 TRACKING = "/anymail/amazon_ses/tracking/"
 INBOUND = "/anymail/amazon_ses/inbound/"
 AUTH = {"Authorization": "Basic dXNlcjpwYXNz"}  # user:pass

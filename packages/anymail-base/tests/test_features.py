@@ -86,11 +86,25 @@ def test_vocabulary_names_the_normalized_events_and_reject_reasons():
     }
 
 
-def test_a_declaration_must_decide_every_feature():
+def test_an_undeclared_feature_is_not_supported():
+    """A feature added to anymail-base after an ESP package was released: the ESP
+    gets "not supported" (one it must have, like From, "one"), not an error."""
     levels = {feature.value: "yes" for feature in Feature}
     del levels["tags"]
-    with pytest.raises(ValueError, match=r"missing.*tags"):
-        FeatureSupport(**levels)
+    del levels["reply_to"]
+    declaration = FeatureSupport(**levels)
+    assert declaration["tags"] is Support.NO
+    assert declaration["reply_to"] is Support.MAX_ONE
+    assert declaration.undeclared() == ["tags", "reply_to"]
+    assert len(declaration) == len(Feature)
+
+
+def test_from_email_and_reply_to_are_one_or_several():
+    # Every ESP sends one From and one Reply-To: "no" would refuse a single address.
+    for feature in ("from_email", "reply_to"):
+        with pytest.raises(ValueError, match=r"can't be declared NO.*MAX_ONE, YES"):
+            ALL.replace(**{feature: "no"})
+        assert ALL.replace(**{feature: "max_one"})[feature] is Support.MAX_ONE
 
 
 def test_a_declaration_rejects_unknown_features_and_misplaced_levels():
@@ -122,13 +136,11 @@ def test_a_declaration_rejects_unknown_features_and_misplaced_levels():
         ("template_id", lambda m: setattr(m, "template_id", "welcome")),
         ("merge_data", lambda m: setattr(m, "merge_data", {})),
         ("merge_global_data", lambda m: setattr(m, "merge_global_data", {"NAME": "x"})),
-        ("reply_to", lambda m: setattr(m, "reply_to", ["r@example.com"])),
         ("alternatives", lambda m: m.attach_alternative("# md", "text/markdown")),
         ("attachments", lambda m: m.attach("file.txt", "content", "text/plain")),
         ("inline_images", lambda m: m.attach_inline_image(b"GIF89a")),
         ("headers", lambda m: m.extra_headers.update({"X-Custom": "1"})),
         ("spoofed_to", lambda m: m.extra_headers.update({"To": "shown@example.com"})),
-        ("from_email", lambda m: setattr(m, "from_email", "a@example.com, b@example.com")),
     ],
 )
 def test_unsupported_feature_raises_naming_it_and_sends_nothing(settings, feature, use_it):
@@ -202,9 +214,29 @@ def test_at_most_one(settings, feature, attribute, value, first):
     with pytest.raises(AnymailUnsupportedFeature, match="allows only one") as excinfo:
         several.send()
     assert excinfo.value.feature == feature
+    assert "(2 given)" in str(excinfo.value)
 
     # "at most one tag" sends the first under IGNORE_UNSUPPORTED_FEATURES.
     declare(settings, ignore_unsupported=True, **{feature: "max_one"})
     several.connection = None
     several.send()
     assert several.anymail_send_params[attribute] == first
+
+
+def test_one_from_address_is_always_fine(settings):
+    """from_email=MAX_ONE: a single From can't be refused, several can."""
+    declare(settings, from_email="max_one")
+    one = AnymailMessage(
+        subject="s", body="b", from_email="Only <only@example.com>", to=["t@example.com"]
+    )
+    one.send()
+    assert one.anymail_send_params["from_email"] == "Only <only@example.com>"
+
+    several = AnymailMessage(
+        subject="s", body="b", from_email="a@example.com, b@example.com", to=["t@example.com"]
+    )
+    with pytest.raises(AnymailUnsupportedFeature) as excinfo:
+        several.send()
+    assert excinfo.value.feature == "from_email"
+    assert "does not support several From addresses" in str(excinfo.value)
+    assert "allows only one From address (2 given)" in str(excinfo.value)

@@ -93,7 +93,8 @@ def test_an_installed_esp_is_listed(example_esp, monkeypatch):
     # Only what was registered: with nothing else on the path, it is the whole registry.
     monkeypatch.setattr(sys, "path", [str(example_esp)])
     registry.clear_cache()
-    assert list(registry.installed_esps()) == ["example"]
+    assert "example" in registry.installed_esps()
+    assert "broken" not in registry.installed_esps()
 
 
 def test_listing_the_registry_does_not_import_the_backend(example_esp):
@@ -128,22 +129,71 @@ def test_missing_esp_says_how_to_install_it(example_esp):
     assert "pip install anymail-not-an-esp" in text
 
 
-@pytest.mark.parametrize(
-    ("entry_point", "message"),
-    [
-        ("other_example = example_esp_description:esp\n", "describes ESP id 'example'"),
-        (
-            "example = example_esp_description:not_a_description\n",
-            "must point at an EspDescription",
-        ),
-        ("example = no_such_module:esp\n", "failed to load"),
-    ],
-)
-def test_broken_entry_points_are_configuration_errors(tmp_path, monkeypatch, entry_point, message):
-    install_esp(tmp_path, entry_point)
+BROKEN_ENTRY_POINTS = [
+    ("broken = example_esp_description:esp\n", "describes ESP id 'example'"),
+    ("broken = example_esp_description:not_a_description\n", "not an EspDescription"),
+    ("broken = no_such_module:esp\n", "failed to load: ModuleNotFoundError"),
+]
+
+
+@pytest.mark.parametrize(("entry_point", "message"), BROKEN_ENTRY_POINTS)
+def test_a_broken_entry_point_is_skipped_and_reported(tmp_path, monkeypatch, entry_point, message):
+    """One broken ESP package must not break every ESP: it is skipped, get_esp says
+    why, and `manage.py check` names it."""
+    from django.core import checks
+
+    install_esp(tmp_path, "example = example_esp_description:esp\n" + entry_point)
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(AnymailConfigurationError, match=message):
-        registry.installed_esps()
+    assert "example" in registry.installed_esps()
+    assert "broken" not in registry.installed_esps()
+    [error] = registry.load_errors()
+    assert error.name == "broken"
+    assert message in error.reason
+    with pytest.raises(AnymailConfigurationError, match="installed but") as excinfo:
+        registry.get_esp("broken")
+    assert message in str(excinfo.value)
+    warnings = [w for w in checks.run_checks() if w.id == "anymail.W003"]
+    assert len(warnings) == 1
+    assert "'broken'" in warnings[0].msg
+    assert "anymail-example" in warnings[0].msg
+
+
+def test_a_broken_entry_point_leaves_other_esps_urls_working(
+    tmp_path, monkeypatch, fake_esp_installed, webhook_client, webhook_secret
+):
+    import importlib
+
+    from django.urls import clear_url_caches, reverse
+
+    import anymail.urls
+    import testproject.urls
+
+    install_esp(tmp_path, "broken = no_such_module:esp\n", distribution="anymail-broken")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.clear_cache()
+    importlib.reload(anymail.urls)
+    importlib.reload(testproject.urls)
+    clear_url_caches()
+    try:
+        assert "fake" in registry.installed_esps()
+        assert [e.name for e in registry.load_errors()] == ["broken"]
+        reverse("anymail:fake_tracking_webhook")
+        response, signals = webhook_client.post(
+            "anymail:fake_tracking_webhook",
+            {
+                "events": [
+                    {"event": "delivered", "ts": 1700000000, "id": "m1", "to": "a@example.com"}
+                ]
+            },
+        )
+        assert response.status_code == 200
+        assert [s.event.event_type for s in signals] == ["delivered"]
+    finally:
+        monkeypatch.undo()
+        registry.clear_cache()
+        importlib.reload(anymail.urls)
+        importlib.reload(testproject.urls)
+        clear_url_caches()
 
 
 def test_esp_description_validates_its_id_and_features():

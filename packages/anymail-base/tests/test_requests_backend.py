@@ -10,6 +10,7 @@ import socket
 
 import pytest
 import requests
+from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 from django.core import mail
 
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
@@ -21,7 +22,6 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, AnymailRecipientStatus
 from anymail.utils import get_anymail_setting
-from conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "sk_test_0123456789abcdef"
 

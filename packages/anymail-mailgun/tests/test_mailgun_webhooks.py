@@ -1,25 +1,24 @@
 """Mailgun's webhooks through the real URLs: every conformance fixture, signatures,
-replay protection, and payloads posted to the wrong URL."""
+replay protection, payloads posted to the wrong URL, and the pure converters."""
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import time
-from datetime import datetime
-from pathlib import Path
 
 import pytest
+from anymail_conformance import WebhookFixtureTests, load_fixtures
+from django.http import QueryDict
 
-CONFORMANCE = Path(__file__).resolve().parent.parent / "conformance"
-_spec = importlib.util.spec_from_file_location(
-    "mailgun_conformance_profile", CONFORMANCE / "profile.py"
-)
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-PROFILE = _module.PROFILE
-FIXTURES = sorted((CONFORMANCE / "fixtures").glob("*.json"))
-KEY = _module.WEBHOOK_SIGNING_KEY
+from anymail.conformance.mailgun.profile import PROFILE, WEBHOOK_SIGNING_KEY
+from anymail.webhooks.mailgun import tracking_events
+
+FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
+KEY = WEBHOOK_SIGNING_KEY
+
+
+class TestMailgunFixtures(WebhookFixtureTests):
+    esp_id = "mailgun"
 
 
 @pytest.fixture(autouse=True)
@@ -37,50 +36,8 @@ def post(webhook_client, fixture, prepared=None):
     )
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=[path.stem for path in FIXTURES])
-def test_fixture(webhook_client, path):
-    fixture = json.loads(path.read_text(encoding="utf-8"))
-    response, signals = post(webhook_client, fixture)
-    assert response.status_code == fixture["expected_status"], response.content
-    assert len(signals) == len(fixture["expected_events"])
-    for signal, expected in zip(signals, fixture["expected_events"], strict=True):
-        event = signal.event
-        assert signal.esp_name == "Mailgun"
-        assert event.timestamp.utcoffset() is not None
-        for key, value in expected.items():
-            if key == "message":
-                for name, want in value.items():
-                    got = getattr(event.message, name)
-                    if name == "from_email":
-                        got = str(got)
-                    elif name in ("to", "cc"):
-                        got = [str(a) for a in got]
-                    elif name == "attachments":
-                        got = [
-                            {
-                                "filename": a.get_filename(),
-                                "content_type": a.get_content_type(),
-                                "size": len(a.get_content_bytes()),
-                            }
-                            for a in got
-                        ]
-                    elif name == "inline_attachments":
-                        got = {
-                            cid: {
-                                "content_type": p.get_content_type(),
-                                "size": len(p.get_content_bytes()),
-                            }
-                            for cid, p in got.items()
-                        }
-                    assert got == want, (name, got, want)
-            elif key == "timestamp":
-                assert event.timestamp == datetime.fromisoformat(value)
-            else:
-                assert getattr(event, key) == value, (key, getattr(event, key), value)
-
-
 def load(name):
-    return json.loads((CONFORMANCE / "fixtures" / f"{name}.json").read_text(encoding="utf-8"))
+    return FIXTURES[name].data
 
 
 def signed(fixture, timestamp, token, key=KEY):
@@ -140,3 +97,23 @@ def test_wrong_url_explains(webhook_client):
     response, signals = post(webhook_client, fixture)
     assert response.status_code == 400
     assert b"/anymail/mailgun/inbound/" in response.content
+
+
+def test_tracking_events_is_a_pure_function_of_the_payload():
+    """The converter needs no request: tests (and tools) can call it directly."""
+    payload = load("current_delivered")["request"]["json"]
+    [event] = tracking_events(payload)
+    assert event.event_type == "delivered"
+    assert event.recipient == "alice@example.com"
+    assert event.event_id == payload["signature"]["token"]
+
+    legacy = QueryDict(mutable=True)
+    legacy.update({"event": "opened", "recipient": "bob@example.com", "timestamp": "1700000000"})
+    legacy.update({"token": "t" * 50, "signature": "unchecked-here", "order": "1001"})
+    [event] = tracking_events(legacy)
+    assert (event.event_type, event.recipient, event.metadata) == (
+        "opened",
+        "bob@example.com",
+        {"order": "1001"},
+    )
+    assert event.timestamp.isoformat() == "2023-11-14T22:13:20+00:00"

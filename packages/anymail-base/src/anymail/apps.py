@@ -17,4 +17,4 @@ class AnymailConfig(AppConfig):
     path = str(Path(__file__).resolve().parent)
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 (registers the system checks)
+        from anymail import checks  # noqa: F401 (registers the system checks)

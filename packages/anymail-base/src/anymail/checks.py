@@ -39,8 +39,8 @@ def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[Warning
     """Warn when an ESP's webhooks are routed but WEBHOOK_SECRET is not set."""
     from django.urls import NoReverseMatch, reverse
 
-    from .registry import iter_routes
-    from .utils import get_anymail_setting
+    from anymail.registry import iter_routes
+    from anymail.utils import get_anymail_setting
 
     if get_anymail_setting("webhook_secret", default=None):
         return []
@@ -64,4 +64,23 @@ def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[Warning
             "in the webhook URLs you give your ESP (https://user:password@example.com/anymail/...).",
             id="anymail.W002",
         )
+    ]
+
+
+@register(Tags.compatibility)
+def check_esp_entry_points(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Name each installed ESP package whose entry point could not be used (the
+    registry skipped it; every other ESP keeps working)."""
+    from anymail.registry import load_errors
+
+    return [
+        Warning(
+            f"The Anymail ESP {error.name!r} ({error.distribution or 'unknown package'}, "
+            f"entry point {error.value}) {error.reason}. Anymail skipped it: its backend "
+            "and webhook URLs are not available.",
+            hint=f"Reinstall or upgrade {error.distribution or 'the package that provides it'} "
+            "(it may need a newer or older anymail-base), or uninstall it if unused.",
+            id="anymail.W003",
+        )
+        for error in load_errors()
     ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .features import EventType, RejectReason
+from anymail.features import EventType, RejectReason
 
 if TYPE_CHECKING:
-    from .inbound import AnymailInboundMessage
+    from anymail.inbound import AnymailInboundMessage
 
 __all__ = ["AnymailEvent", "AnymailInboundEvent", "AnymailTrackingEvent"]
 

@@ -1,34 +1,45 @@
-"""The vocabulary of features, support levels, event types and reject reasons.
+"""The vocabulary: message features, support levels, event types and reject reasons.
 
-Each ESP declares its support once, as a :class:`FeatureSupport`. That single
-declaration drives the runtime checks in the base payload (:func:`enforce`), the
-conformance suite, the generated feature matrix and ``manage.py anymail_features``.
+Each feature is described once, by a :class:`FeatureSpec` in :data:`FEATURE_SPECS`:
+its name, how error messages and the feature matrix title it, which
+:class:`~anymail.backends.message_data.MessageData` attribute carries it, how to
+tell a message uses it and how to send the message without it, the support levels
+an ESP may declare for it, and the payload hook that sends it. Everything else
+(enforcement, payload hook defaults, the test backend's ``anymail_send_params``,
+the feature matrix, the conformance suite's completeness check) is derived from
+that table.
+
+Each ESP declares its support once, as a :class:`FeatureSupport`. A feature the
+ESP does not declare (one added to anymail-base after the ESP package was
+released) is "not supported" for it: see :mod:`anymail.enforcement`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from .exceptions import AnymailUnsupportedFeature
+from anymail.normalize import json_dict, optional_bool, optional_str, str_list
+from anymail.utils import to_aware_datetime
 
 __all__ = [
     "EVENT_TYPES",
+    "FEATURE_SPECS",
     "REJECT_REASONS",
     "EventType",
     "Feature",
+    "FeatureSpec",
     "FeatureSupport",
     "RejectReason",
     "Support",
-    "enforce",
-    "render_matrix",
+    "feature_specs",
 ]
 
 
 class Feature(StrEnum):
-    """A message feature whose support varies between ESPs."""
+    """A message feature whose support varies between ESPs (see :data:`FEATURE_SPECS`)."""
 
     # Anymail send options
     ENVELOPE_SENDER = "envelope_sender"
@@ -52,65 +63,17 @@ class Feature(StrEnum):
     SPOOFED_TO = "spoofed_to"
 
     @property
+    def spec(self) -> FeatureSpec:
+        return FEATURE_SPECS[self.value]
+
+    @property
     def human_name(self) -> str:
-        """How error messages name the feature ("several reply_to addresses")."""
-        return _FEATURE_TITLES[self]
+        """How error messages name the feature ("extra headers")."""
+        return self.spec.title
 
     @property
     def group(self) -> str:
-        return _FEATURE_GROUPS[self]
-
-
-_FEATURE_TITLES: Final = {
-    Feature.ENVELOPE_SENDER: "envelope_sender",
-    Feature.METADATA: "metadata",
-    Feature.MERGE_METADATA: "merge_metadata",
-    Feature.SEND_AT: "send_at",
-    Feature.TAGS: "tags",
-    Feature.TRACK_CLICKS: "track_clicks",
-    Feature.TRACK_OPENS: "track_opens",
-    Feature.TEMPLATE_ID: "template_id",
-    Feature.MERGE_DATA: "merge_data",
-    Feature.MERGE_GLOBAL_DATA: "merge_global_data",
-    Feature.FROM_EMAIL: "several From addresses",
-    Feature.REPLY_TO: "several reply_to addresses",
-    Feature.ALTERNATIVES: "alternative parts other than text/html",
-    Feature.ATTACHMENTS: "attachments",
-    Feature.INLINE_IMAGES: "inline images",
-    Feature.HEADERS: "extra headers",
-    Feature.SPOOFED_TO: "a To header different from the recipients",
-}
-
-_FEATURE_GROUPS: Final = {
-    **dict.fromkeys(
-        [
-            Feature.ENVELOPE_SENDER,
-            Feature.METADATA,
-            Feature.MERGE_METADATA,
-            Feature.SEND_AT,
-            Feature.TAGS,
-            Feature.TRACK_CLICKS,
-            Feature.TRACK_OPENS,
-        ],
-        "Anymail send options",
-    ),
-    **dict.fromkeys(
-        [Feature.TEMPLATE_ID, Feature.MERGE_DATA, Feature.MERGE_GLOBAL_DATA],
-        "Batch sending/merge and ESP templates",
-    ),
-    **dict.fromkeys(
-        [
-            Feature.FROM_EMAIL,
-            Feature.REPLY_TO,
-            Feature.ALTERNATIVES,
-            Feature.ATTACHMENTS,
-            Feature.INLINE_IMAGES,
-            Feature.HEADERS,
-            Feature.SPOOFED_TO,
-        ],
-        "Django email features",
-    ),
-}
+        return self.spec.group
 
 
 class Support(StrEnum):
@@ -120,7 +83,7 @@ class Support(StrEnum):
     NO = "no"
     #: envelope_sender: the ESP uses only the domain of the address
     DOMAIN_ONLY = "domain_only"
-    #: a list-valued feature (tags, reply_to, from_email) with at most one item
+    #: a list feature (tags, from_email, reply_to): one item, not several
     MAX_ONE = "max_one"
     #: Anymail emulates the feature on top of the ESP's API
     EMULATED = "emulated"
@@ -143,176 +106,211 @@ _SUPPORT_LABELS: Final = {
     Support.EMULATED: "(emulated)",
 }
 
-_LIST_FEATURES: Final = frozenset({Feature.TAGS, Feature.REPLY_TO, Feature.FROM_EMAIL})
+#: How a feature's MessageData value says "used", and what "dropped" leaves:
+#: "optional": used when not None; dropped to None.
+#: "nonempty": used when truthy; dropped to ``empty()``.
+#: "list": used when non-empty; dropped to []; MAX_ONE keeps the first item.
+Kind = Literal["optional", "nonempty", "list"]
 
+GROUP_OPTIONS: Final = "Anymail send options"
+GROUP_BATCH: Final = "Batch sending/merge and ESP templates"
+GROUP_DJANGO: Final = "Django email features"
 
-class FeatureSupport(Mapping[Feature, Support]):
-    """An ESP's complete, immutable feature declaration.
-
-    Every :class:`Feature` must be declared (there is no default: an ESP author
-    decides each one). ``MAX_ONE`` is only valid for tags, reply_to and from_email;
-    ``DOMAIN_ONLY`` only for envelope_sender.
-    """
-
-    def __init__(self, **levels: Support | str) -> None:
-        declared: dict[Feature, Support] = {}
-        for name, level in levels.items():
-            try:
-                feature = Feature(name)
-            except ValueError:
-                raise ValueError(
-                    f"Unknown feature {name!r}; features are {[f.value for f in Feature]}"
-                ) from None
-            support = Support(level)
-            if support is Support.MAX_ONE and feature not in _LIST_FEATURES:
-                raise ValueError(
-                    f"{feature} can't be declared MAX_ONE (only tags, reply_to, from_email)"
-                )
-            if support is Support.DOMAIN_ONLY and feature is not Feature.ENVELOPE_SENDER:
-                raise ValueError(f"{feature} can't be declared DOMAIN_ONLY (only envelope_sender)")
-            declared[feature] = support
-        missing = [feature.value for feature in Feature if feature not in declared]
-        if missing:
-            raise ValueError(f"Feature declaration is missing {missing}")
-        self._levels = declared
-
-    def __getitem__(self, feature: Feature | str) -> Support:
-        return self._levels[Feature(feature)]
-
-    def __iter__(self) -> Iterator[Feature]:
-        return iter(self._levels)
-
-    def __len__(self) -> int:
-        return len(self._levels)
-
-    def __repr__(self) -> str:
-        levels = ", ".join(
-            f"{feature.value}={level.value!r}" for feature, level in self._levels.items()
-        )
-        return f"FeatureSupport({levels})"
-
-    def replace(self, **levels: Support | str) -> FeatureSupport:
-        """A copy with some levels changed."""
-        return FeatureSupport(
-            **{**{feature.value: level for feature, level in self._levels.items()}, **levels}
-        )
-
-    @classmethod
-    def all_supported(cls) -> FeatureSupport:
-        return cls(**{feature.value: Support.YES for feature in Feature})
-
-
-# ---------------------------------------------------------------------------
-# Runtime enforcement
+_ORDINARY: Final = frozenset({Support.YES, Support.NO, Support.EMULATED})
 
 
 @dataclass(frozen=True)
-class _Rule:
-    """How to tell whether a message uses a feature, and how to send it without."""
+class FeatureSpec:
+    """Everything Anymail knows about one feature, in one record."""
 
-    used: Callable[[Any], bool]
-    drop: Callable[[Any], None]
-    count: Callable[[Any], int] | None = None  # list features: how many items
-    keep_first: Callable[[Any], None] | None = None
+    name: str
+    #: how errors and docs name it: "extra headers", "tags"
+    title: str
+    group: str
+    #: the MessageData attribute that carries it
+    attribute: str
+    #: the payload method the base payload calls with the value (or each item)
+    hook: str
+    kind: Kind = "optional"
+    #: the support levels an ESP may declare
+    levels: frozenset[Support] = _ORDINARY
+    #: call ``hook`` once per item instead of once with the whole value
+    each: bool = False
+    #: list features: one item's name, for "allows only one tag"
+    item: str = ""
+    #: what a dropped "nonempty" value becomes
+    empty: Callable[[], Any] = field(default=lambda: None)
+    #: for attributes MessageData reads straight off the message: turns the user's
+    #: value into the typed value (raising AnymailSerializationError on bad input)
+    normalize: Callable[[Any], Any] | None = None
+    #: the key in the test backend's ``anymail_send_params`` (default: ``attribute``)
+    send_param: str = ""
+
+    @property
+    def unsupported_level(self) -> Support:
+        """What an ESP that doesn't declare this feature gets: NO, or for features
+        every ESP has at least one of (From, reply_to), MAX_ONE."""
+        return Support.NO if Support.NO in self.levels else Support.MAX_ONE
+
+    @property
+    def param(self) -> str:
+        return self.send_param or self.attribute
+
+    # --- reading and changing a MessageData ---
+
+    def value(self, data: Any) -> Any:
+        return getattr(data, self.attribute, None)
+
+    def used(self, data: Any) -> bool:
+        value = self.value(data)
+        return value is not None if self.kind == "optional" else bool(value)
+
+    def count(self, data: Any) -> int:
+        return len(self.value(data) or ())
+
+    def drop(self, data: Any) -> None:
+        if self.kind == "list":
+            setattr(data, self.attribute, [])
+        elif self.kind == "nonempty":
+            setattr(data, self.attribute, self.empty())
+        else:
+            setattr(data, self.attribute, None)
+
+    def keep_first(self, data: Any) -> None:
+        setattr(data, self.attribute, list(self.value(data))[:1])
 
 
-def _attr_set(name: str) -> _Rule:
-    return _Rule(
-        used=lambda data: getattr(data, name) is not None,
-        drop=lambda data: setattr(data, name, None),
+def _spec(name: str, title: str, group: str, **kwargs: Any) -> FeatureSpec:
+    kwargs.setdefault("attribute", name)
+    kwargs.setdefault("hook", f"set_{name}")
+    return FeatureSpec(name, title, group, **kwargs)
+
+
+def _list(name: str, title: str, item: str, *, optional: bool, **kwargs: Any) -> FeatureSpec:
+    levels = {Support.YES, Support.MAX_ONE} | ({Support.NO} if optional else set())
+    return _spec(
+        name, title, kwargs.pop("group"), kind="list", levels=frozenset(levels), item=item, **kwargs
     )
 
 
-def _attr_nonempty(name: str, empty: Callable[[], Any] = lambda: None) -> _Rule:
-    return _Rule(
-        used=lambda data: bool(getattr(data, name)),
-        drop=lambda data: setattr(data, name, empty()),
+#: Every feature, in the feature matrix's order. ESP packages never edit this: a new
+#: feature is one record here (plus its MessageData field and conformance case).
+FEATURE_SPECS: Final[dict[str, FeatureSpec]] = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            "envelope_sender",
+            "envelope_sender",
+            GROUP_OPTIONS,
+            levels=frozenset({Support.YES, Support.NO, Support.DOMAIN_ONLY}),
+        ),
+        _spec("metadata", "metadata", GROUP_OPTIONS, kind="nonempty",
+              normalize=lambda value: json_dict(value, "metadata")),
+        _spec("merge_metadata", "merge_metadata", GROUP_OPTIONS,
+              normalize=lambda value: json_dict(value, "merge_metadata")),
+        _spec("send_at", "send_at", GROUP_OPTIONS,
+              normalize=lambda value: None if value is None else to_aware_datetime(value)),
+        _list("tags", "tags", "tag", optional=True, group=GROUP_OPTIONS, normalize=str_list),
+        _spec("track_clicks", "track_clicks", GROUP_OPTIONS,
+              normalize=lambda value: optional_bool(value, "track_clicks")),
+        _spec("track_opens", "track_opens", GROUP_OPTIONS,
+              normalize=lambda value: optional_bool(value, "track_opens")),
+        _spec("template_id", "template_id", GROUP_BATCH, normalize=optional_str),
+        _spec("merge_data", "merge_data", GROUP_BATCH,
+              normalize=lambda value: json_dict(value, "merge_data")),
+        _spec("merge_global_data", "merge_global_data", GROUP_BATCH, kind="nonempty",
+              normalize=lambda value: json_dict(value, "merge_global_data")),
+        # Every ESP sends one From and one Reply-To: the feature is "several".
+        _list("from_email", "several From addresses", "From address", optional=False,
+              group=GROUP_DJANGO, hook="set_from_email_list"),
+        _list("reply_to", "several reply_to addresses", "reply_to address", optional=False,
+              group=GROUP_DJANGO),
+        _spec("alternatives", "alternative parts other than text/html", GROUP_DJANGO,
+              kind="nonempty", empty=list, hook="add_alternative", each=True),
+        _spec("attachments", "attachments", GROUP_DJANGO, kind="nonempty", empty=list,
+              hook="add_attachment", each=True),
+        _spec("inline_images", "inline images", GROUP_DJANGO, kind="nonempty", empty=list,
+              attribute="inline_attachments", hook="add_attachment", each=True),
+        _spec("headers", "extra headers", GROUP_DJANGO, kind="nonempty", empty=dict,
+              hook="set_extra_headers", send_param="extra_headers"),
+        _spec("spoofed_to", "a To header different from the recipients", GROUP_DJANGO),
     )
+}  # fmt: skip
 
 
-def _list_attr(name: str) -> _Rule:
-    return _Rule(
-        used=lambda data: bool(getattr(data, name)),
-        drop=lambda data: setattr(data, name, []),
-        count=lambda data: len(getattr(data, name) or ()),
-        keep_first=lambda data: setattr(data, name, getattr(data, name)[:1]),
-    )
+def feature_specs() -> Iterator[FeatureSpec]:
+    """Every feature anymail-base knows, in order."""
+    return iter(list(FEATURE_SPECS.values()))
 
 
-_RULES: Final[dict[Feature, _Rule]] = {
-    Feature.ENVELOPE_SENDER: _attr_set("envelope_sender"),
-    Feature.METADATA: _attr_nonempty("metadata"),
-    Feature.MERGE_METADATA: _attr_set("merge_metadata"),
-    Feature.SEND_AT: _attr_set("send_at"),
-    Feature.TAGS: _list_attr("tags"),
-    Feature.TRACK_CLICKS: _attr_set("track_clicks"),
-    Feature.TRACK_OPENS: _attr_set("track_opens"),
-    Feature.TEMPLATE_ID: _attr_set("template_id"),
-    Feature.MERGE_DATA: _attr_set("merge_data"),
-    Feature.MERGE_GLOBAL_DATA: _attr_nonempty("merge_global_data"),
-    Feature.FROM_EMAIL: _list_attr("from_email"),
-    Feature.REPLY_TO: _list_attr("reply_to"),
-    Feature.ALTERNATIVES: _attr_nonempty("alternatives", list),
-    Feature.ATTACHMENTS: _attr_nonempty("attachments", list),
-    Feature.INLINE_IMAGES: _attr_nonempty("inline_attachments", list),
-    Feature.HEADERS: _attr_nonempty("headers", dict),
-    Feature.SPOOFED_TO: _attr_set("spoofed_to"),
-}
+class FeatureSupport(Mapping[str, Support]):
+    """An ESP's immutable feature declaration: ``FeatureSupport(tags="max_one", ...)``.
 
-
-def enforce(
-    declaration: Mapping[Feature, Support],
-    data: Any,
-    esp_name: str,
-    ignore_unsupported: bool = False,
-    **error_context: Any,
-) -> list[Feature]:
-    """Apply an ESP's feature declaration to normalized message data, in place.
-
-    A feature the ESP doesn't support raises AnymailUnsupportedFeature naming it;
-    with ``ignore_unsupported`` it is dropped instead (and a MAX_ONE feature keeps
-    its first item). Returns the features that were dropped or truncated.
+    An ESP package declares every feature anymail-base knows when it is released
+    (the conformance suite checks that). A feature it doesn't declare, because
+    anymail-base added it later, is "not supported" (:attr:`FeatureSpec.unsupported_level`)
+    rather than an error, so upgrading anymail-base never breaks an installed ESP.
+    Each feature accepts only its own levels: ``max_one`` only for list features
+    (tags, from_email, reply_to), ``domain_only`` only for envelope_sender, and
+    from_email / reply_to only ``yes`` (several) or ``max_one`` (one).
     """
-    degraded: list[Feature] = []
-    for feature, rule in _RULES.items():
-        support = declaration[feature]
-        if not rule.used(data):
-            continue
-        if support is Support.NO:
-            if not ignore_unsupported:
-                raise_unsupported(esp_name, feature, **error_context)
-            rule.drop(data)
-            degraded.append(feature)
-        elif support is Support.MAX_ONE and rule.count is not None and rule.count(data) > 1:
-            if not ignore_unsupported:
-                raise_unsupported(
-                    esp_name,
-                    feature,
-                    detail=f"{esp_name} allows only one ({rule.count(data)} given)",
-                    **error_context,
+
+    def __init__(self, **levels: Support | str) -> None:
+        declared: dict[str, Support] = {}
+        for name, level in levels.items():
+            spec = FEATURE_SPECS.get(name)
+            if spec is None:
+                raise ValueError(f"Unknown feature {name!r}; features are {list(FEATURE_SPECS)}")
+            support = Support(level)
+            if support not in spec.levels:
+                allowed = ", ".join(sorted(level.name for level in spec.levels))
+                raise ValueError(
+                    f"{name} can't be declared {support.name}: it takes {allowed}"
+                    + (f" (one {spec.item}, or several)" if spec.kind == "list" else "")
                 )
-            assert rule.keep_first is not None
-            rule.keep_first(data)
-            degraded.append(feature)
-    return degraded
+            declared[name] = support
+        self._declared = declared
 
+    def __getitem__(self, feature: object) -> Support:
+        name = str(feature)
+        if name in self._declared:
+            return self._declared[name]
+        spec = FEATURE_SPECS.get(name)
+        if spec is None:
+            raise KeyError(feature)
+        return spec.unsupported_level
 
-def raise_unsupported(
-    esp_name: str, feature: Feature | str, detail: str | None = None, **context: Any
-) -> None:
-    """Raise AnymailUnsupportedFeature for ``feature``, with a message saying how to proceed."""
-    try:
-        title = Feature(feature).human_name
-    except ValueError:
-        title = str(feature)  # a context-dependent limit described by the ESP's payload
-    message = f"{esp_name} does not support {title}"
-    if detail:
-        message += f": {detail}"
-    message += (
-        ". (Remove it from the message, or set ANYMAIL['IGNORE_UNSUPPORTED_FEATURES'] = True "
-        "to send without it.)"
-    )
-    raise AnymailUnsupportedFeature(message, feature=str(feature), **context)
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(FEATURE_SPECS))
+
+    def __len__(self) -> int:
+        return len(FEATURE_SPECS)
+
+    def __repr__(self) -> str:
+        levels = ", ".join(f"{name}={level.value!r}" for name, level in self._declared.items())
+        return f"FeatureSupport({levels})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FeatureSupport) and self._declared == other._declared
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._declared.items()))
+
+    def declared(self) -> dict[str, Support]:
+        """The levels the ESP declared, by feature name."""
+        return dict(self._declared)
+
+    def undeclared(self) -> list[str]:
+        """Features anymail-base knows that this declaration doesn't mention."""
+        return [name for name in FEATURE_SPECS if name not in self._declared]
+
+    def replace(self, **levels: Support | str) -> FeatureSupport:
+        """A copy with some levels changed."""
+        return FeatureSupport(**{**self._declared, **levels})
+
+    @classmethod
+    def all_supported(cls) -> FeatureSupport:
+        return cls(**{spec.name: Support.YES for spec in FEATURE_SPECS.values()})
 
 
 # ---------------------------------------------------------------------------
@@ -354,40 +352,3 @@ class RejectReason(StrEnum):
 
 EVENT_TYPES: Final = frozenset(EventType)
 REJECT_REASONS: Final = frozenset(RejectReason)
-
-
-# ---------------------------------------------------------------------------
-# The feature matrix
-
-#: event types shown in the matrix (inbound has its own row)
-MATRIX_EVENT_TYPES: Final = [
-    e
-    for e in EventType
-    if e not in (EventType.INBOUND, EventType.INBOUND_FAILED, EventType.UNKNOWN)
-]
-
-
-def render_matrix(esps: Any) -> str:
-    """A Markdown table of the ESPs' declared support (``EspDescription`` objects):
-    one column per ESP, one row per feature and tracking event type."""
-    esps = list(esps)
-    blank = ["" for _ in esps]
-    table = [["Feature", *[esp.name for esp in esps]]]
-    group = None
-    for feature in Feature:
-        if feature.group != group:
-            group = feature.group
-            table.append([f"**{group}**", *blank])
-        table.append([f"`{feature.value}`", *[esp.features[feature].label for esp in esps]])
-    table.append(["**Tracking webhook event types**", *blank])
-    for event_type in MATRIX_EVENT_TYPES:
-        table.append(
-            [
-                f"`{event_type.value}`",
-                *["Yes" if event_type in esp.event_types else "" for esp in esps],
-            ]
-        )
-    table.append(["**Inbound webhook**", *["Yes" if esp.inbound else "No" for esp in esps]])
-    lines = ["| " + " | ".join(row) + " |" for row in table]
-    lines.insert(1, "|" + "---|" * len(table[0]))
-    return "\n".join(lines)

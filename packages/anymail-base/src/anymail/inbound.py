@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from .utils import EmailAddress
+from anymail.utils import EmailAddress
 
 __all__ = ["AnymailInboundMessage"]
 

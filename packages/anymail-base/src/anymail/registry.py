@@ -4,7 +4,7 @@ Each ESP package registers an :class:`EspDescription` under the entry-point grou
 ``anymail.esps``, named by the ESP's id::
 
     [project.entry-points."anymail.esps"]
-    mailgun = "anymail.esps.mailgun:esp"
+    mailgun = "anymail.esps.mailgun:ESP"
 
 The description names the backend and webhook views by dotted path, so listing
 the registry (or importing ``anymail.urls``) imports no ESP backend, webhook or
@@ -17,20 +17,22 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module, metadata
 from typing import Any, Final
 
-from .exceptions import AnymailConfigurationError
-from .features import EventType, FeatureSupport
+from anymail.exceptions import AnymailConfigurationError
+from anymail.features import EventType, FeatureSupport
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "EspDescription",
+    "LoadError",
     "WebhookRoute",
     "clear_cache",
     "get_esp",
     "installed_esps",
+    "load_errors",
     "standard_webhooks",
 ]
 
@@ -53,7 +55,7 @@ class WebhookRoute:
     ``anymail:<esp id>_<name>``."""
 
     path: str  #: relative to the ESP's prefix, e.g. "tracking/"
-    view: str  #: dotted path of the view class
+    view: str  #: the view class: a dotted path, or a bare name in anymail.webhooks.<esp id>
     name: str  #: URL name suffix, e.g. "tracking_webhook"
     kind: str = "tracking"  #: "tracking" or "inbound"
 
@@ -61,7 +63,8 @@ class WebhookRoute:
 def standard_webhooks(
     esp_id: str, class_prefix: str, *, tracking: bool = True, inbound: bool = True
 ) -> tuple[WebhookRoute, ...]:
-    """The usual pair of routes: ``<esp>/tracking/`` and ``<esp>/inbound/``."""
+    """The usual pair of routes: ``<esp>/tracking/`` and ``<esp>/inbound/``, served by
+    ``anymail.webhooks.<esp>.<Prefix>TrackingWebhookView`` / ``...InboundWebhookView``."""
     module = f"anymail.webhooks.{esp_id}"
     routes = []
     if tracking:
@@ -87,22 +90,37 @@ def standard_webhooks(
 
 @dataclass(frozen=True)
 class EspDescription:
-    """What an installed ESP package provides."""
+    """Everything about one ESP that isn't code: the one place its identity lives.
+
+    Its backend and webhook views point at it (``esp = ESP``) and derive their names,
+    settings prefix and feature declaration from it. Everything but ``id``, ``name``
+    and ``features`` has a default that follows the package conventions:
+
+    - ``distribution``: ``anymail-<id with dashes>``
+    - ``backend``: ``anymail.backends.<id>.EmailBackend``
+    - ``webhooks``: ``<id>/tracking/`` (if ``tracking``) and ``<id>/inbound/`` (if
+      ``inbound``), served by ``anymail.webhooks.<id>.<Name>TrackingWebhookView`` and
+      ``<Name>InboundWebhookView`` (``<Name>`` is ``name`` without spaces, or
+      ``class_prefix``), plus ``extra_webhooks``.
+    """
 
     id: str  #: "mailgun", "amazon_ses": the URL prefix and settings prefix
     name: str  #: display name ("Mailgun", "Amazon SES"): the signals' esp_name
-    distribution: str  #: the package that provides it ("anymail-mailgun")
-    backend: str  #: dotted path of the EmailBackend class
     features: FeatureSupport
     #: the event types its tracking webhook can report
     event_types: frozenset[EventType] = frozenset()
-    #: whether it has an inbound webhook
+    #: whether it has a tracking webhook / an inbound webhook
+    tracking: bool = True
     inbound: bool = False
-    webhooks: tuple[WebhookRoute, ...] = ()
+    #: routes beyond the standard two (view given as a class name in anymail.webhooks.<id>)
+    extra_webhooks: tuple[WebhookRoute, ...] = ()
     #: the settings it reads, without the ANYMAIL_ prefix ("MAILGUN_API_KEY", ...)
     settings: tuple[str, ...] = ()
+    distribution: str = ""
+    backend: str = ""
+    class_prefix: str = ""
     docs_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not _ESP_ID.match(self.id):
@@ -111,6 +129,31 @@ class EspDescription:
             )
         if not isinstance(self.features, FeatureSupport):
             raise TypeError(f"{self.id}: features must be a FeatureSupport declaration")
+        defaults = {
+            "distribution": f"anymail-{self.id.replace('_', '-')}",
+            "backend": f"anymail.backends.{self.id}.EmailBackend",
+            "class_prefix": self.name.replace(" ", ""),
+        }
+        for attribute, default in defaults.items():
+            if not getattr(self, attribute):
+                object.__setattr__(self, attribute, default)
+        object.__setattr__(self, "event_types", frozenset(EventType(e) for e in self.event_types))
+
+    @property
+    def module(self) -> str:
+        """The module holding the ESP's webhook views."""
+        return f"anymail.webhooks.{self.id}"
+
+    @property
+    def webhooks(self) -> tuple[WebhookRoute, ...]:
+        routes = standard_webhooks(
+            self.id, self.class_prefix, tracking=self.tracking, inbound=self.inbound
+        )
+        extra = tuple(
+            route if "." in route.view else replace(route, view=f"{self.module}.{route.view}")
+            for route in self.extra_webhooks
+        )
+        return (*routes, *extra)
 
     @property
     def backend_path(self) -> str:
@@ -124,51 +167,65 @@ class EspDescription:
         return import_string(route.view)
 
 
+@dataclass(frozen=True)
+class LoadError:
+    """An ``anymail.esps`` entry point that could not be used (reported by a system check)."""
+
+    name: str  #: the entry point's name (the ESP id it claims)
+    value: str  #: what it points at
+    distribution: str | None
+    reason: str
+
+
 @functools.cache
-def _load() -> dict[str, EspDescription]:
+def _load() -> tuple[dict[str, EspDescription], tuple[LoadError, ...]]:
     esps: dict[str, EspDescription] = {}
+    errors: list[LoadError] = []
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(entry_point, "dist", None)
+        dist_name = dist.name if dist is not None else None
+
+        def fail(reason: str, entry_point: Any = entry_point, dist_name: Any = dist_name) -> None:
+            errors.append(LoadError(entry_point.name, entry_point.value, dist_name, reason))
+
         try:
             description = entry_point.load()
-        except Exception as err:
-            raise AnymailConfigurationError(
-                f"The Anymail ESP entry point {entry_point.name!r} ({entry_point.value}) "
-                "failed to load: "
-                f"{type(err).__name__}: {err}. Reinstall or uninstall the package that provides it."
-            ) from err
-        if callable(description) and not isinstance(description, EspDescription):
-            description = description()
+            if callable(description) and not isinstance(description, EspDescription):
+                description = description()
+        except Exception as err:  # one broken package must not break every ESP
+            fail(f"failed to load: {type(err).__name__}: {err}")
+            continue
         if not isinstance(description, EspDescription):
-            raise AnymailConfigurationError(
-                f"The Anymail ESP entry point {entry_point.name!r} must point at an "
-                "EspDescription, "
-                f"not {type(description).__name__}."
-            )
+            fail(f"points at {type(description).__name__}, not an EspDescription")
+            continue
         if description.id != entry_point.name:
-            raise AnymailConfigurationError(
-                f"The Anymail ESP entry point {entry_point.name!r} describes ESP id "
-                f"{description.id!r}; "
-                "they must match."
-            )
+            fail(f"describes ESP id {description.id!r}; the entry point's name must match")
+            continue
         if description.id in esps and esps[description.id] != description:
-            raise AnymailConfigurationError(
-                f"Two installed packages register the Anymail ESP {description.id!r}: "
-                f"{esps[description.id].distribution} and {description.distribution}."
+            fail(
+                f"registers the ESP {description.id!r}, which "
+                f"{esps[description.id].distribution} also registers"
             )
+            continue
         esps[description.id] = description
-    return dict(sorted(esps.items()))
+    return dict(sorted(esps.items())), tuple(errors)
 
 
 _override: dict[str, EspDescription] | None = None
 
 
 def _current() -> dict[str, EspDescription]:
-    return _override if _override is not None else _load()
+    return _override if _override is not None else _load()[0]
 
 
 def installed_esps() -> dict[str, EspDescription]:
-    """{esp id: EspDescription} for every installed ESP package, sorted by id."""
+    """{esp id: EspDescription} for every installed ESP package that loaded, sorted by id."""
     return dict(_current())
+
+
+def load_errors() -> tuple[LoadError, ...]:
+    """The ``anymail.esps`` entry points that were skipped, and why."""
+    return () if _override is not None else _load()[1]
 
 
 @contextlib.contextmanager
@@ -190,6 +247,12 @@ def get_esp(esp_id: str) -> EspDescription:
         return _current()[esp_id]
     except KeyError:
         installed = ", ".join(_current()) or "none"
+        for error in load_errors():
+            if error.name == esp_id:
+                raise AnymailConfigurationError(
+                    f"The Anymail ESP {esp_id!r} ({error.distribution or error.value}) is installed "
+                    f"but {error.reason}. Reinstall or upgrade the package that provides it."
+                ) from None
         raise AnymailConfigurationError(
             f"No Anymail ESP {esp_id!r} is installed (installed: {installed}). "
             f"Install it with: pip install anymail-{esp_id.replace('_', '-')}"

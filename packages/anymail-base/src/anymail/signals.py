@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-from .events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEvent
+from anymail.events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEvent
 
 __all__ = [
     "AnymailEvent",

@@ -16,7 +16,9 @@ conformance suite; usable in your own project's tests too).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +26,16 @@ from django.dispatch import Signal
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
-from .events import AnymailEvent
-from .signals import inbound, tracking
+from anymail.events import AnymailEvent
+from anymail.signals import inbound, tracking
 
-__all__ = ["CapturedSignal", "SignalCapture", "WebhookClient", "basic_auth_header"]
+__all__ = [
+    "CapturedSignal",
+    "SignalCapture",
+    "WebhookClient",
+    "basic_auth_header",
+    "feature_added_later",
+]
 
 
 @dataclass
@@ -118,3 +126,25 @@ class WebhookClient:
                     headers=headers,
                 )
         return response, capture.signals
+
+
+@contextlib.contextmanager
+def feature_added_later(name: str = "future_option") -> Iterator[Any]:
+    """Behave, while the block runs, as a newer anymail-base would: one that knows a
+    feature no installed ESP package declares. The feature is an Anymail message
+    attribute ``name`` (any value but None uses it), sent by a payload hook
+    ``set_<name>`` that no ESP implements. For proving that upgrading anymail-base
+    never breaks an installed ESP."""
+    from anymail import enforcement
+    from anymail.features import FEATURE_SPECS, GROUP_OPTIONS, FeatureSpec
+
+    if name in FEATURE_SPECS:
+        raise ValueError(f"{name!r} is already a feature")
+    spec = FeatureSpec(name, name, GROUP_OPTIONS, attribute=name, hook=f"set_{name}",
+                       normalize=lambda value: value)  # fmt: skip
+    FEATURE_SPECS[name] = spec
+    try:
+        yield spec
+    finally:
+        del FEATURE_SPECS[name]
+        enforcement._warned = {key for key in enforcement._warned if key[1] != name}

@@ -7,7 +7,7 @@ views are imported lazily, on their first request.
 
 from django.urls import URLPattern, path
 
-from .registry import LazyView, iter_routes
+from anymail.registry import LazyView, iter_routes
 
 app_name = "anymail"
 

@@ -19,7 +19,11 @@ from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 
-from .exceptions import AnymailConfigurationError, AnymailInvalidAddress, AnymailSerializationError
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailInvalidAddress,
+    AnymailSerializationError,
+)
 
 
 class _Unset:

@@ -19,23 +19,24 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
 
-from ..exceptions import (
+from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.esps.amazon_ses import ESP
+from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
 )
-from ..features import Feature
-from ..message import AnymailRecipientStatus
-from ..utils import UNSET, Attachment, EmailAddress, get_anymail_setting
-from .base import AnymailBaseBackend, BasePayload, MessageData
+from anymail.features import Feature
+from anymail.message import AnymailRecipientStatus
+from anymail.utils import UNSET, Attachment, EmailAddress, get_anymail_setting
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
 
 __all__ = ["AmazonSESPayload", "EmailBackend", "boto3_client", "user_agent"]
 
-ESP_ID = "amazon_ses"
-DISTRIBUTION = "anymail-amazon-ses"
+ESP_ID = ESP.id
+DISTRIBUTION = ESP.distribution
 
 #: SES Message Tag names and values: "A-Z a-z 0-9 - and _ only"
 _MESSAGE_TAG_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -93,103 +94,6 @@ def boto3_client(
                 "(check AMAZON_SES_SESSION_PARAMS and AMAZON_SES_CLIENT_PARAMS)."
             ) from err
         raise
-
-
-class EmailBackend(AnymailBaseBackend):
-    """Amazon SES email backend (boto3)."""
-
-    esp_name: ClassVar[str] = "Amazon SES"
-    esp_id: ClassVar[str] = ESP_ID
-
-    def __init__(self, **kwargs: Any) -> None:
-        from ..esps.amazon_ses import FEATURES
-
-        self.features = FEATURES
-        self.session_params = _dict_setting("session_params", kwargs)
-        self.client_params = _dict_setting("client_params", kwargs)
-        self.configuration_set_name = get_anymail_setting(
-            "configuration_set_name", esp_name=ESP_ID, kwargs=kwargs, default=None
-        )
-        self.message_tag_name = get_anymail_setting(
-            "message_tag_name", esp_name=ESP_ID, kwargs=kwargs, default=None
-        )
-        if self.message_tag_name is not None and not _MESSAGE_TAG_CHARS.fullmatch(
-            str(self.message_tag_name)
-        ):
-            raise AnymailConfigurationError(
-                f"AMAZON_SES_MESSAGE_TAG_NAME {self.message_tag_name!r} is not a valid SES "
-                "Message Tag name: use only A-Z a-z 0-9 - and _ (at most 256 characters)."
-            )
-        super().__init__(**kwargs)
-        self.client: Any = None
-
-    # --- connection: one boto3 client per open connection ---
-
-    def open(self) -> bool:
-        if self.client is not None:
-            return False
-        self.client = boto3_client("ses", self.session_params, self.client_params)
-        return True
-
-    def close(self) -> None:
-        if self.client is not None:
-            try:
-                self.client.close()
-            finally:
-                self.client = None
-
-    # --- sending ---
-
-    def build_message_payload(
-        self, message: EmailMessage, defaults: Mapping[str, Any]
-    ) -> AmazonSESPayload:
-        template_id = getattr(message, "template_id", UNSET)
-        if template_id is UNSET:
-            template_id = defaults.get("template_id")
-        if template_id is not None:
-            return AmazonSESSendBulkTemplatedEmailPayload(message, defaults, self)
-        return AmazonSESSendRawEmailPayload(message, defaults, self)
-
-    def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> Any:
-        assert isinstance(payload, AmazonSESPayload)
-        from botocore.exceptions import BotoCoreError, ClientError
-        from botocore.parsers import ResponseParserError
-
-        try:
-            return payload.call_api(self.client)
-        except ClientError as err:
-            error = err.response.get("Error", {})
-            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = error.get("Code") or "UnknownError"
-            raise AnymailAPIError(
-                f"Amazon SES {payload.api_name} failed: {code}: {error.get('Message', err)}",
-                status_code=status,
-                email_message=message,
-                payload=payload,
-                backend=self,
-            ) from err
-        except (BotoCoreError, ResponseParserError) as err:
-            # Connection failures, timeouts, unparseable responses, missing credentials
-            raise AnymailAPIError(
-                f"Amazon SES {payload.api_name} failed: {type(err).__name__}: {err}",
-                email_message=message,
-                payload=payload,
-                backend=self,
-            ) from err
-
-    def parse_recipient_status(
-        self, response: Any, payload: BasePayload, message: EmailMessage
-    ) -> dict[str, AnymailRecipientStatus]:
-        assert isinstance(payload, AmazonSESPayload)
-        try:
-            return payload.parse_recipient_status(response)
-        except (KeyError, TypeError, IndexError) as err:
-            raise AnymailAPIError(
-                f"Unexpected Amazon SES {payload.api_name} response: {response!r}",
-                email_message=message,
-                payload=payload,
-                backend=self,
-            ) from err
 
 
 def _dict_setting(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -368,10 +272,10 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
         self.merge_data: dict[str, dict[str, Any]] | None = None
         self.destination_recipients: list[list[EmailAddress]] = []
 
-    def _unsupported_with_template(self, feature: Feature | str, what: str | None = None) -> None:
-        self.unsupported_feature(
-            feature, f"Amazon SES templates don't allow {what or Feature(feature).title}"
-        )
+    def _unsupported_with_template(self, feature: str, what: str | None = None) -> None:
+        if what is None:
+            what = Feature(feature).human_name
+        self.unsupported_feature(feature, f"Amazon SES templates don't allow {what}")
 
     def set_from_email_list(self, emails: Sequence[EmailAddress]) -> None:
         if len(emails) > 1:
@@ -470,8 +374,7 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
                 self.destination_recipients.append([to])
         return destinations
 
-    def build(self, data: MessageData) -> None:
-        super().build(data)
+    def finish(self) -> None:
         self.params.setdefault("DefaultTemplateData", "{}")  # required by SES
         self.params["Destinations"] = self.build_destinations()
 
@@ -495,3 +398,106 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
             for email in recipients:
                 statuses[email.addr_spec] = status
         return statuses
+
+
+# ---------------------------------------------------------------------------
+# Backend
+
+
+class EmailBackend(AnymailBaseBackend):
+    """Amazon SES email backend (boto3)."""
+
+    esp = ESP
+    #: ordinary messages; build_message_payload picks the templated payload for a template_id
+    payload_class = AmazonSESSendRawEmailPayload
+
+    @classmethod
+    def payload_classes(cls) -> tuple[type[BasePayload], ...]:
+        return (AmazonSESSendRawEmailPayload, AmazonSESSendBulkTemplatedEmailPayload)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.session_params = _dict_setting("session_params", kwargs)
+        self.client_params = _dict_setting("client_params", kwargs)
+        self.configuration_set_name = get_anymail_setting(
+            "configuration_set_name", esp_name=ESP_ID, kwargs=kwargs, default=None
+        )
+        self.message_tag_name = get_anymail_setting(
+            "message_tag_name", esp_name=ESP_ID, kwargs=kwargs, default=None
+        )
+        if self.message_tag_name is not None and not _MESSAGE_TAG_CHARS.fullmatch(
+            str(self.message_tag_name)
+        ):
+            raise AnymailConfigurationError(
+                f"AMAZON_SES_MESSAGE_TAG_NAME {self.message_tag_name!r} is not a valid SES "
+                "Message Tag name: use only A-Z a-z 0-9 - and _ (at most 256 characters)."
+            )
+        super().__init__(**kwargs)
+        self.client: Any = None
+
+    # --- connection: one boto3 client per open connection ---
+
+    def open(self) -> bool:
+        if self.client is not None:
+            return False
+        self.client = boto3_client("ses", self.session_params, self.client_params)
+        return True
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.close()
+            finally:
+                self.client = None
+
+    # --- sending ---
+
+    def build_message_payload(
+        self, message: EmailMessage, defaults: Mapping[str, Any]
+    ) -> AmazonSESPayload:
+        template_id = getattr(message, "template_id", UNSET)
+        if template_id is UNSET:
+            template_id = defaults.get("template_id")
+        if template_id is not None:
+            return AmazonSESSendBulkTemplatedEmailPayload(message, defaults, self)
+        return AmazonSESSendRawEmailPayload(message, defaults, self)
+
+    def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> Any:
+        assert isinstance(payload, AmazonSESPayload)
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
+
+        try:
+            return payload.call_api(self.client)
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = error.get("Code") or "UnknownError"
+            raise AnymailAPIError(
+                f"Amazon SES {payload.api_name} failed: {code}: {error.get('Message', err)}",
+                status_code=status,
+                email_message=message,
+                payload=payload,
+                backend=self,
+            ) from err
+        except (BotoCoreError, ResponseParserError) as err:
+            # Connection failures, timeouts, unparseable responses, missing credentials
+            raise AnymailAPIError(
+                f"Amazon SES {payload.api_name} failed: {type(err).__name__}: {err}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            ) from err
+
+    def parse_recipient_status(
+        self, response: Any, payload: BasePayload, message: EmailMessage
+    ) -> dict[str, AnymailRecipientStatus]:
+        assert isinstance(payload, AmazonSESPayload)
+        try:
+            return payload.parse_recipient_status(response)
+        except (KeyError, TypeError, IndexError) as err:
+            raise AnymailAPIError(
+                f"Unexpected Amazon SES {payload.api_name} response: {response!r}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            ) from err

@@ -7,9 +7,9 @@ dotted path and imported only when used.
 from __future__ import annotations
 
 from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription, standard_webhooks
+from anymail.registry import EspDescription
 
-__all__ = ["FEATURES", "esp"]
+__all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
 #: Amazon SES feature support (Anymail 6.0 docs, section 1.5.9). SendRawEmail carries
 #: any MIME message Django can build, so every Django email feature is supported;
@@ -34,27 +34,27 @@ FEATURES = FeatureSupport(
     spoofed_to=Support.YES,
 )
 
-esp = EspDescription(
+#: The normalized event types SES Notifications and Event Publishing report.
+EVENT_TYPES = frozenset(
+    {
+        EventType.SENT,
+        EventType.REJECTED,
+        EventType.FAILED,
+        EventType.BOUNCED,
+        EventType.DEFERRED,
+        EventType.DELIVERED,
+        EventType.OPENED,
+        EventType.CLICKED,
+        EventType.COMPLAINED,
+    }
+)
+
+ESP = EspDescription(
     id="amazon_ses",
     name="Amazon SES",
-    distribution="anymail-amazon-ses",
-    backend="anymail.backends.amazon_ses.EmailBackend",
     features=FEATURES,
-    event_types=frozenset(
-        {
-            EventType.SENT,
-            EventType.REJECTED,
-            EventType.FAILED,
-            EventType.BOUNCED,
-            EventType.DEFERRED,
-            EventType.DELIVERED,
-            EventType.OPENED,
-            EventType.CLICKED,
-            EventType.COMPLAINED,
-        }
-    ),
+    event_types=EVENT_TYPES,
     inbound=True,
-    webhooks=standard_webhooks("amazon_ses", "AmazonSES"),
     settings=(
         "AMAZON_SES_CLIENT_PARAMS",
         "AMAZON_SES_SESSION_PARAMS",

@@ -10,182 +10,267 @@ an SNS host). See https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
-import re
-import threading
-import urllib.parse
-from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
-from ..events import AnymailInboundEvent, AnymailTrackingEvent
-from ..exceptions import (
+from anymail.esps.amazon_ses import ESP
+from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
     AnymailWebhookValidationFailure,
 )
-from ..features import EventType, RejectReason
-from ..inbound import AnymailInboundMessage
-from ..utils import UNSET, get_anymail_setting
-from .base import AnymailBaseWebhookView, AnymailInboundWebhookView, AnymailTrackingWebhookView
+from anymail.features import EventType, RejectReason
+from anymail.inbound import AnymailInboundMessage
+from anymail.utils import UNSET, get_anymail_setting
+from anymail.webhooks.amazon_ses_sns import DEFAULT_CERT_HOST_PATTERN, SNSMessageVerifier
+from anymail.webhooks.base import (
+    AnymailBaseWebhookView,
+    AnymailInboundWebhookView,
+    AnymailTrackingWebhookView,
+)
 
 __all__ = [
     "AmazonSESInboundWebhookView",
     "AmazonSESTrackingWebhookView",
     "SNSMessageVerifier",
+    "inbound_events",
+    "tracking_events",
 ]
 
 logger = logging.getLogger("anymail.webhooks.amazon_ses")
 
-ESP_ID = "amazon_ses"
+ESP_ID = ESP.id
 
-#: The hosts SNS serves signing certificates from: sns.<region>.amazonaws.com
-#: (and .amazonaws.com.cn in China), matched against the whole host.
-DEFAULT_CERT_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+# ---------------------------------------------------------------------------
+# Tracking: an SES event in, normalized events out
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    parsed = parse_datetime(str(value))
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+#: SES bounceType/bounceSubType -> reject_reason
+BOUNCE_REASON_MAP: dict[tuple[str, str], RejectReason] = {
+    ("Permanent", "General"): RejectReason.BOUNCED,
+    ("Permanent", "NoEmail"): RejectReason.INVALID,
+    ("Permanent", "Suppressed"): RejectReason.BLOCKED,
+    ("Permanent", "OnAccountSuppressionList"): RejectReason.BLOCKED,
+    ("Transient", "General"): RejectReason.BOUNCED,
+    ("Transient", "MailboxFull"): RejectReason.BOUNCED,
+    ("Transient", "MessageTooLarge"): RejectReason.OTHER,
+    ("Transient", "ContentRejected"): RejectReason.SPAM,
+    ("Transient", "AttachmentRejected"): RejectReason.BLOCKED,
+    ("Undetermined", "Undetermined"): RejectReason.OTHER,
+}
+
+
+def tracking_events(
+    ses_event: dict[str, Any], sns_message: dict[str, Any], tag_name: str | None = None
+) -> list[AnymailTrackingEvent]:
+    """The normalized events of one SES notification or published event (the JSON
+    in an SNS Notification's ``Message``). ``tag_name`` is AMAZON_SES_MESSAGE_TAG_NAME."""
+    # SES Notifications say "notificationType", SES Event Publishing "eventType"
+    kind = ses_event.get("eventType") or ses_event.get("notificationType")
+    if kind == "Received":
+        raise AnymailConfigurationError(
+            "The Amazon SES tracking webhook received an inbound (Received) "
+            "notification: subscribe the inbound webhook (amazon_ses/inbound/) to "
+            "your receipt rule's SNS topic instead."
+        )
+    mail = ses_event.get("mail") or {}
+    message_id = mail.get("messageId")
+    metadata, tags = metadata_and_tags(mail, tag_name)
+    common = {
+        "event_id": sns_message.get("MessageId"),
+        "esp_event": ses_event,
+        "message_id": message_id,
+        "metadata": metadata,
+        "tags": tags,
+    }
+    everyone = [str(address) for address in mail.get("destination") or ()]
+
+    def events(event_type: str, recipients: list[Any], detail: dict[str, Any], **fields: Any):
+        timestamp = _timestamp(detail.get("timestamp") or mail.get("timestamp"))
+        return [
+            AnymailTrackingEvent(event_type, timestamp, recipient=recipient, **common, **fields)
+            for recipient in recipients
+        ]
+
+    if kind == "Bounce":
+        bounce = ses_event["bounce"]
+        bounce_type = bounce.get("bounceType", "")
+        sub_type = bounce.get("bounceSubType", "")
+        reason = BOUNCE_REASON_MAP.get((bounce_type, sub_type), RejectReason.OTHER)
+        return [
+            event
+            for recipient in bounce.get("bouncedRecipients") or ()
+            for event in events(
+                EventType.BOUNCED,
+                [recipient.get("emailAddress")],
+                bounce,
+                reject_reason=reason,
+                description=f"{bounce_type}: {sub_type}",
+                mta_response=recipient.get("diagnosticCode"),
+            )
+        ]
+    if kind == "Complaint":
+        complaint = ses_event["complaint"]
+        return events(
+            EventType.COMPLAINED,
+            [r.get("emailAddress") for r in complaint.get("complainedRecipients") or ()],
+            complaint,
+            description=complaint.get("complaintFeedbackType"),
+            user_agent=complaint.get("userAgent"),
+        )
+    if kind == "Delivery":
+        delivery = ses_event["delivery"]
+        return events(
+            EventType.DELIVERED,
+            list(delivery.get("recipients") or ()),
+            delivery,
+            mta_response=delivery.get("smtpResponse"),
+        )
+    if kind == "DeliveryDelay":
+        delay = ses_event["deliveryDelay"]
+        return [
+            event
+            for recipient in delay.get("delayedRecipients") or ()
+            for event in events(
+                EventType.DEFERRED,
+                [recipient.get("emailAddress")],
+                delay,
+                description=delay.get("delayType"),
+                mta_response=recipient.get("diagnosticCode"),
+            )
+        ]
+    if kind == "Send":
+        return events(EventType.SENT, everyone, ses_event.get("send") or {})
+    if kind == "Reject":
+        reject = ses_event.get("reject") or {}
+        return events(
+            EventType.REJECTED,
+            everyone,
+            reject,
+            reject_reason=RejectReason.BLOCKED,
+            description=reject.get("reason"),
+        )
+    if kind == "Open":
+        opened = ses_event.get("open") or {}
+        return events(EventType.OPENED, everyone, opened, user_agent=opened.get("userAgent"))
+    if kind == "Click":
+        click = ses_event.get("click") or {}
+        return events(
+            EventType.CLICKED,
+            everyone,
+            click,
+            click_url=click.get("link"),
+            user_agent=click.get("userAgent"),
+        )
+    if kind == "Rendering Failure":
+        failure = ses_event.get("failure") or {}
+        return events(
+            EventType.FAILED,
+            everyone,
+            failure,
+            description=failure.get("errorMessage"),
+        )
+    # Subscription and any event type added after this was written
+    return events(EventType.UNKNOWN, everyone, {}, description=kind)
+
+
+def metadata_and_tags(
+    mail: dict[str, Any], tag_name: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Anymail's metadata and tags, from the original headers (when SES includes
+    them) or, for tags, from the AMAZON_SES_MESSAGE_TAG_NAME SES Message Tag."""
+    metadata: dict[str, Any] = {}
+    tags: list[str] = []
+    for header in mail.get("headers") or ():
+        name = str(header.get("name", "")).lower()
+        if name == "x-metadata":
+            try:
+                value = json.loads(header.get("value", ""))
+            except ValueError:
+                logger.warning("Amazon SES event has an X-Metadata header that isn't JSON")
+            else:
+                if isinstance(value, dict):
+                    metadata = value
+        elif name == "x-tag":
+            tags.append(header.get("value", ""))
+    if not tags and tag_name:
+        tags = list((mail.get("tags") or {}).get(tag_name) or ())
+    return metadata, tags
 
 
 # ---------------------------------------------------------------------------
-# SNS signature verification
+# Inbound: an SES receipt notification in, an inbound event out
 
 
-#: the fields an SNS subscription (or unsubscribe) confirmation signs, in order
-_SUBSCRIPTION_FIELDS = (
-    "Message",
-    "MessageId",
-    "SubscribeURL",
-    "Timestamp",
-    "Token",
-    "TopicArn",
-    "Type",
-)
+def inbound_events(
+    ses_event: dict[str, Any],
+    fetch_s3: Callable[[dict[str, Any]], AnymailInboundMessage] | None = None,
+) -> list[AnymailInboundEvent]:
+    """The inbound event of one SES receipt notification. A receipt rule's SNS
+    action carries the message; for its S3 action, ``fetch_s3(action)`` reads it."""
+    if ses_event.get("notificationType") != "Received":
+        raise AnymailConfigurationError(
+            "The Amazon SES inbound webhook received a "
+            f"{ses_event.get('notificationType') or ses_event.get('eventType')!r} "
+            "notification: subscribe the tracking webhook (amazon_ses/tracking/) to "
+            "that SNS topic instead."
+        )
+    mail = ses_event.get("mail") or {}
+    receipt = ses_event.get("receipt") or {}
+    action = receipt.get("action") or {}
+    action_type = action.get("type")
+    if action_type == "SNS":
+        message = message_from_sns_action(ses_event, action)
+    elif action_type == "S3":
+        if fetch_s3 is None:
+            raise AnymailConfigurationError("Reading an S3 action's message needs fetch_s3")
+        message = fetch_s3(action)
+    else:
+        raise AnymailConfigurationError(
+            f"Anymail's Amazon SES inbound webhook supports the receipt rule SNS and S3 "
+            f"actions, not {action_type!r}."
+        )
+    message.envelope_sender = mail.get("source")
+    recipients = receipt.get("recipients") or mail.get("destination") or []
+    message.envelope_recipient = recipients[0] if recipients else None
+    spam = (receipt.get("spamVerdict") or {}).get("status")
+    message.spam_detected = {"PASS": False, "FAIL": True}.get(str(spam).upper())
+    return [
+        AnymailInboundEvent(
+            EventType.INBOUND,
+            timestamp=_timestamp(mail.get("timestamp")),
+            event_id=mail.get("messageId"),
+            esp_event=ses_event,
+            message=message,
+        )
+    ]
 
 
-class SNSMessageVerifier:
-    """Verifies SNS message signatures (SignatureVersion 1: SHA1, 2: SHA256).
-
-    Certificates are fetched with requests and kept in a small LRU cache (SNS signs
-    with a handful of certificates); a fetch that fails is not cached, so the next
-    message retries it.
-    """
-
-    SIGNED_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-        "SubscriptionConfirmation": _SUBSCRIPTION_FIELDS,
-        "UnsubscribeConfirmation": _SUBSCRIPTION_FIELDS,
-    }
-    cache_size: ClassVar[int] = 16
-    _cache: ClassVar[OrderedDict[str, Any]] = OrderedDict()
-    _cache_lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, cert_host_pattern: str = DEFAULT_CERT_HOST_PATTERN, verify_tls: Any = True):
-        try:
-            self.cert_host = re.compile(cert_host_pattern)
-        except re.error as err:
-            raise AnymailConfigurationError(
-                f"AMAZON_SES_SNS_CERT_HOST_PATTERN {cert_host_pattern!r} is not a valid "
-                f"regular expression: {err}"
-            ) from err
-        self.verify_tls = verify_tls
-
-    @classmethod
-    def string_to_sign(cls, message: dict[str, Any]) -> bytes:
-        fields = cls.SIGNED_FIELDS.get(message.get("Type", ""))
-        if fields is None:
-            raise AnymailWebhookValidationFailure(
-                f"Unknown SNS message Type {message.get('Type')!r}"
-            )
-        lines = []
-        for name in fields:
-            if name in message and message[name] is not None:
-                lines += [name, str(message[name])]
-            elif name != "Subject":
-                raise AnymailWebhookValidationFailure(f"SNS message is missing {name}")
-        return ("\n".join(lines) + "\n").encode("utf-8")
-
-    def verify(self, message: dict[str, Any]) -> None:
-        """Raise AnymailWebhookValidationFailure unless ``message`` is signed by SNS."""
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-        version = str(message.get("SignatureVersion", ""))
-        algorithm = {"1": hashes.SHA1, "2": hashes.SHA256}.get(version)
-        if algorithm is None:
-            raise AnymailWebhookValidationFailure(
-                f"Unsupported SNS SignatureVersion {version!r} (expected 1 or 2)"
-            )
-        try:
-            signature = base64.b64decode(str(message.get("Signature", "")), validate=True)
-        except (binascii.Error, ValueError):
-            raise AnymailWebhookValidationFailure("SNS Signature is not valid base64") from None
-        public_key = self.public_key(str(message.get("SigningCertURL", "")))
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            raise AnymailWebhookValidationFailure("SNS signing certificate is not an RSA key")
-        try:
-            public_key.verify(
-                signature, self.string_to_sign(message), padding.PKCS1v15(), algorithm()
-            )
-        except InvalidSignature:
-            raise AnymailWebhookValidationFailure(
-                "Amazon SNS message signature is invalid"
-            ) from None
-
-    def check_cert_url(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        netloc = host if parts.port is None else f"{host}:{parts.port}"
-        if (
-            parts.scheme != "https"
-            or parts.username is not None
-            or parts.password is not None
-            or not self.cert_host.fullmatch(netloc)
-        ):
-            raise AnymailWebhookValidationFailure(
-                f"SNS SigningCertURL {url!r} is not an https URL on an Amazon SNS host"
-            )
-
-    def public_key(self, url: str) -> Any:
-        self.check_cert_url(url)
-        with self._cache_lock:
-            if url in self._cache:
-                self._cache.move_to_end(url)
-                return self._cache[url]
-        key = self.fetch_public_key(url)
-        with self._cache_lock:
-            self._cache[url] = key
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return key
-
-    def fetch_public_key(self, url: str) -> Any:
-        import requests
-        from cryptography import x509
-
-        try:
-            response = requests.get(url, timeout=10, verify=self.verify_tls, allow_redirects=False)
-            response.raise_for_status()
-            cert = x509.load_pem_x509_certificate(response.content)
-        except (requests.RequestException, ValueError) as err:
-            raise AnymailWebhookValidationFailure(
-                f"Can't load the SNS signing certificate from {url}: {err}"
-            ) from err
-        now = datetime.now(UTC)
-        if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
-            raise AnymailWebhookValidationFailure(
-                f"The SNS signing certificate from {url} is expired or not yet valid"
-            )
-        return cert.public_key()
-
-    @classmethod
-    def clear_cache(cls) -> None:
-        with cls._cache_lock:
-            cls._cache.clear()
+def message_from_sns_action(
+    ses_event: dict[str, Any], action: dict[str, Any]
+) -> AnymailInboundMessage:
+    content = ses_event["content"]
+    encoding = str(action.get("encoding", "UTF8")).upper()
+    if encoding == "BASE64":
+        return AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(content))
+    return AnymailInboundMessage.parse_raw_mime(content)
 
 
 # ---------------------------------------------------------------------------
@@ -193,10 +278,10 @@ class SNSMessageVerifier:
 
 
 class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
-    """SNS message handling common to tracking and inbound."""
+    """Reading an SNS message: its JSON, the topic allow-list and SNS's signature;
+    subscription confirmations."""
 
-    esp_name = "Amazon SES"
-    esp_id = ESP_ID
+    esp = ESP
 
     # as_view() overrides (UNSET: read the ANYMAIL setting)
     auto_confirm_sns_subscriptions: Any = UNSET
@@ -225,25 +310,22 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         self.boto_client_params = setting("client_params", None) or {}
         return {}
 
-    # --- validation ---
+    # --- reading the request ---
 
-    def sns_message(self, request: HttpRequest) -> dict[str, Any]:
-        """The SNS message (parsed once per request)."""
-        cached = getattr(request, "_anymail_sns_message", None)
-        if cached is None:
-            try:
-                cached = json.loads(request.body.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                raise AnymailWebhookValidationFailure(
-                    "Malformed Amazon SNS message: the body is not JSON"
-                ) from None
-            if not isinstance(cached, dict) or "Type" not in cached:
-                raise AnymailWebhookValidationFailure("Malformed Amazon SNS message: no Type")
-            request._anymail_sns_message = cached  # type: ignore[attr-defined]
-        return cached
+    def read_payload(self, request: HttpRequest) -> dict[str, Any]:
+        """The SNS message (SNS posts it as text/plain JSON)."""
+        try:
+            message = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise AnymailWebhookValidationFailure(
+                "Malformed Amazon SNS message: the body is not JSON"
+            ) from None
+        if not isinstance(message, dict) or "Type" not in message:
+            raise AnymailWebhookValidationFailure("Malformed Amazon SNS message: no Type")
+        return message
 
-    def validate_esp(self, request: HttpRequest) -> None:
-        message = self.sns_message(request)
+    def validate_esp(self, request: HttpRequest, payload: Any) -> None:
+        message = payload
         header_type = request.headers.get("X-Amz-Sns-Message-Type")
         if header_type is not None and header_type != message.get("Type"):
             raise AnymailWebhookValidationFailure(
@@ -257,10 +339,10 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         if self.verify_signatures:
             self.verifier.verify(message)
 
-    # --- parsing ---
+    # --- converting ---
 
-    def parse_events(self, request: HttpRequest) -> list[Any]:
-        message = self.sns_message(request)
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[Any]:
+        message = payload
         message_type = message["Type"]
         if message_type == "SubscriptionConfirmation":
             self.confirm_subscription(message)
@@ -280,10 +362,10 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             return []
         if ses_event.get("notificationType") == "AmazonSnsSubscriptionSucceeded":
             return []
-        return self.parse_ses_event(ses_event, message)
+        return self.convert(ses_event, message)
 
-    def parse_ses_event(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
-        raise TypeError(f"{type(self).__name__} must implement parse_ses_event()")
+    def convert(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
+        raise TypeError(f"{type(self).__name__} must implement convert()")
 
     def confirm_subscription(self, message: dict[str, Any]) -> None:
         topic_arn = message.get("TopicArn", "")
@@ -296,7 +378,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
                 "(Anymail confirms subscriptions itself only when ANYMAIL WEBHOOK_SECRET is "
                 "set and AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS is not False)."
             )
-        from ..backends.amazon_ses import boto3_client
+        from anymail.backends.amazon_ses import boto3_client
 
         # Confirm in the topic's own region: arn:aws:sns:<region>:<account>:<name>
         arn_parts = topic_arn.split(":")
@@ -320,15 +402,6 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             client.close()
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if not value:
-        return None
-    parsed = parse_datetime(str(value))
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
 class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView, AnymailTrackingWebhookView):
     """SES Notifications and SES Event Publishing, through an SNS topic."""
 
@@ -340,199 +413,15 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView, AnymailTrackingWebh
         )
         return super().read_esp_settings(kwargs)
 
-    #: SES bounceType/bounceSubType -> reject_reason
-    BOUNCE_REASONS: ClassVar[dict[tuple[str, str], RejectReason]] = {
-        ("Permanent", "General"): RejectReason.BOUNCED,
-        ("Permanent", "NoEmail"): RejectReason.INVALID,
-        ("Permanent", "Suppressed"): RejectReason.BLOCKED,
-        ("Permanent", "OnAccountSuppressionList"): RejectReason.BLOCKED,
-        ("Transient", "General"): RejectReason.BOUNCED,
-        ("Transient", "MailboxFull"): RejectReason.BOUNCED,
-        ("Transient", "MessageTooLarge"): RejectReason.OTHER,
-        ("Transient", "ContentRejected"): RejectReason.SPAM,
-        ("Transient", "AttachmentRejected"): RejectReason.BLOCKED,
-        ("Undetermined", "Undetermined"): RejectReason.OTHER,
-    }
-
-    def parse_ses_event(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
-        # SES Notifications say "notificationType", SES Event Publishing "eventType"
-        kind = ses_event.get("eventType") or ses_event.get("notificationType")
-        if kind == "Received":
-            raise AnymailConfigurationError(
-                "The Amazon SES tracking webhook received an inbound (Received) "
-                "notification: subscribe the inbound webhook (amazon_ses/inbound/) to "
-                "your receipt rule's SNS topic instead."
-            )
-        mail = ses_event.get("mail") or {}
-        message_id = mail.get("messageId")
-        metadata, tags = self.metadata_and_tags(mail)
-        common = {
-            "event_id": sns_message.get("MessageId"),
-            "esp_event": ses_event,
-            "message_id": message_id,
-            "metadata": metadata,
-            "tags": tags,
-        }
-        everyone = [str(address) for address in mail.get("destination") or ()]
-
-        def events(event_type: str, recipients: list[Any], detail: dict[str, Any], **fields: Any):
-            timestamp = _timestamp(detail.get("timestamp") or mail.get("timestamp"))
-            return [
-                AnymailTrackingEvent(event_type, timestamp, recipient=recipient, **common, **fields)
-                for recipient in recipients
-            ]
-
-        if kind == "Bounce":
-            bounce = ses_event["bounce"]
-            bounce_type = bounce.get("bounceType", "")
-            sub_type = bounce.get("bounceSubType", "")
-            reason = self.BOUNCE_REASONS.get((bounce_type, sub_type), RejectReason.OTHER)
-            return [
-                event
-                for recipient in bounce.get("bouncedRecipients") or ()
-                for event in events(
-                    EventType.BOUNCED,
-                    [recipient.get("emailAddress")],
-                    bounce,
-                    reject_reason=reason,
-                    description=f"{bounce_type}: {sub_type}",
-                    mta_response=recipient.get("diagnosticCode"),
-                )
-            ]
-        if kind == "Complaint":
-            complaint = ses_event["complaint"]
-            return events(
-                EventType.COMPLAINED,
-                [r.get("emailAddress") for r in complaint.get("complainedRecipients") or ()],
-                complaint,
-                description=complaint.get("complaintFeedbackType"),
-                user_agent=complaint.get("userAgent"),
-            )
-        if kind == "Delivery":
-            delivery = ses_event["delivery"]
-            return events(
-                EventType.DELIVERED,
-                list(delivery.get("recipients") or ()),
-                delivery,
-                mta_response=delivery.get("smtpResponse"),
-            )
-        if kind == "DeliveryDelay":
-            delay = ses_event["deliveryDelay"]
-            return [
-                event
-                for recipient in delay.get("delayedRecipients") or ()
-                for event in events(
-                    EventType.DEFERRED,
-                    [recipient.get("emailAddress")],
-                    delay,
-                    description=delay.get("delayType"),
-                    mta_response=recipient.get("diagnosticCode"),
-                )
-            ]
-        if kind == "Send":
-            return events(EventType.SENT, everyone, ses_event.get("send") or {})
-        if kind == "Reject":
-            reject = ses_event.get("reject") or {}
-            return events(
-                EventType.REJECTED,
-                everyone,
-                reject,
-                reject_reason=RejectReason.BLOCKED,
-                description=reject.get("reason"),
-            )
-        if kind == "Open":
-            opened = ses_event.get("open") or {}
-            return events(EventType.OPENED, everyone, opened, user_agent=opened.get("userAgent"))
-        if kind == "Click":
-            click = ses_event.get("click") or {}
-            return events(
-                EventType.CLICKED,
-                everyone,
-                click,
-                click_url=click.get("link"),
-                user_agent=click.get("userAgent"),
-            )
-        if kind == "Rendering Failure":
-            failure = ses_event.get("failure") or {}
-            return events(
-                EventType.FAILED,
-                everyone,
-                failure,
-                description=failure.get("errorMessage"),
-            )
-        # Subscription and any event type added after this was written
-        return events(EventType.UNKNOWN, everyone, {}, description=kind)
-
-    def metadata_and_tags(self, mail: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Anymail's metadata and tags, from the original headers (when SES includes
-        them) or, for tags, from the AMAZON_SES_MESSAGE_TAG_NAME SES Message Tag."""
-        metadata: dict[str, Any] = {}
-        tags: list[str] = []
-        for header in mail.get("headers") or ():
-            name = str(header.get("name", "")).lower()
-            if name == "x-metadata":
-                try:
-                    value = json.loads(header.get("value", ""))
-                except ValueError:
-                    logger.warning("Amazon SES event has an X-Metadata header that isn't JSON")
-                else:
-                    if isinstance(value, dict):
-                        metadata = value
-            elif name == "x-tag":
-                tags.append(header.get("value", ""))
-        if not tags and self.tag_name:
-            tags = list((mail.get("tags") or {}).get(self.tag_name) or ())
-        return metadata, tags
+    def convert(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
+        return tracking_events(ses_event, sns_message, self.tag_name)
 
 
 class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView, AnymailInboundWebhookView):
     """SES email receiving, with a receipt rule's SNS action or S3 action."""
 
-    def parse_ses_event(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
-        if ses_event.get("notificationType") != "Received":
-            raise AnymailConfigurationError(
-                "The Amazon SES inbound webhook received a "
-                f"{ses_event.get('notificationType') or ses_event.get('eventType')!r} "
-                "notification: subscribe the tracking webhook (amazon_ses/tracking/) to "
-                "that SNS topic instead."
-            )
-        mail = ses_event.get("mail") or {}
-        receipt = ses_event.get("receipt") or {}
-        action = receipt.get("action") or {}
-        action_type = action.get("type")
-        if action_type == "SNS":
-            message = self.message_from_sns_action(ses_event, action)
-        elif action_type == "S3":
-            message = self.message_from_s3_action(action)
-        else:
-            raise AnymailConfigurationError(
-                f"Anymail's Amazon SES inbound webhook supports the receipt rule SNS and S3 "
-                f"actions, not {action_type!r}."
-            )
-        message.envelope_sender = mail.get("source")
-        recipients = receipt.get("recipients") or mail.get("destination") or []
-        message.envelope_recipient = recipients[0] if recipients else None
-        spam = (receipt.get("spamVerdict") or {}).get("status")
-        message.spam_detected = {"PASS": False, "FAIL": True}.get(str(spam).upper())
-        return [
-            AnymailInboundEvent(
-                EventType.INBOUND,
-                timestamp=_timestamp(mail.get("timestamp")),
-                event_id=mail.get("messageId"),
-                esp_event=ses_event,
-                message=message,
-            )
-        ]
-
-    @staticmethod
-    def message_from_sns_action(
-        ses_event: dict[str, Any], action: dict[str, Any]
-    ) -> AnymailInboundMessage:
-        content = ses_event["content"]
-        encoding = str(action.get("encoding", "UTF8")).upper()
-        if encoding == "BASE64":
-            return AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(content))
-        return AnymailInboundMessage.parse_raw_mime(content)
+    def convert(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
+        return inbound_events(ses_event, fetch_s3=self.message_from_s3_action)
 
     def message_from_s3_action(self, action: dict[str, Any]) -> AnymailInboundMessage:
         if action.get("kmsKeyArn"):
@@ -541,7 +430,7 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView, AnymailInboundWebhoo
                 "receipt rule S3 action's 'Encrypt message' option. Turn that option off "
                 "(and use S3 default encryption if you need encryption at rest)."
             )
-        from ..backends.amazon_ses import boto3_client
+        from anymail.backends.amazon_ses import boto3_client
 
         try:
             from botocore.exceptions import BotoCoreError, ClientError

@@ -11,14 +11,14 @@ import sys
 from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 from django.core.mail import EmailMessage
 
-from ..exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
-from ..utils import get_anymail_setting
-from .base import AnymailBaseBackend, BasePayload
+from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
+from anymail.utils import get_anymail_setting
 
 __all__ = ["AnymailRequestsBackend", "RequestsPayload"]
 
@@ -91,9 +91,6 @@ class RequestsPayload(BasePayload):
 
 class AnymailRequestsBackend(AnymailBaseBackend):
     """Base for requests-based ESP backends."""
-
-    #: the distribution that provides the backend (for the User-Agent header)
-    distribution: ClassVar[str] = "anymail-base"
 
     def __init__(self, api_url: str, **kwargs: Any) -> None:
         self.api_url = api_url

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from django.core.mail import EmailMessage
 
-from .test import EmailBackend as TestEmailBackend
+from anymail.backends.test import EmailBackend as TestEmailBackend
 
 __all__ = ["EmailBackend"]
 

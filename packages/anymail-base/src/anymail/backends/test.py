@@ -22,11 +22,11 @@ from typing import Any
 from django.core import mail
 from django.core.mail import EmailMessage
 
-from ..exceptions import AnymailConfigurationError
-from ..features import FeatureSupport
-from ..message import ANYMAIL_STATUSES, AnymailRecipientStatus
-from ..utils import get_anymail_setting
-from .base import AnymailBaseBackend, BasePayload
+from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.exceptions import AnymailConfigurationError
+from anymail.features import FeatureSupport
+from anymail.message import ANYMAIL_STATUSES, AnymailRecipientStatus
+from anymail.utils import get_anymail_setting
 
 __all__ = ["EmailBackend", "TestPayload"]
 

@@ -1,14 +1,22 @@
 """Base views for ESP tracking and inbound webhooks.
 
-A webhook request goes through:
+A webhook request goes through two halves. Reading the request (the view):
 
-1. ``validate_request``: HTTP basic auth against WEBHOOK_SECRET (constant-time,
-   against every allowed secret), then the ESP's own checks (``validate_esp``:
-   signatures, replay protection). Failure raises AnymailWebhookValidationFailure,
-   a SuspiciousOperation, so Django answers 400 and no signal is sent.
-2. ``parse_events``: the ESP's payload becomes a list of normalized events.
-   A payload that can't be parsed gets a 400, never a 500.
-3. One signal per event, in order. If a receiver raises, processing stops and the
+1. ``validate_basic_auth``: HTTP basic auth against WEBHOOK_SECRET (constant-time,
+   against every allowed secret);
+2. ``read_payload``: the body as the ESP's payload (JSON, or form fields); a body
+   that can't be read gets a 400;
+3. ``reject_early``: the ESP may refuse a payload it recognizes as misdirected
+   (posted to the wrong Anymail URL) with a 400 that says what to change;
+4. ``validate_esp``: the ESP's own checks (signatures, replay protection).
+
+Failures raise AnymailWebhookValidationFailure, a SuspiciousOperation, so Django
+answers 400 and no signal is sent. Then converting it:
+
+5. ``parse_events``: the payload becomes normalized events, normally by calling a
+   pure function of the ESP's module (payload in, events out) that tests can call
+   directly. A payload that can't be converted gets a 400, never a 500.
+6. One signal per event, in order. If a receiver raises, processing stops and the
    ESP gets a 400 (so it retries later); the error is logged.
 """
 
@@ -17,12 +25,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import logging
 import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.cache import caches
 from django.dispatch import Signal
@@ -32,14 +41,17 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from ..events import AnymailEvent
-from ..exceptions import (
+from anymail.events import AnymailEvent
+from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
     AnymailWebhookValidationFailure,
 )
-from ..signals import inbound, tracking
-from ..utils import UNSET, get_anymail_setting
+from anymail.signals import inbound, tracking
+from anymail.utils import UNSET, get_anymail_setting
+
+if TYPE_CHECKING:
+    from anymail.registry import EspDescription
 
 __all__ = [
     "AnymailBaseWebhookView",
@@ -100,11 +112,13 @@ class ReplayProtection:
 class AnymailBaseWebhookView(View):
     """Base for every ESP webhook view.
 
-    Subclasses set ``esp_name`` (signal display name), ``esp_id`` (settings prefix),
-    ``signal`` and implement ``parse_events``; signed ESPs implement ``validate_esp``.
-    Settings can be overridden per view: ``MyView.as_view(webhook_secret="u:p")``.
+    Subclasses set ``esp`` (their EspDescription, which gives ``esp_name`` and
+    ``esp_id``) and implement ``parse_events``; signed ESPs implement
+    ``validate_esp``. Settings can be overridden per view:
+    ``MyView.as_view(webhook_secret="u:p")``.
     """
 
+    esp: ClassVar[EspDescription | None] = None
     esp_name: ClassVar[str] = "ESP"
     esp_id: ClassVar[str] = "esp"
     signal: ClassVar[Signal]
@@ -118,6 +132,13 @@ class AnymailBaseWebhookView(View):
     # Overridable with as_view(**kwargs); UNSET means "read the setting".
     webhook_secret: Any = UNSET
     webhook_replay_cache: Any = UNSET
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        esp = cls.__dict__.get("esp")
+        if esp is not None:
+            cls.esp_name = esp.name
+            cls.esp_id = esp.id
 
     def __init__(self, **kwargs: Any) -> None:
         settings_kwargs = {
@@ -167,28 +188,29 @@ class AnymailBaseWebhookView(View):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.claimed_tokens: list[str] = []
+        self.validate_basic_auth(request)
         try:
-            self.validate_request(request)
+            payload = self.read_payload(request)
+        except AnymailWebhookValidationFailure:
+            raise
+        except Exception as err:
+            return self.malformed(err)
+        rejection = self.reject_early(request, payload)
+        if rejection:
+            return HttpResponseBadRequest(rejection, content_type="text/plain")
+        try:
+            self.validate_esp(request, payload)
         except Exception:
             self._release_tokens()
             raise
         try:
-            events = self.parse_events(request)
+            events = self.parse_events(request, payload)
         except AnymailWebhookValidationFailure:
             self._release_tokens()
             raise
         except Exception as err:
             self._release_tokens()
-            logger.warning(
-                "Malformed %s webhook payload: %s: %s",
-                self.esp_name,
-                type(err).__name__,
-                err,
-                exc_info=True,
-            )
-            return HttpResponseBadRequest(
-                f"Malformed {self.esp_name} webhook payload", content_type="text/plain"
-            )
+            return self.malformed(err)
         try:
             for event in events:
                 self.signal.send(sender=type(self), event=event, esp_name=self.esp_name)
@@ -202,17 +224,24 @@ class AnymailBaseWebhookView(View):
             )
         return HttpResponse()
 
+    def malformed(self, err: Exception) -> HttpResponse:
+        logger.warning(
+            "Malformed %s webhook payload: %s: %s",
+            self.esp_name,
+            type(err).__name__,
+            err,
+            exc_info=True,
+        )
+        return HttpResponseBadRequest(
+            f"Malformed {self.esp_name} webhook payload", content_type="text/plain"
+        )
+
     @property
     def signal_name(self) -> str:
         return "inbound" if self.signal is inbound else "tracking"
 
     # ------------------------------------------------------------------
     # Validation
-
-    def validate_request(self, request: HttpRequest) -> None:
-        """Basic auth, then the ESP's own checks. Raise AnymailWebhookValidationFailure to reject."""
-        self.validate_basic_auth(request)
-        self.validate_esp(request)
 
     def validate_basic_auth(self, request: HttpRequest) -> None:
         if not self.basic_auth:
@@ -238,8 +267,9 @@ class AnymailBaseWebhookView(View):
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return ""
 
-    def validate_esp(self, request: HttpRequest) -> None:
-        """ESP-specific validation (signatures, replay protection). Default: none."""
+    def validate_esp(self, request: HttpRequest, payload: Any) -> None:
+        """ESP-specific validation (signatures, replay protection). Default: none.
+        Raise AnymailWebhookValidationFailure to reject the request."""
 
     def replay_protection(self, tolerance: float | None) -> ReplayProtection:
         return ReplayProtection(self.esp_id, tolerance, self.replay_cache_alias)
@@ -261,10 +291,25 @@ class AnymailBaseWebhookView(View):
         self.claimed_tokens = []
 
     # ------------------------------------------------------------------
-    # Parsing
+    # Reading and converting
 
-    def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
-        """Turn the request into normalized events (may raise on malformed payloads)."""
+    def read_payload(self, request: HttpRequest) -> Any:
+        """The ESP's payload: a JSON body parsed (any JSON value), or form fields (a
+        QueryDict; uploaded files stay in ``request.FILES``). Raise (anything) for a
+        body that can't be read: the ESP gets a 400."""
+        if request.content_type == "application/json":
+            return json.loads(request.body.decode("utf-8"))
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return request.POST
+        raise ValueError(f"unexpected content type {request.content_type!r}")
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        """A message for a 400 answer, when the payload is plainly not for this URL
+        (say, an inbound message posted to the tracking webhook). Default: None."""
+        return None
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailEvent]:
+        """Turn the payload into normalized events (may raise on malformed payloads)."""
         raise TypeError(f"{type(self).__name__} must implement parse_events()")
 
 

@@ -15,9 +15,9 @@ from urllib.parse import quote
 import requests
 from django.core.mail import EmailMessage
 
-from anymail.backends.base import BasePayload, MessageData
+from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
-from anymail.esps.mailgun import FEATURES
+from anymail.esps.mailgun import ESP
 from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
@@ -30,83 +30,6 @@ DEFAULT_API_URL = "https://api.mailgun.net/v3"
 
 # One or more DNS labels: what a Mailgun sending domain can look like.
 _DOMAIN = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?$")
-
-
-class EmailBackend(AnymailRequestsBackend):
-    """Mailgun's messages API, as a Django email backend."""
-
-    esp_name = "Mailgun"
-    esp_id = "mailgun"
-    features = FEATURES
-    distribution = "anymail-mailgun"
-    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
-        self.sender_domain: str | None = get_anymail_setting(
-            "sender_domain", esp_name=self.esp_id, kwargs=kwargs, default=None
-        )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
-        super().__init__(api_url, **kwargs)
-
-    def build_message_payload(
-        self, message: EmailMessage, defaults: Mapping[str, Any]
-    ) -> MailgunPayload:
-        return MailgunPayload(message, defaults, self)
-
-    def raise_for_status(
-        self, response: requests.Response, payload: BasePayload, message: EmailMessage
-    ) -> None:
-        if 200 <= response.status_code < 300:
-            return
-        assert isinstance(payload, MailgunPayload)
-        raise AnymailRequestsAPIError(
-            description=self._error_hint(response, payload),
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
-
-    def _error_hint(self, response: requests.Response, payload: MailgunPayload) -> str | None:
-        """Say how to fix the mistakes that give Mailgun's least helpful errors."""
-        region = (
-            f'(Mailgun\'s EU region needs MAILGUN_API_URL = "https://api.eu.mailgun.net/v3"; '
-            f"this backend used {self.api_url!r}.)"
-        )
-        if response.status_code == 404 and "domain" in response.text.lower():
-            return (
-                f"Mailgun has no sending domain {payload.sender_domain!r} ({payload.domain_source}). "
-                "Use a domain you have added to Mailgun: set MAILGUN_SENDER_DOMAIN, or the "
-                "message's envelope_sender, to it. " + region
-            )
-        if response.status_code == 401:
-            return "Mailgun refused the API key: check MAILGUN_API_KEY. " + region
-        return None
-
-    def parse_recipient_status(
-        self, response: Any, payload: BasePayload, message: EmailMessage
-    ) -> dict[str, AnymailRecipientStatus]:
-        assert isinstance(payload, MailgunPayload)
-        parsed = self.deserialize_json_response(response, payload, message)
-        message_id = parsed.get("id") if isinstance(parsed, dict) else None
-        if not isinstance(message_id, str) or not message_id:
-            raise AnymailRequestsAPIError(
-                "Invalid Mailgun API response format: no message id",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
-            )
-        # Mailgun only queues the message: each recipient's fate arrives by webhook.
-        status = AnymailRecipientStatus(message_id=message_id, status="queued")
-        return {email.addr_spec: status for email in payload.all_recipients}
 
 
 class MailgunPayload(RequestsPayload):
@@ -137,8 +60,7 @@ class MailgunPayload(RequestsPayload):
         self.fields: list[tuple[str, str]] = []
         self.files = []
 
-    def build(self, data: MessageData) -> None:
-        super().build(data)
+    def finish(self) -> None:
         # Metadata, merge data and esp_extra interact: write them once all are known.
         self.add_variables()
         self.add_extra()
@@ -325,3 +247,73 @@ class MailgunPayload(RequestsPayload):
         if isinstance(value, dict):
             return self.serialize_json(value, f"esp_extra[{name!r}]")
         return str(value)
+
+
+class EmailBackend(AnymailRequestsBackend):
+    """Mailgun's messages API, as a Django email backend."""
+
+    esp = ESP
+    payload_class = MailgunPayload
+    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.api_key: str = get_anymail_setting(
+            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
+        )
+        self.sender_domain: str | None = get_anymail_setting(
+            "sender_domain", esp_name=self.esp_id, kwargs=kwargs, default=None
+        )
+        api_url = get_anymail_setting(
+            "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
+        )
+        if not api_url.endswith("/"):
+            api_url += "/"
+        super().__init__(api_url, **kwargs)
+
+    def raise_for_status(
+        self, response: requests.Response, payload: BasePayload, message: EmailMessage
+    ) -> None:
+        if 200 <= response.status_code < 300:
+            return
+        assert isinstance(payload, MailgunPayload)
+        raise AnymailRequestsAPIError(
+            description=self._error_hint(response, payload),
+            email_message=message,
+            payload=payload,
+            response=response,
+            backend=self,
+        )
+
+    def _error_hint(self, response: requests.Response, payload: MailgunPayload) -> str | None:
+        """Say how to fix the mistakes that give Mailgun's least helpful errors."""
+        region = (
+            f'(Mailgun\'s EU region needs MAILGUN_API_URL = "https://api.eu.mailgun.net/v3"; '
+            f"this backend used {self.api_url!r}.)"
+        )
+        if response.status_code == 404 and "domain" in response.text.lower():
+            return (
+                f"Mailgun has no sending domain {payload.sender_domain!r} ({payload.domain_source}). "
+                "Use a domain you have added to Mailgun: set MAILGUN_SENDER_DOMAIN, or the "
+                "message's envelope_sender, to it. " + region
+            )
+        if response.status_code == 401:
+            return "Mailgun refused the API key: check MAILGUN_API_KEY. " + region
+        return None
+
+    def parse_recipient_status(
+        self, response: Any, payload: BasePayload, message: EmailMessage
+    ) -> dict[str, AnymailRecipientStatus]:
+        assert isinstance(payload, MailgunPayload)
+        parsed = self.deserialize_json_response(response, payload, message)
+        message_id = parsed.get("id") if isinstance(parsed, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise AnymailRequestsAPIError(
+                "Invalid Mailgun API response format: no message id",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            )
+        # Mailgun only queues the message: each recipient's fate arrives by webhook.
+        status = AnymailRecipientStatus(message_id=message_id, status="queued")
+        return {email.addr_spec: status for email in payload.all_recipients}

@@ -7,9 +7,9 @@ by dotted path and imported when they are first used.
 from __future__ import annotations
 
 from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription, WebhookRoute, standard_webhooks
+from anymail.registry import EspDescription, WebhookRoute
 
-__all__ = ["EVENT_TYPES", "FEATURES", "esp"]
+__all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
 #: Mailgun's feature support (Anymail 6.0 docs, section 1.5.9, and the messages API).
 FEATURES = FeatureSupport(
@@ -53,22 +53,16 @@ EVENT_TYPES = frozenset(
     }
 )
 
-esp = EspDescription(
+ESP = EspDescription(
     id="mailgun",
     name="Mailgun",
-    distribution="anymail-mailgun",
-    backend="anymail.backends.mailgun.EmailBackend",
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
-    webhooks=(
-        *standard_webhooks("mailgun", "Mailgun"),
+    extra_webhooks=(
         # A route whose forward() URL ends in "mime" gets the raw message.
         WebhookRoute(
-            "inbound_mime/",
-            "anymail.webhooks.mailgun.MailgunInboundWebhookView",
-            "inbound_mime_webhook",
-            "inbound",
+            "inbound_mime/", "MailgunInboundWebhookView", "inbound_mime_webhook", "inbound"
         ),
     ),
     settings=(

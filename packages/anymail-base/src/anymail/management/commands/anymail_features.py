@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from anymail.features import render_matrix
+from anymail.matrix import render_matrix
 from anymail.registry import installed_esps
 
 

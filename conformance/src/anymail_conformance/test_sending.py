@@ -14,11 +14,10 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature, Support
 from anymail.signals import post_send, pre_send
+from anymail_conformance.cases import CASES, TO1, TO2, base_message
+from anymail_conformance.plugin import proved
 
-from .cases import CASES, TO1, TO2, base_message
-from .conftest import proved
-
-FEATURES = list(Feature)
+FEATURES = [Feature(name) for name in CASES]
 
 
 @pytest.mark.parametrize("feature", FEATURES, ids=[f.value for f in FEATURES])
@@ -30,6 +29,7 @@ def test_declared_feature_support(esp, api, settings, feature):
     case = CASES[feature]
     message = base_message(profile)
     case.use(message, profile, features)
+    profile.adapt_message(message, feature.value)
     needs_degrading = support is Support.NO or (
         support is Support.MAX_ONE and case.first_only is not None
     )
@@ -47,6 +47,7 @@ def test_declared_feature_support(esp, api, settings, feature):
         settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
         message = base_message(profile)
         case.use(message, profile, features)
+        profile.adapt_message(message, feature.value)
         message.send()
         sent = profile.sent_messages(api)[-1]
         if support is Support.MAX_ONE:

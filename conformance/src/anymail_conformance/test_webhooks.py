@@ -3,105 +3,46 @@ posted through the real URL configuration."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from anymail.signals import tracking
 from anymail.testing import SignalCapture, basic_auth_header
-
-from .conftest import proved
-from .profiles import load_fixtures
-
-SECRET = "conformance:webhook-secret"
+from anymail_conformance.fixtures import (
+    SECRET,
+    assert_events_match,
+    load_fixtures,
+    post_fixture,
+)
+from anymail_conformance.fixtures import webhook_settings as fixture_settings
+from anymail_conformance.plugin import proved
 
 
 @pytest.fixture
 def webhook_settings(settings):
     def configure(esp, secret=SECRET):
-        settings.ANYMAIL = {"WEBHOOK_SECRET": secret, **esp.profile.webhook_settings()}
+        settings.ANYMAIL = fixture_settings(esp.profile, secret)
 
     return configure
 
 
 def post(esp, fixture_data, request=None, credentials=SECRET, client=None):
-    profile = esp.profile
-    request = request or profile.prepare_webhook(fixture_data["request"])
-    headers = dict(request.headers)
-    if credentials:
-        headers["Authorization"] = basic_auth_header(credentials)
-    url = reverse(f"anymail:{esp.id}_{fixture_data['webhook']}")
-    with SignalCapture() as capture:
-        response = (client or Client()).post(
-            url, data=request.body, content_type=request.content_type, headers=headers
-        )
-    return response, capture.signals
-
-
-def compare(expected: dict, event) -> None:
-    for key, value in expected.items():
-        if key == "message":
-            compare_message(value, event.message)
-            continue
-        actual = getattr(event, key)
-        if key == "timestamp" and value is not None:
-            assert actual is not None
-            assert actual.utcoffset() is not None, "timestamps must be aware"
-            assert actual == datetime.fromisoformat(value), (key, actual, value)
-        else:
-            assert actual == value, (key, actual, value)
-
-
-def compare_message(expected: dict, message) -> None:
-    for key, value in expected.items():
-        actual = getattr(message, key)
-        if key == "from_email":
-            actual = str(actual) if actual is not None else None
-        elif key in ("to", "cc"):
-            actual = [str(address) for address in actual]
-        elif key == "attachments":
-            actual = [
-                {
-                    "filename": a.get_filename(),
-                    "content_type": a.get_content_type(),
-                    "size": len(a.get_content_bytes()),
-                }
-                for a in actual
-            ]
-            if len(actual) == len(value):  # compare only the keys the fixture gives
-                actual = [
-                    {k: item[k] for k in want} for item, want in zip(actual, value, strict=True)
-                ]
-        elif key == "inline_attachments":
-            actual = {
-                cid: {
-                    "content_type": part.get_content_type(),
-                    "size": len(part.get_content_bytes()),
-                }
-                for cid, part in actual.items()
-            }
-        elif key == "date" and value is not None:
-            value = datetime.fromisoformat(value)
-        elif key in ("text", "html") and isinstance(actual, str) and isinstance(value, str):
-            actual, value = actual.replace("\r\n", "\n"), value.replace("\r\n", "\n")
-        assert actual == value, (key, actual, value)
+    return post_fixture(
+        esp.profile, fixture_data, request=request, credentials=credentials, client=client
+    )
 
 
 def test_fixture_produces_expected_events(esp_fixture, webhook_settings):
     esp, fixture = esp_fixture
     webhook_settings(esp)
     response, signals = post(esp, fixture.data)
-    assert response.status_code == fixture.data.get("expected_status", 200), response.content
-    expected = fixture.data["expected_events"]
-    assert len(signals) == len(expected), [s.event for s in signals]
-    for captured, expected_event in zip(signals, expected, strict=True):
+    assert response.status_code == fixture.expected_status, response.content
+    for captured in signals:
         assert captured.esp_name == esp.esp.name
         assert isinstance(captured.sender, type)
-        compare(expected_event, captured.event)
-        if captured.event.timestamp is not None:
-            assert captured.event.timestamp.utcoffset() is not None
+    assert_events_match(fixture.expected_events, [captured.event for captured in signals])
+    for captured in signals:
         proved(esp.id, f"event:{captured.event.event_type}")
 
 

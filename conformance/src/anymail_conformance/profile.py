@@ -1,9 +1,9 @@
 """The Profile API: what an ESP package gives the conformance suite.
 
-An ESP package keeps its profile in ``packages/<distribution>/conformance/profile.py``,
-exposing ``PROFILE = <YourProfile>()``, and its webhook fixtures in
-``packages/<distribution>/conformance/fixtures/*.json``. The suite finds both
-through the registry (``anymail.registry``): adding an ESP changes nothing here.
+An ESP package ships its profile as ``anymail/conformance/<esp id>/profile.py``
+(``PROFILE = <YourProfile>()``), with its webhook fixtures in ``fixtures/*.json``
+beside it, and registers it in the ``anymail_conformance.profiles`` entry-point
+group: adding an ESP changes nothing here.
 
 A profile answers three questions:
 
@@ -22,15 +22,20 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+import socket
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .fake_server import FakeESPServer, FakeResponse, RecordedRequest
+from anymail.registry import EspDescription, get_esp
+from anymail_conformance.fake_server import FakeESPServer, FakeResponse, RecordedRequest
+
+if TYPE_CHECKING:
+    from anymail.message import AnymailMessage
 
 __all__ = [
     "SCENARIOS",
@@ -128,14 +133,23 @@ class Profile:
 
     #: the ESP's registry id ("mailgun")
     esp_id: ClassVar[str]
+
+    @property
+    def esp(self) -> EspDescription:
+        """The ESP's description, from the registry."""
+        return get_esp(self.esp_id)
+
+    def adapt_message(self, message: AnymailMessage, feature: str) -> None:
+        """Adjust a message the suite built to prove ``feature`` so that this ESP can
+        send it at all (for example, Amazon SES sends merge data only with a
+        template). Default: nothing."""
+
     #: the send status the ESP reports for an accepted recipient ("queued" or "sent")
     accepted_status: ClassVar[str] = "queued"
     #: whether the send API reports rejected recipients (so all_rejected can raise AnymailRecipientsRefused)
     reports_rejections: ClassVar[bool] = False
     #: a from_email the ESP will accept in tests
     from_email: ClassVar[str] = "Sender <sender@example.com>"
-    #: whether merge_data / merge_global_data work only with a template_id (Amazon SES)
-    merge_needs_template: ClassVar[bool] = False
     #: whether message_id in anymail_status is one id per recipient (a set for several)
     per_recipient_message_ids: ClassVar[bool] = False
     #: (an esp_extra value, a check that raises AssertionError unless the SentMessage
@@ -185,8 +199,13 @@ class Profile:
         return {"REQUESTS_TIMEOUT": 0.5}
 
     def unreachable_settings(self) -> dict[str, Any]:
-        """Settings that point the backend at a closed port on 127.0.0.1."""
-        raise TypeError(f"{type(self).__name__} must implement unreachable_settings()")
+        """Settings that point the backend at a closed port on 127.0.0.1: by default,
+        :meth:`backend_settings` for a server whose ``url`` nothing listens on."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        # The socket is closed when the block ends: nothing listens on the port.
+        return self.backend_settings(_ClosedServer(f"http://127.0.0.1:{port}"))
 
     # ---------------------------------------------------------------- webhooks
 
@@ -210,6 +229,13 @@ class Profile:
     def tamper(self, request: WebhookRequest) -> WebhookRequest:
         """A copy of a prepared, signed request whose signature no longer matches."""
         raise TypeError(f"{type(self).__name__} signs webhooks, so must implement tamper()")
+
+
+@dataclass
+class _ClosedServer:
+    url: str
+    connection_count: int = 0
+    requests: tuple[Any, ...] = ()
 
 
 # -------------------------------------------------------------------- fixtures

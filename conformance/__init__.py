@@ -1,1 +1,0 @@
-"""The Anymail conformance suite: one set of tests run against every installed ESP."""

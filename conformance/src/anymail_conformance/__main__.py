@@ -1,0 +1,23 @@
+"""``python -m anymail_conformance [pytest options]``: run the suite for every
+installed ESP that ships a profile, with the suite's own Django settings unless
+DJANGO_SETTINGS_MODULE is set."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    import pytest
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "DJANGO_SETTINGS_MODULE" not in os.environ and not any(
+        arg == "--ds" or arg.startswith("--ds=") for arg in args
+    ):
+        args = ["--ds=anymail_conformance.settings", *args]
+    return int(pytest.main(["-p", "no:cacheprovider", "--pyargs", "anymail_conformance", *args]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

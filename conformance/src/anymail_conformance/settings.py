@@ -1,0 +1,15 @@
+"""Minimal Django settings for running the suite outside a project
+(``python -m anymail_conformance`` uses them unless DJANGO_SETTINGS_MODULE is set)."""
+
+SECRET_KEY = "anymail-conformance-only"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "anymail"]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+ROOT_URLCONF = "anymail_conformance.urls"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+DEFAULT_FROM_EMAIL = "from@example.com"
+ANYMAIL: dict = {}

@@ -1,0 +1,211 @@
+"""Normalized message data: a Django ``EmailMessage`` and its Anymail attributes,
+merged with the send defaults, as plain typed values.
+
+This is the first step of every send: ESP payloads only ever see a
+:class:`MessageData` (parsed addresses, aware datetimes, resolved lazy strings,
+attachments split from inline images, Django's SMTP header semantics applied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.mail import EmailMessage
+from django.utils.encoding import force_str
+from requests.structures import CaseInsensitiveDict
+
+from anymail.features import feature_specs
+from anymail.message import ANYMAIL_ATTRIBUTES
+from anymail.normalize import json_dict
+from anymail.utils import (
+    UNSET,
+    Attachment,
+    EmailAddress,
+    force_non_lazy,
+    merge_with_default,
+    parse_address_list,
+    parse_single_address,
+)
+
+__all__ = ["DEFAULTABLE_ATTRIBUTES", "MessageData"]
+
+#: EmailMessage attributes that SEND_DEFAULTS may also supply.
+DJANGO_ATTRIBUTES = (
+    "from_email",
+    "to",
+    "cc",
+    "bcc",
+    "reply_to",
+    "subject",
+    "body",
+    "extra_headers",
+    "attachments",
+    "alternatives",
+)
+DEFAULTABLE_ATTRIBUTES = frozenset(ANYMAIL_ATTRIBUTES) | frozenset(DJANGO_ATTRIBUTES) | {"headers"}
+
+
+@dataclass
+class MessageData:
+    """Everything an ESP needs to know about one message, normalized.
+
+    Values that were not set are None (or empty), so enforcement and ESP payloads
+    can tell "not used" from "used". Each feature's attribute is named by its
+    :class:`~anymail.features.FeatureSpec`.
+    """
+
+    from_email: list[EmailAddress] = field(default_factory=list)
+    to: list[EmailAddress] = field(default_factory=list)
+    cc: list[EmailAddress] = field(default_factory=list)
+    bcc: list[EmailAddress] = field(default_factory=list)
+    reply_to: list[EmailAddress] = field(default_factory=list)
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    #: (content, mimetype) alternatives other than the HTML body
+    alternatives: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    inline_attachments: list[Attachment] = field(default_factory=list)
+    #: extra headers, case-insensitive, without From / To / Reply-To (handled above)
+    headers: CaseInsensitiveDict[str] = field(default_factory=CaseInsensitiveDict)
+    #: the To header shown to recipients, when it differs from the envelope recipients
+    spoofed_to: list[EmailAddress] | None = None
+    envelope_sender: EmailAddress | None = None
+    metadata: dict[str, Any] | None = None
+    merge_metadata: dict[str, dict[str, Any]] | None = None
+    send_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    track_clicks: bool | None = None
+    track_opens: bool | None = None
+    template_id: str | None = None
+    merge_data: dict[str, dict[str, Any]] | None = None
+    merge_global_data: dict[str, Any] | None = None
+    esp_extra: dict[str, Any] | None = None
+    encoding: str = "utf-8"
+
+    @property
+    def all_recipients(self) -> list[EmailAddress]:
+        return [*self.to, *self.cc, *self.bcc]
+
+    @property
+    def is_batch(self) -> bool:
+        """Whether each "to" recipient gets an individual message
+        (merge_data or merge_metadata is set)."""
+        return self.merge_data is not None or self.merge_metadata is not None
+
+    @classmethod
+    def from_message(
+        cls, message: EmailMessage, defaults: Mapping[str, Any] | None = None
+    ) -> MessageData:
+        """Normalize ``message``, merged with ``defaults`` (the combined send defaults)."""
+        defaults = defaults or {}
+
+        def get(attr: str) -> Any:
+            value = getattr(message, attr, UNSET)
+            if attr in defaults:
+                value = merge_with_default(defaults[attr], value)
+            return None if value is UNSET else force_non_lazy(value)
+
+        data = cls(encoding=message.encoding or "utf-8")
+
+        headers_value = get("extra_headers")
+        if "headers" in defaults:
+            headers_value = merge_with_default(defaults["headers"], headers_value or {})
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        for name, value in (headers_value or {}).items():
+            headers[force_str(name)] = force_str(value)
+
+        data.from_email = parse_address_list(get("from_email"), field="from_email")
+        data.to = parse_address_list(get("to"), field="to")
+        data.cc = parse_address_list(get("cc"), field="cc")
+        data.bcc = parse_address_list(get("bcc"), field="bcc")
+        data.reply_to = parse_address_list(get("reply_to"), field="reply_to")
+
+        # Django's SMTP backend semantics for From, To and Reply-To headers:
+        if "Reply-To" in headers:
+            data.reply_to = parse_address_list(headers.pop("Reply-To"), field="headers['Reply-To']")
+        envelope_sender = get("envelope_sender")
+        if "From" in headers:
+            # The header From is what recipients see; from_email becomes the envelope sender.
+            original_from = data.from_email
+            data.from_email = parse_address_list(headers.pop("From"), field="headers['From']")
+            if envelope_sender is None and original_from:
+                envelope_sender = original_from[0].addr_spec
+        if "To" in headers:
+            data.spoofed_to = parse_address_list(headers.pop("To"), field="headers['To']")
+        data.headers = headers
+
+        if envelope_sender is not None:
+            data.envelope_sender = parse_single_address(envelope_sender, field="envelope_sender")
+
+        subject = get("subject")
+        data.subject = force_str(subject) if subject is not None else None
+        body = get("body")
+        body = force_str(body) if body is not None else None
+        if getattr(message, "content_subtype", "plain") == "html":
+            data.html = body
+        else:
+            data.text = body
+        for alternative in get("alternatives") or ():
+            content, mimetype = alternative[0], alternative[1]
+            content = force_str(content) if not isinstance(content, bytes) else content
+            if mimetype == "text/html" and data.html is None:
+                data.html = content
+            else:
+                data.alternatives.append((content, mimetype))
+
+        for attachment in get("attachments") or ():
+            parsed = Attachment(attachment, data.encoding)
+            (data.inline_attachments if parsed.inline else data.attachments).append(parsed)
+
+        # The Anymail attributes each feature reads straight off the message.
+        for spec in feature_specs():
+            if spec.normalize is not None:
+                setattr(data, spec.attribute, spec.normalize(get(spec.attribute)))
+        data.esp_extra = json_dict_or_mapping(get("esp_extra"))
+        return data
+
+    def as_send_params(self) -> dict[str, Any]:
+        """The data as a plain dict of the attributes that are set (the test backend's
+        ``anymail_send_params``)."""
+        params: dict[str, Any] = {}
+        if self.from_email:
+            params["from_email"] = ", ".join(address.address for address in self.from_email)
+        for kind in ("to", "cc", "bcc"):
+            addresses = getattr(self, kind)
+            if addresses:
+                params[kind] = [address.address for address in addresses]
+        if self.subject is not None:
+            params["subject"] = self.subject
+        if self.text is not None:
+            params["text_body"] = self.text
+        if self.html is not None:
+            params["html_body"] = self.html
+        for spec in feature_specs():
+            if spec.name != "from_email" and spec.used(self):
+                params[spec.param] = _plain(spec.value(self))
+        if self.esp_extra is not None:
+            params["esp_extra"] = self.esp_extra
+        return params
+
+
+def json_dict_or_mapping(value: Any) -> dict[str, Any] | None:
+    """esp_extra: any dict (its values are the ESP's business, not necessarily JSON)."""
+    if value is None or isinstance(value, Mapping):
+        return None if value is None else dict(value)
+    return json_dict(value, "esp_extra")  # raises, naming esp_extra
+
+
+def _plain(value: Any) -> Any:
+    """A feature's value as the test backend reports it: addresses as strings
+    (an envelope sender as its bare address), containers copied."""
+    if isinstance(value, EmailAddress):
+        return value.addr_spec
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list | tuple):
+        return [item.address if isinstance(item, EmailAddress) else item for item in value]
+    return value
