@@ -114,6 +114,8 @@ class EspDescription:
     inbound: bool = False
     #: routes beyond the standard two (view given as a class name in anymail.webhooks.<id>)
     extra_webhooks: tuple[WebhookRoute, ...] = ()
+    #: False for an ESP whose routes are all in extra_webhooks (Mandrill's combined view)
+    standard_routes: bool = True
     #: the settings it reads, without the ANYMAIL_ prefix ("MAILGUN_API_KEY", ...)
     settings: tuple[str, ...] = ()
     distribution: str = ""
@@ -146,8 +148,12 @@ class EspDescription:
 
     @property
     def webhooks(self) -> tuple[WebhookRoute, ...]:
-        routes = standard_webhooks(
-            self.id, self.class_prefix, tracking=self.tracking, inbound=self.inbound
+        routes = (
+            standard_webhooks(
+                self.id, self.class_prefix, tracking=self.tracking, inbound=self.inbound
+            )
+            if self.standard_routes
+            else ()
         )
         extra = tuple(
             route if "." in route.view else replace(route, view=f"{self.module}.{route.view}")
