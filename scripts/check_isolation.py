@@ -8,12 +8,13 @@ then verifies that:
 
 * the wheel holds only its own files: modules from its own ``src/``, never the
   ``__init__.py`` of a namespace package (``anymail``, ``anymail.backends``,
-  ``anymail.webhooks``, ``anymail.esps``), and no path that another wheel ships
+  ``anymail.webhooks``, ``anymail.esps``, ``anymail.conformance``), and no path that another wheel ships
   (``anymail/py.typed`` belongs to anymail-base alone);
 * its metadata is complete (name, version, license, classifiers, requires-python,
   a Django requirement directly or through anymail-base, project URLs, the
   package README as a Markdown long description; ESP packages declare an
-  anymail-base range and an ``anymail.esps`` entry point) and ``twine check`` passes;
+  anymail-base range, an ``anymail.esps`` entry point and an
+  ``anymail_conformance.profiles`` entry point) and ``twine check`` passes;
 * it installs, with anymail-base alone, into a fresh virtualenv, every module it
   ships imports (Django set up with the ``anymail`` app), its ESPs are listed by
   the registry, and nothing any other ESP needs was installed.
@@ -186,8 +187,13 @@ def check_metadata(built: Built) -> list[str]:
                 f"{base_req!r}: declare an anymail-base range with a lower and an upper "
                 "bound, e.g. 'anymail-base>=0.1,<1' (CONTRIBUTING.md)"
             )
-        if "[anymail.esps]" not in read_entry_points(built.wheel):
+        entry_points = read_entry_points(built.wheel)
+        if "[anymail.esps]" not in entry_points:
             errors.append("registers no ESP (no [anymail.esps] entry point)")
+        if "[anymail_conformance.profiles]" not in entry_points:
+            errors.append(
+                "ships no conformance profile (no [anymail_conformance.profiles] entry point)"
+            )
     readme = (package.path / "README.md").read_text(encoding="utf-8").strip()
     description = str(meta.get_payload()).strip()
     if meta.get("Description-Content-Type", "").split(";")[0] != "text/markdown":

@@ -8,7 +8,8 @@ upper end is what CI tests every day (the workspace's anymail-base); this proves
 the lower end: for each ESP package, a fresh virtualenv gets exactly the lowest
 declared anymail-base (built from ``packages/anymail-base`` when that is its
 current version, otherwise the release from PyPI) and the ESP's own wheel, then
-runs the ESP's tests.
+runs the ESP's tests, then the conformance suite from a directory outside the
+checkout (`python -m anymail_conformance`), as an ESP package elsewhere would.
 
 With no ESP package in the repository there is nothing to check: that is reported
 and the exit status is 0. Any other problem exits 1.
@@ -63,7 +64,7 @@ def check_one(package: Package, base: Package, workdir: Path) -> str | None:
     try:
         # Both in one resolve: pip must keep the pinned base, or fail loudly.
         env.pip_install(base_dist, wheel)
-        run_package_tests(env, package)
+        run_package_tests(env, package, outside=workdir / "outside" / package.name)
     except SystemExit as exc:
         return str(exc)
     return None

@@ -27,7 +27,13 @@ BASE = "anymail-base"
 
 #: The PEP 420 namespace packages shared by every wheel: no wheel may ship their
 #: ``__init__.py``, or installing it would shadow every other wheel's modules.
-NAMESPACE_PACKAGES = ("anymail", "anymail/backends", "anymail/webhooks", "anymail/esps")
+NAMESPACE_PACKAGES = (
+    "anymail",
+    "anymail/backends",
+    "anymail/webhooks",
+    "anymail/esps",
+    "anymail/conformance",
+)
 
 #: The one PEP 561 marker of the ``anymail`` namespace: shipped by anymail-base
 #: only (a second wheel shipping it would be a path shipped by two wheels).
@@ -288,10 +294,31 @@ def release_tuple(version: str) -> tuple[int, ...]:
 TEST_REQUIREMENTS = ("pytest>=8", "pytest-django>=4.8")
 
 
-def run_package_tests(env: Virtualenv, package: Package) -> None:
-    """Run ``package``'s tests with the wheels installed in ``env`` (not the sources)."""
-    env.pip_install(*TEST_REQUIREMENTS, *package.test_requirements)
+#: The conformance suite's distribution, installed from this checkout (it is not on PyPI
+#: until its first release) wherever a package's ``test`` extra names it.
+CONFORMANCE = "anymail-conformance"
+CONFORMANCE_DIR = ROOT / "conformance"
+
+
+def local_test_requirements(package: Package) -> list[str]:
+    """The package's ``test`` extra, with anymail-conformance taken from this checkout."""
+    return [
+        str(CONFORMANCE_DIR) if requirement_name(req) == CONFORMANCE else req
+        for req in package.test_requirements
+    ]
+
+
+def run_package_tests(env: Virtualenv, package: Package, *, outside: Path | None = None) -> None:
+    """Run ``package``'s tests with the wheels installed in ``env`` (not the sources).
+
+    With ``outside`` (a directory outside the checkout), also run the conformance suite
+    there, as an ESP package in another repository would: ``python -m anymail_conformance``
+    with the suite's own settings, against the installed wheels only."""
+    env.pip_install(*TEST_REQUIREMENTS, *local_test_requirements(package))
     tests = package.path / "tests"
     if not tests.is_dir():
         raise SystemExit(f"{package.relpath} has no tests/ directory")
     env.python_run("-m", "pytest", "-p", "no:cacheprovider", tests, cwd=ROOT)
+    if outside is not None:
+        outside.mkdir(parents=True, exist_ok=True)
+        env.python_run("-m", "anymail_conformance", "-q", cwd=outside)

@@ -16,7 +16,14 @@ def main(argv: list[str] | None = None) -> int:
         arg == "--ds" or arg.startswith("--ds=") for arg in args
     ):
         args = ["--ds=anymail_conformance.settings", *args]
-    return int(pytest.main(["-p", "no:cacheprovider", "--pyargs", "anymail_conformance", *args]))
+    # (`python -m` imported this package before pytest could mark it for assertion
+    # rewriting; the suite's test modules are still rewritten.)
+    quiet = "ignore:Module already imported:pytest.PytestAssertRewriteWarning"
+    return int(
+        pytest.main(
+            ["-p", "no:cacheprovider", "-W", quiet, "--pyargs", "anymail_conformance", *args]
+        )
+    )
 
 
 if __name__ == "__main__":

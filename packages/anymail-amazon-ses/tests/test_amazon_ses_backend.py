@@ -113,7 +113,17 @@ def test_template_limits(ses_settings, moto_ses, profile, extra, feature):
     with pytest.raises(AnymailUnsupportedFeature) as info:
         message.send()
     assert info.value.feature == feature
+    assert "Amazon SES templates don't allow" in str(info.value)
+    assert "built-in method" not in str(info.value)
     assert profile.request_count(moto_ses) == 0
+
+
+def test_template_limit_names_the_feature_by_its_title(ses_settings, moto_ses):
+    message = AnymailMessage(from_email="s@example.com", to=["t@example.org"], template_id="T")
+    message.extra_headers["To"] = "Shown <shown@example.org>"
+    with pytest.raises(AnymailUnsupportedFeature) as info:
+        message.send()
+    assert "templates don't allow a To header different from the recipients" in str(info.value)
 
 
 def test_template_attachments_unsupported(ses_settings, moto_ses):
