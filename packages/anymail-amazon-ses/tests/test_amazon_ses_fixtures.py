@@ -2,6 +2,7 @@
 the suite's own fixture test case (so the package's tests prove it on their own)."""
 
 import pytest
+
 from anymail_conformance import WebhookFixtureTests
 
 

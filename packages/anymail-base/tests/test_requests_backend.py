@@ -10,7 +10,6 @@ import socket
 
 import pytest
 import requests
-from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 from django.core import mail
 
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
@@ -22,6 +21,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, AnymailRecipientStatus
 from anymail.utils import get_anymail_setting
+from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "sk_test_0123456789abcdef"
 

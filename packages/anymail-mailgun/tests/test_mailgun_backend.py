@@ -9,11 +9,11 @@ from base64 import b64encode
 from pathlib import Path
 
 import pytest
-from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 from django.core import mail
 
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.message import AnymailMessage
+from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "key-test-1234"
 REPO_ROOT = Path(__file__).resolve().parents[3]

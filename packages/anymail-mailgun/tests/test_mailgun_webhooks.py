@@ -7,11 +7,11 @@ import json
 import time
 
 import pytest
-from anymail_conformance import WebhookFixtureTests, load_fixtures
 from django.http import QueryDict
 
 from anymail.conformance.mailgun.profile import PROFILE, WEBHOOK_SIGNING_KEY
 from anymail.webhooks.mailgun import tracking_events
+from anymail_conformance import WebhookFixtureTests, load_fixtures
 
 FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
 KEY = WEBHOOK_SIGNING_KEY

@@ -166,10 +166,12 @@ class EspDescription:
         """The EMAIL_BACKEND value for this ESP."""
         return self.backend
 
-    def load_backend(self) -> type:
+    def load_backend(self) -> Any:
+        """The backend class (imports the ESP's backend module and its client)."""
         return import_string(self.backend)
 
-    def load_view(self, route: WebhookRoute) -> type:
+    def load_view(self, route: WebhookRoute) -> Any:
+        """A route's view class."""
         return import_string(route.view)
 
 
@@ -290,7 +292,7 @@ class LazyView:
         self.__module__ = dotted_path.rpartition(".")[0]
 
     @property
-    def view_class(self) -> type:
+    def view_class(self) -> Any:
         return import_string(self.dotted_path)
 
     def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
