@@ -233,3 +233,11 @@ def test_view_reads_then_converts(client, tiny_view_url, settings):
     for body, content_type in ((b"{nope", "application/json"), (b'[{"x": 1}]', "application/json")):
         response = client.post(tiny_view_url, body, content_type=content_type, headers=auth)
         assert response.status_code == 400
+
+
+def test_head_is_answered_after_basic_auth(client, tiny_view_url, settings):
+    """Some ESPs (Mandrill) check a webhook URL with HEAD before posting to it."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "u:p"}
+    assert client.head(tiny_view_url, headers={"Authorization": "Basic dTpw"}).status_code == 200
+    assert client.head(tiny_view_url).status_code == 400
+    assert client.get(tiny_view_url).status_code == 405

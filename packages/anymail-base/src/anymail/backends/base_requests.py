@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from django.core.mail import EmailMessage
@@ -90,9 +90,28 @@ class RequestsPayload(BasePayload):
 
 
 class AnymailRequestsBackend(AnymailBaseBackend):
-    """Base for requests-based ESP backends."""
+    """Base for requests-based ESP backends.
 
-    def __init__(self, api_url: str, **kwargs: Any) -> None:
+    ``api_url`` defaults to the ``<ESP>_API_URL`` setting, else ``default_api_url``
+    (always ending in "/", so payloads give endpoints relative to it). Subclasses
+    explain an API error by overriding :meth:`error_hint`.
+    """
+
+    #: the ESP's API root, when <ESP>_API_URL isn't set
+    default_api_url: ClassVar[str | None] = None
+
+    def __init__(self, api_url: str | None = None, **kwargs: Any) -> None:
+        if api_url is None:
+            api_url = get_anymail_setting(
+                "api_url", esp_name=self.esp_id, kwargs=kwargs, default=self.default_api_url
+            )
+            if not api_url:
+                raise AnymailConfigurationError(
+                    f"{type(self).__name__} has no default_api_url: set "
+                    f"{self.esp_id.upper()}_API_URL"
+                )
+            if not api_url.endswith("/"):
+                api_url += "/"
         self.api_url = api_url
         self.timeout = _validate_timeout(
             get_anymail_setting("requests_timeout", kwargs=kwargs, default=DEFAULT_TIMEOUT)
@@ -153,10 +172,20 @@ class AnymailRequestsBackend(AnymailBaseBackend):
     def raise_for_status(
         self, response: requests.Response, payload: BasePayload, message: EmailMessage
     ) -> None:
+        """Raise AnymailRequestsAPIError for a non-2xx answer, with the ESP's own error
+        (from the response) and, where the ESP gives one, a hint on what to change."""
         if not 200 <= response.status_code < 300:
             raise AnymailRequestsAPIError(
-                email_message=message, payload=payload, response=response, backend=self
+                description=self.error_hint(response, payload),
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
             )
+
+    def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
+        """What to change, for the ESP's least helpful errors (default: nothing)."""
+        return None
 
     def deserialize_json_response(
         self, response: requests.Response, payload: BasePayload, message: EmailMessage

@@ -122,7 +122,7 @@ class AnymailBaseWebhookView(View):
     esp_name: ClassVar[str] = "ESP"
     esp_id: ClassVar[str] = "esp"
     signal: ClassVar[Signal]
-    http_method_names = ["post"]
+    http_method_names = ["post", "head"]
     #: Django 5.1's LoginRequiredMiddleware: the ESP can't log in.
     login_required = False
 

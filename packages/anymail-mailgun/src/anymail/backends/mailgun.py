@@ -254,6 +254,7 @@ class EmailBackend(AnymailRequestsBackend):
 
     esp = ESP
     payload_class = MailgunPayload
+    default_api_url = DEFAULT_API_URL
     secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -263,29 +264,11 @@ class EmailBackend(AnymailRequestsBackend):
         self.sender_domain: str | None = get_anymail_setting(
             "sender_domain", esp_name=self.esp_id, kwargs=kwargs, default=None
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(**kwargs)
 
-    def raise_for_status(
-        self, response: requests.Response, payload: BasePayload, message: EmailMessage
-    ) -> None:
-        if 200 <= response.status_code < 300:
-            return
-        assert isinstance(payload, MailgunPayload)
-        raise AnymailRequestsAPIError(
-            description=self._error_hint(response, payload),
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
-
-    def _error_hint(self, response: requests.Response, payload: MailgunPayload) -> str | None:
+    def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Say how to fix the mistakes that give Mailgun's least helpful errors."""
+        assert isinstance(payload, MailgunPayload)
         region = (
             f'(Mailgun\'s EU region needs MAILGUN_API_URL = "https://api.eu.mailgun.net/v3"; '
             f"this backend used {self.api_url!r}.)"

@@ -1,0 +1,71 @@
+"""How Anymail finds Mailjet: the ``anymail.esps`` entry point points here.
+
+This module imports only anymail-base: the backend and webhook views are named
+by dotted path and imported when they are first used.
+"""
+
+from __future__ import annotations
+
+from anymail.features import EventType, FeatureSupport, Support
+from anymail.registry import EspDescription
+
+__all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
+
+#: Mailjet's feature support (Anymail 6.0 docs, section 1.5.3, on Send API v3).
+FEATURES = FeatureSupport(
+    # Send API v3's "Sender" (needs Mailjet's approval for the API key).
+    envelope_sender=Support.YES,
+    # Mj-EventPayLoad, returned as "Payload" in tracking events.
+    metadata=Support.YES,
+    # Each "to" recipient gets its own message (in "Messages"), with its own payload.
+    merge_metadata=Support.YES,
+    # The Send API has no scheduled sending.
+    send_at=Support.NO,
+    # Mj-campaign: one campaign per message.
+    tags=Support.MAX_ONE,
+    track_clicks=Support.YES,
+    track_opens=Support.YES,
+    template_id=Support.YES,
+    merge_data=Support.YES,
+    merge_global_data=Support.YES,
+    # FromEmail is one address.
+    from_email=Support.MAX_ONE,
+    # Sent as a Reply-To header (v3 has no reply-to property).
+    reply_to=Support.YES,
+    # Only Text-part and Html-part.
+    alternatives=Support.NO,
+    attachments=Support.YES,
+    inline_images=Support.YES,
+    headers=Support.YES,
+    # Mailjet builds the To header from the recipients; no separate To header.
+    spoofed_to=Support.NO,
+)
+
+#: The normalized event types Mailjet's Event API reports (docs section 1.5.3).
+EVENT_TYPES = frozenset(
+    {
+        EventType.REJECTED,
+        EventType.BOUNCED,
+        EventType.DEFERRED,
+        EventType.DELIVERED,
+        EventType.OPENED,
+        EventType.CLICKED,
+        EventType.COMPLAINED,
+        EventType.UNSUBSCRIBED,
+    }
+)
+
+ESP = EspDescription(
+    id="mailjet",
+    name="Mailjet",
+    features=FEATURES,
+    event_types=EVENT_TYPES,
+    inbound=True,
+    settings=(
+        "MAILJET_API_KEY",
+        "MAILJET_SECRET_KEY",
+        "MAILJET_API_URL",
+        "MAILJET_SEND_DEFAULTS",
+    ),
+    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailjet#readme",
+)

@@ -1,0 +1,298 @@
+"""Mailjet's Event API (tracking) and Parse API (inbound), as Anymail webhook views.
+
+Mailjet doesn't sign its posts: both webhooks rely on Anymail's WEBHOOK_SECRET
+basic auth, which you put in the URL you give Mailjet
+(``https://user:pass@yoursite.example.com/anymail/mailjet/tracking/``).
+
+Event API posts are JSON: one event object per post, or, with "group events"
+(Event API version 2), an array of the events of the last second, of mixed types
+(https://dev.mailjet.com/email/guides/webhooks/). Mailjet retries any answer but
+200 every 30 seconds for 24 hours. Parse API posts are one JSON object per
+received message (https://dev.mailjet.com/email/guides/parse-api/).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+from datetime import UTC, datetime
+from email import policy
+from email.message import Message
+from email.parser import HeaderParser
+from typing import Any
+
+from django.http import HttpRequest
+
+from anymail.esps.mailjet import ESP
+from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.features import EventType, RejectReason
+from anymail.inbound import AnymailInboundMessage
+from anymail.webhooks.base import (
+    AnymailBaseWebhookView,
+    AnymailInboundWebhookView,
+    AnymailTrackingWebhookView,
+)
+
+__all__ = [
+    "EVENT_TYPE_MAP",
+    "REJECT_REASON_MAP",
+    "MailjetInboundWebhookView",
+    "MailjetTrackingWebhookView",
+    "inbound_events",
+    "tracking_events",
+]
+
+
+class MailjetWebhookView(AnymailBaseWebhookView):
+    """Reading a Mailjet post: a JSON body (basic auth is the base view's)."""
+
+    esp = ESP
+
+    def read_payload(self, request: HttpRequest) -> Any:
+        # Mailjet documents JSON bodies; parse them whatever Content-Type says.
+        return json.loads(request.body.decode("utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# Tracking
+
+#: Mailjet's ``event`` names → normalized event types.
+EVENT_TYPE_MAP = {
+    # "sent": the receiving mail server accepted the message
+    "sent": EventType.DELIVERED,
+    "open": EventType.OPENED,
+    "click": EventType.CLICKED,
+    "bounce": EventType.BOUNCED,  # or deferred, when hard_bounce is false
+    # "blocked": Mailjet didn't try to deliver it
+    "blocked": EventType.REJECTED,
+    "spam": EventType.COMPLAINED,
+    "unsub": EventType.UNSUBSCRIBED,
+}
+
+#: Mailjet's ``error`` values ("Possible values for errors" in the Event API guide)
+#: → normalized reject reasons.
+REJECT_REASON_MAP = {
+    "user unknown": RejectReason.BOUNCED,
+    "mailbox inactive": RejectReason.BOUNCED,
+    "quota exceeded": RejectReason.BOUNCED,
+    "blacklisted": RejectReason.BLOCKED,
+    "spam reporter": RejectReason.SPAM,
+    "invalid domain": RejectReason.INVALID,
+    "typofix": RejectReason.INVALID,
+    "no mail host": RejectReason.BOUNCED,
+    "relay/access denied": RejectReason.BLOCKED,
+    "greylisted": RejectReason.OTHER,
+    "sender blocked": RejectReason.BLOCKED,
+    "content blocked": RejectReason.SPAM,
+    "policy issue": RejectReason.BLOCKED,
+    "system issue": RejectReason.OTHER,
+    "protocol issue": RejectReason.OTHER,
+    "connection issue": RejectReason.OTHER,
+    # not sent because the address recently or repeatedly bounced
+    "preblocked": RejectReason.BOUNCED,
+    "duplicate in campaign": RejectReason.OTHER,
+    "bad or empty template": RejectReason.OTHER,
+    "error in template language": RejectReason.OTHER,
+}
+
+#: For an ``error`` not in REJECT_REASON_MAP: its ``error_related_to``.
+REJECT_REASON_BY_RELATED_TO = {
+    "recipient": RejectReason.BOUNCED,
+    "domain": RejectReason.BOUNCED,
+    "spam": RejectReason.SPAM,
+}
+
+
+def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
+    """The normalized events of one Event API post: a single event object, or a
+    (grouped) array of them. Raises ValueError for anything else."""
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise ValueError("Mailjet posted an empty list of events")
+    return [tracking_event(item) for item in items]
+
+
+def tracking_event(data: Any) -> AnymailTrackingEvent:
+    """One Mailjet event object as an AnymailTrackingEvent (``esp_event`` is the object)."""
+    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+        raise ValueError("a Mailjet event is a JSON object with an 'event' name")
+    mailjet_event = data["event"]
+    event_type = EVENT_TYPE_MAP.get(mailjet_event, EventType.UNKNOWN)
+    if mailjet_event == "bounce" and data.get("hard_bounce", True) in (False, "false"):
+        # A soft bounce: Mailjet tries again.
+        event_type = EventType.DEFERRED
+    reject_reason = None
+    if event_type in (EventType.BOUNCED, EventType.REJECTED):
+        reject_reason = REJECT_REASON_MAP.get(
+            str(data.get("error") or "").lower(),
+            REJECT_REASON_BY_RELATED_TO.get(
+                str(data.get("error_related_to") or "").lower(), RejectReason.OTHER
+            ),
+        )
+    # MessageID (a number) is what the Send API returned; events of grouped posts
+    # may carry only the older string mj_message_id.
+    message_id = data.get("MessageID", data.get("mj_message_id"))
+    campaign = data.get("customcampaign")
+    return AnymailTrackingEvent(
+        event_type=event_type,
+        timestamp=datetime.fromtimestamp(float(data["time"]), tz=UTC),
+        event_id=None,  # Mailjet's events have no id
+        esp_event=data,
+        message_id=None if message_id in (None, "") else str(message_id),
+        recipient=data.get("email") or None,
+        reject_reason=reject_reason,
+        description=data.get("error") or None,
+        # "smtp_reply" on sent events; "comment" (the raw SMTP error) on bounces
+        mta_response=data.get("smtp_reply") or data.get("comment") or None,
+        metadata=event_metadata(data.get("Payload")),
+        tags=[campaign] if isinstance(campaign, str) and campaign else [],
+        click_url=data.get("url") or None,
+        user_agent=data.get("agent") or None,
+    )
+
+
+def event_metadata(payload: Any) -> dict[str, Any]:
+    """The metadata Anymail sent as Mj-EventPayLoad (a JSON object). A payload that
+    isn't one (set by some other tool) is left in esp_event, and metadata is {}."""
+    if not isinstance(payload, str) or not payload:
+        return {}
+    try:
+        metadata = json.loads(payload)
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+# ---------------------------------------------------------------------------
+# Inbound
+
+
+def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
+    """The inbound event of one Parse API post (``esp_event`` is the parsed JSON)."""
+    if not isinstance(payload, dict):
+        raise ValueError("a Mailjet Parse API post is a JSON object")
+    message = message_from_parse(payload)
+    return [AnymailInboundEvent(EventType.INBOUND, esp_event=payload, message=message)]
+
+
+def message_from_parse(payload: dict[str, Any]) -> AnymailInboundMessage:
+    """Rebuild the received message from the Parse API's fields.
+
+    ``Headers`` holds the message's headers (a value is a string, or a list of
+    strings for a repeated header); ``Parts`` lists the MIME leaf parts, each with
+    its own headers and a ``ContentRef``: "Text-part" and "Html-part" name fields
+    holding the decoded bodies, "Attachment<N>" fields hold base64 content. The
+    message is built from these parts, not from the original Content-Type (whose
+    boundary no longer matches anything).
+    """
+    headers = payload.get("Headers")
+    parts = payload.get("Parts")
+    if not isinstance(headers, dict) or not isinstance(parts, list):
+        raise ValueError("a Mailjet Parse API post has 'Headers' and 'Parts'")
+    text = html = None
+    attachments = []
+    for part in parts:
+        if not isinstance(part, dict) or not isinstance(part.get("ContentRef"), str):
+            raise ValueError("each Mailjet Parse API part has a 'ContentRef'")
+        ref = part["ContentRef"]
+        if ref not in payload:
+            raise ValueError(f"the Mailjet Parse API post has no {ref!r} for its part")
+        content = payload[ref]
+        if ref == "Text-part" and text is None:
+            text = str(content)
+        elif ref == "Html-part" and html is None:
+            html = str(content)
+        else:
+            attachments.append(attachment_from_part(part.get("Headers"), content))
+    message = AnymailInboundMessage.construct(
+        headers=header_items(headers),
+        from_email=_str_or_none(payload.get("From")),
+        subject=_str_or_none(payload.get("Subject")),
+        text=text,
+        html=html,
+        attachments=attachments,
+    )
+    message.envelope_sender = _str_or_none(payload.get("Sender"))
+    message.envelope_recipient = _str_or_none(payload.get("Recipient"))
+    with contextlib.suppress(TypeError, ValueError):
+        message.spam_score = float(payload.get("SpamAssassinScore"))
+    return message
+
+
+def header_items(headers: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) pairs, a repeated header once per value."""
+    items = []
+    for name, value in headers.items():
+        for item in value if isinstance(value, list) else [value]:
+            items.append((str(name), str(item)))
+    return items
+
+
+def attachment_from_part(headers: Any, content: Any) -> AnymailInboundMessage:
+    """An attachment (or inline part) from its Parse API headers and base64 content.
+    (The part's Content-Transfer-Encoding names the original encoding: Mailjet always
+    posts attachments in base64.)"""
+    part = part_headers(headers if isinstance(headers, dict) else {})
+    try:
+        data = base64.b64decode(str(content))
+    except binascii.Error as err:
+        raise ValueError("a Mailjet Parse API attachment is not valid base64") from err
+    content_id = part.get("Content-ID")
+    return AnymailInboundMessage.construct_attachment(
+        content_type=part.get_content_type() if "Content-Type" in part else "",
+        content=data,
+        charset=part.get_content_charset(),
+        filename=part.get_filename(),
+        content_id=str(content_id) if content_id else None,
+        inline=part.get_content_disposition() == "inline",
+    )
+
+
+def part_headers(headers: dict[str, Any]) -> Message:
+    """A part's headers, parsed (for its content type, charset, filename and cid)."""
+    lines = "".join(
+        f"{name}: {' '.join(value.splitlines())}\n" for name, value in header_items(headers)
+    )
+    return HeaderParser(policy=policy.default).parsestr(lines + "\n")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+# ---------------------------------------------------------------------------
+# Views
+
+
+class MailjetTrackingWebhookView(MailjetWebhookView, AnymailTrackingWebhookView):
+    """Mailjet's Event API: grouped (array) and ungrouped (one object) posts."""
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        if isinstance(payload, dict) and "event" not in payload and "Parts" in payload:
+            return (
+                "This is a Mailjet Parse API (inbound) message, posted to Anymail's Mailjet "
+                "tracking webhook URL. Give the parseroute the URL /anymail/mailjet/inbound/ "
+                "instead."
+            )
+        return None
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
+        return tracking_events(payload)
+
+
+class MailjetInboundWebhookView(MailjetWebhookView, AnymailInboundWebhookView):
+    """Mailjet's Parse API: one received message per post."""
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        if isinstance(payload, list) or (isinstance(payload, dict) and "event" in payload):
+            return (
+                "This is a Mailjet Event API (tracking) post, sent to Anymail's Mailjet "
+                "inbound URL. Give Mailjet's event triggers the URL "
+                "/anymail/mailjet/tracking/ instead."
+            )
+        return None
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
+        return inbound_events(payload)

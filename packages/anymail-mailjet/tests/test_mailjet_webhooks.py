@@ -1,0 +1,308 @@
+"""Mailjet's webhooks through the real URLs: every conformance fixture, grouped and
+ungrouped posts, the reject reason mapping, payloads posted to the wrong URL,
+malformed posts, and the pure converters."""
+
+import base64
+import json
+
+import pytest
+
+from anymail.conformance.mailjet.profile import PROFILE
+from anymail.message import AnymailMessage
+from anymail.webhooks.mailjet import inbound_events, tracking_events
+from anymail_conformance import WebhookFixtureTests, load_fixtures
+from anymail_conformance.fake_server import FakeESPServer, FakeResponse
+
+FIXTURES = {fixture.name: fixture.data for fixture in load_fixtures(PROFILE)}
+TRACKING = "anymail:mailjet_tracking_webhook"
+INBOUND = "anymail:mailjet_inbound_webhook"
+
+
+class TestMailjetFixtures(WebhookFixtureTests):
+    esp_id = "mailjet"
+
+
+@pytest.fixture(autouse=True)
+def _secret(webhook_secret):
+    """Every post here carries the WEBHOOK_SECRET basic auth."""
+
+
+def sample(name):
+    """A fixture's request body (a fresh copy)."""
+    return json.loads(json.dumps(FIXTURES[name]["request"]["json"]))
+
+
+# --- tracking ---
+
+
+def test_grouped_post_sends_one_signal_per_event_in_order(webhook_client):
+    events = [sample("sent"), sample("open"), sample("click"), sample("blocked")]
+    response, signals = webhook_client.post(TRACKING, events)
+    assert response.status_code == 200
+    assert [s.event.event_type for s in signals] == ["delivered", "opened", "clicked", "rejected"]
+    # esp_event is the single event's dict, not the whole batch.
+    assert [s.event.esp_event for s in signals] == events
+    assert all(s.esp_name == "Mailjet" for s in signals)
+
+
+def test_ungrouped_post_sends_one_signal(webhook_client):
+    response, [signal] = webhook_client.post(TRACKING, sample("spam"))
+    assert response.status_code == 200
+    assert signal.event.event_type == "complained"
+    assert signal.event.esp_event == sample("spam")
+    assert signal.event.event_id is None
+
+
+def test_json_with_another_content_type_is_accepted(webhook_client):
+    body = json.dumps(sample("sent"))
+    response, [signal] = webhook_client.post(TRACKING, body, content_type="text/plain")
+    assert response.status_code == 200
+    assert signal.event.event_type == "delivered"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],  # no events
+        [{"event": "sent", "time": 1433333949}, "not an event"],
+        {"event": "sent"},  # no time
+        {"event": "sent", "time": "yesterday"},
+        {"time": 1433333949, "email": "a@example.com"},  # no event name
+        {"event": "sent", "time": 10**20},  # out of range
+    ],
+)
+def test_malformed_events_are_refused_with_400(webhook_client, body):
+    response, signals = webhook_client.post(TRACKING, body)
+    assert response.status_code == 400
+    assert signals == []
+
+
+@pytest.mark.parametrize(
+    ("hard_bounce", "event_type", "reject_reason"),
+    [(True, "bounced", "bounced"), (False, "deferred", None), (None, "bounced", "bounced")],
+)
+def test_bounce_is_bounced_or_deferred_by_hard_bounce(hard_bounce, event_type, reject_reason):
+    data = sample("bounce_hard")
+    if hard_bounce is None:
+        del data["hard_bounce"]
+    else:
+        data["hard_bounce"] = hard_bounce
+    [event] = tracking_events(data)
+    assert (event.event_type, event.reject_reason) == (event_type, reject_reason)
+    assert event.description == "user unknown"
+
+
+@pytest.mark.parametrize(
+    ("related_to", "error", "reject_reason"),
+    [
+        ("recipient", "user unknown", "bounced"),
+        ("recipient", "mailbox inactive", "bounced"),
+        ("recipient", "quota exceeded", "bounced"),
+        ("recipient", "blacklisted", "blocked"),
+        ("recipient", "spam reporter", "spam"),
+        ("domain", "invalid domain", "invalid"),
+        ("domain", "typofix", "invalid"),
+        ("domain", "no mail host", "bounced"),
+        ("domain", "relay/access denied", "blocked"),
+        ("spam", "sender blocked", "blocked"),
+        ("spam", "content blocked", "spam"),
+        ("spam", "policy issue", "blocked"),
+        ("system", "system issue", "other"),
+        ("content", "error in template language", "other"),
+        ("mailjet", "preblocked", "bounced"),
+        ("mailjet", "duplicate in campaign", "other"),
+        # errors Mailjet may add later: by what they relate to
+        ("spam", "something new", "spam"),
+        ("recipient", "something new", "bounced"),
+        ("elsewhere", "something new", "other"),
+    ],
+)
+def test_blocked_reject_reasons(related_to, error, reject_reason):
+    data = sample("blocked")
+    data.update(error_related_to=related_to, error=error)
+    [event] = tracking_events(data)
+    assert event.event_type == "rejected"
+    assert (event.reject_reason, event.description) == (reject_reason, error)
+
+
+def test_reject_reason_only_for_bounced_and_rejected():
+    for name in ("sent", "open", "click", "spam", "unsub", "derived_bounce_soft_deferred"):
+        [event] = tracking_events(sample(name))
+        assert event.reject_reason is None, name
+
+
+def test_unknown_event_name_is_unknown():
+    data = sample("sent")
+    data["event"] = "something_new"
+    [event] = tracking_events(data)
+    assert event.event_type == "unknown"
+    assert event.esp_event["event"] == "something_new"
+
+
+@pytest.mark.parametrize(
+    ("payload", "metadata"),
+    [
+        ('{"order": "1", "n": 2}', {"order": "1", "n": 2}),
+        ("Eticket,1234,row,15,seat,B", {}),  # Mailjet's own example: any text
+        ('["a list"]', {}),
+        ("", {}),
+        (None, {}),
+    ],
+)
+def test_metadata_is_the_payload_json_object(payload, metadata):
+    data = sample("open")
+    data["Payload"] = payload
+    [event] = tracking_events(data)
+    assert event.metadata == metadata
+    assert event.esp_event["Payload"] == payload
+
+
+def test_message_id_keeps_every_digit():
+    body = '{"event": "sent", "time": 1433333949, "MessageID": 288230376151711749}'
+    [event] = tracking_events(json.loads(body))
+    assert event.message_id == "288230376151711749"
+
+
+def test_events_match_what_the_backend_sent(webhook_client, settings):
+    """message_id, metadata and tags round-trip: the send's anymail_status and the
+    Mj-EventPayLoad / Mj-campaign it posted come back on the events."""
+    answer = FakeResponse.json(
+        {"Sent": [{"Email": "to@example.com", "MessageID": 288230376151711749}]}
+    )
+    with FakeESPServer(answer) as server:
+        settings.EMAIL_BACKEND = "anymail.backends.mailjet.EmailBackend"
+        settings.ANYMAIL = {
+            **settings.ANYMAIL,
+            "MAILJET_API_KEY": "key",
+            "MAILJET_SECRET_KEY": "secret",
+            "MAILJET_API_URL": f"{server.url}/v3",
+        }
+        message = AnymailMessage(
+            "Subject", "Body", "from@example.com", ["to@example.com"],
+            metadata={"order": "1001", "tier": "Gold Ü"}, tags=["receipt"],
+        )  # fmt: skip
+        message.send()
+        sent = server.requests[0].json()
+    event = sample("open")
+    event.update(
+        MessageID=int(message.anymail_status.message_id),
+        customcampaign=sent["Mj-campaign"],
+        Payload=sent["Mj-EventPayLoad"],
+    )
+    _response, [signal] = webhook_client.post(TRACKING, event)
+    assert signal.event.message_id == message.anymail_status.message_id
+    assert signal.event.metadata == message.metadata
+    assert signal.event.tags == message.tags
+
+
+def test_tracking_events_is_a_pure_function_of_the_payload():
+    events = tracking_events(sample("grouped_sent_batch"))
+    assert [e.message_id for e in events] == [
+        "18858825588804172",
+        "18858825588803684",
+        "18014400413866302",
+        "18858825588804459",
+    ]
+    assert all(e.tags == ["test"] for e in events)
+    assert events[0].timestamp.isoformat() == "2015-02-25T14:18:58+00:00"
+
+
+def test_inbound_posted_to_tracking_url_explains(webhook_client):
+    response, signals = webhook_client.post(TRACKING, sample("inbound"))
+    assert response.status_code == 400
+    assert b"/anymail/mailjet/inbound/" in response.content
+    assert signals == []
+
+
+# --- inbound ---
+
+
+def test_tracking_posted_to_inbound_url_explains(webhook_client):
+    for body in (sample("sent"), sample("grouped_sent_batch")):
+        response, signals = webhook_client.post(INBOUND, body)
+        assert response.status_code == 400
+        assert b"/anymail/mailjet/tracking/" in response.content
+        assert signals == []
+
+
+def test_inbound_message_has_headers_envelope_and_spam_score(webhook_client):
+    response, [signal] = webhook_client.post(INBOUND, sample("inbound_with_attachment"))
+    assert response.status_code == 200
+    assert signal.signal == "inbound"
+    event = signal.event
+    assert (event.event_type, event.timestamp, event.event_id) == ("inbound", None, None)
+    assert event.esp_event == sample("inbound_with_attachment")
+    message = event.message
+    assert message["Message-ID"] == (
+        "<CAE5Zh0ZpHZ6G5DC+He5426a4RkVab7uWaTDwiMcHzOR=YB3urA@mail.gmail.com>"
+    )
+    assert message.get_all("Received") == [
+        "by 10.107.134.160 with HTTP; Fri, 10 Apr 2015 09:06:38 -0700 (PDT)"
+    ]
+    assert (message.envelope_sender, message.envelope_recipient) == (
+        "pilot@mailjet.com",
+        "passenger@mailjet.com",
+    )
+    assert message.spam_score == 0.602
+    [attachment] = message.attachments
+    assert attachment.get_content_text() == "Hello World!"
+    assert attachment.get_content_charset() == "utf-8"
+
+
+def test_inbound_inline_image_is_keyed_by_its_cid():
+    [event] = inbound_events(sample("derived_inbound_inline_image"))
+    message = event.message
+    assert message.attachments == []
+    image = message.inline_attachments["ii_logo@mail.gmail.com"]
+    assert image.get_content_type() == "image/png"
+    assert image.get_filename() == "logo.png"
+    assert image.get_content_bytes() == base64.b64decode(
+        sample("derived_inbound_inline_image")["Attachment1"]
+    )
+    assert "cid:ii_logo@mail.gmail.com" in message.html
+
+
+def test_inbound_attachment_with_encoded_filename_and_no_content_type():
+    data = sample("inbound")
+    data["Parts"].append(
+        {
+            "Headers": {"Content-Disposition": "attachment; filename*=utf-8''R%C3%A9sum%C3%A9.pdf"},
+            "ContentRef": "Attachment1",
+        }
+    )
+    data["Attachment1"] = base64.b64encode(b"%PDF-1.4").decode()
+    [event] = inbound_events(data)
+    [attachment] = event.message.attachments
+    assert attachment.get_filename() == "Résumé.pdf"
+    assert attachment.get_content_type() == "application/octet-stream"
+    assert attachment.get_content_bytes() == b"%PDF-1.4"
+
+
+def test_inbound_without_spam_score_or_envelope():
+    data = sample("inbound")
+    for key in ("SpamAssassinScore", "Sender", "Recipient"):
+        del data[key]
+    [event] = inbound_events(data)
+    assert event.message.spam_score is None
+    assert event.message.envelope_sender is None
+    assert event.message.subject == "Hey! It's Friday!"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data: data.pop("Parts"),
+        lambda data: data.pop("Headers"),
+        lambda data: data.pop("Text-part"),  # a part refers to it
+        lambda data: data["Parts"].append({"Headers": {}}),  # no ContentRef
+        lambda data: data.update(
+            Parts=[*data["Parts"], {"ContentRef": "Attachment1"}], Attachment1="not base64!"
+        ),
+    ],
+)
+def test_malformed_inbound_is_refused_with_400(webhook_client, change):
+    data = sample("inbound")
+    change(data)
+    response, signals = webhook_client.post(INBOUND, data)
+    assert response.status_code == 400
+    assert signals == []
