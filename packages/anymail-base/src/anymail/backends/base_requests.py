@@ -20,7 +20,7 @@ from anymail.backends.base import AnymailBaseBackend, BasePayload
 from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
 from anymail.utils import get_anymail_setting
 
-__all__ = ["AnymailRequestsBackend", "RequestsPayload"]
+__all__ = ["AnymailRequestsBackend", "RequestsPayload", "validate_timeout"]
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -39,7 +39,7 @@ def user_agent(distribution: str) -> str:
     return f"{distribution}/{version} python-requests/{requests.__version__}"
 
 
-def _validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
+def validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
     if timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
         return timeout
     if (
@@ -113,7 +113,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             if not api_url.endswith("/"):
                 api_url += "/"
         self.api_url = api_url
-        self.timeout = _validate_timeout(
+        self.timeout = validate_timeout(
             get_anymail_setting("requests_timeout", kwargs=kwargs, default=DEFAULT_TIMEOUT)
         )
         self.debug_api_requests = bool(

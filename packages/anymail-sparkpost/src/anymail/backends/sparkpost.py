@@ -1,0 +1,539 @@
+"""Anymail's SparkPost backend: sends through SparkPost's Python client (``sparkpost``).
+
+Each message is one call of the client's ``Transmissions.send``, with the keyword
+arguments python-sparkpost documents (``recipients``, ``from_email``, ``campaign``,
+``template``, ...): the client turns them into the transmissions API's JSON.
+
+Connection reuse: python-sparkpost sends through a pluggable transport (its
+``transport_class``), which Anymail gives the backend's own ``requests.Session``.
+One session lives from the backend's ``open()`` to its ``close()``, so
+``send_messages`` sends every message over one pooled HTTP connection (Anymail 6.0
+created a new client, and so a new connection, for every message). The transport
+also applies ``REQUESTS_TIMEOUT``, which the client alone can't.
+
+The client is imported when the backend opens its connection, never at import, so
+listing the registry or importing ``anymail.urls`` doesn't import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.backends.base_requests import validate_timeout
+from anymail.esps.sparkpost import ESP
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailConfigurationError,
+    AnymailImproperlyInstalled,
+    AnymailRequestsAPIError,
+)
+from anymail.features import Feature
+from anymail.message import AnymailRecipientStatus
+from anymail.utils import Attachment, EmailAddress, get_anymail_setting
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMessage
+
+__all__ = [
+    "API_KEY_ENVIRONMENT_VARIABLE",
+    "DEFAULT_API_URL",
+    "DEFAULT_TIMEOUT",
+    "EmailBackend",
+    "SparkPostPayload",
+    "sparkpost_client",
+    "user_agent",
+]
+
+ESP_ID = ESP.id
+DISTRIBUTION = ESP.distribution
+
+#: python-sparkpost's default endpoint. SparkPost EU is "https://api.eu.sparkpost.com/api/v1".
+DEFAULT_API_URL = "https://api.sparkpost.com/api/v1"
+#: Where python-sparkpost looks for an API key when none is given (Anymail does too).
+API_KEY_ENVIRONMENT_VARIABLE = "SPARKPOST_API_KEY"
+#: Seconds to wait for SparkPost (REQUESTS_TIMEOUT), as for Anymail's requests-based ESPs.
+DEFAULT_TIMEOUT = 30.0
+
+
+@functools.cache
+def user_agent() -> str:
+    """'anymail-sparkpost/<version>', put before the client's own User-Agent."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{DISTRIBUTION}/{version(DISTRIBUTION)}"
+    except PackageNotFoundError:  # running from a source tree that isn't installed
+        return f"{DISTRIBUTION}/unknown"
+
+
+@functools.cache
+def sparkpost_client() -> tuple[type, type]:
+    """python-sparkpost's ``Transmissions`` resource, and a transport class for it
+    that sends through a session it is given. Imported on first use."""
+    try:
+        from sparkpost.base import RequestsTransport
+        from sparkpost.transmissions import Transmissions
+    except ImportError as err:
+        raise AnymailImproperlyInstalled("sparkpost", install_extra=DISTRIBUTION) from err
+
+    class PooledTransport(RequestsTransport):
+        """The client's own transport (its error handling and ``results`` unwrapping),
+        on the backend's session and with a timeout. ``last_response`` is the
+        response to the latest request, for errors about a response the client
+        couldn't read."""
+
+        def __init__(self, session: requests.Session, timeout: Any) -> None:
+            # Not RequestsTransport.__init__: it would open a session of its own.
+            self.sess = session
+            self.timeout = timeout
+            self.last_response: requests.Response | None = None
+
+        def request(self, method: str, uri: str, headers: dict[str, str], **kwargs: Any) -> Any:
+            self.last_response = None
+            kwargs.setdefault("timeout", self.timeout)
+            kwargs["hooks"] = {"response": self._remember}
+            client = headers.get("User-Agent", "")
+            headers = {**headers, "User-Agent": f"{user_agent()} {client}".strip()}
+            return super().request(method, uri, headers=headers, **kwargs)
+
+        def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            self.last_response = response
+
+    return Transmissions, PooledTransport
+
+
+def _api_url(value: Any) -> str:
+    url = str(value).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise AnymailConfigurationError(
+            f"SPARKPOST_API_URL must be the full, versioned API endpoint, such as "
+            f'"{DEFAULT_API_URL}" or "https://api.eu.sparkpost.com/api/v1" '
+            f"(not just a host name); got {value!r}."
+        )
+    return url
+
+
+def _address(email: EmailAddress) -> dict[str, str]:
+    """An address as the transmissions API's {email, name} object (no parsing left to
+    the client, so display names with commas or quotes arrive as they are)."""
+    address = {"email": email.idna_addr_spec}
+    if email.display_name:
+        address["name"] = email.display_name
+    return address
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+# ---------------------------------------------------------------------------
+# Payload
+
+
+class SparkPostPayload(BasePayload):
+    """A message as keyword arguments for python-sparkpost's ``Transmissions.send``
+    (``self.params``).
+
+    With a stored template (``template_id``), the transmission's content is the
+    template alone: the message's From and Reply-To go in the API's ``override``
+    block, and a subject, body, attachment or extra header can't be sent.
+    """
+
+    backend: EmailBackend
+
+    def init_payload(self) -> None:
+        #: keyword arguments for Transmissions.send
+        self.params: dict[str, Any] = {}
+        self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
+        self.headers: dict[str, str] = {}
+        self.spoofed_to: list[EmailAddress] | None = None
+        self.merge_data: dict[str, dict[str, Any]] | None = None
+        self.merge_metadata: dict[str, dict[str, Any]] | None = None
+        self.extra: dict[str, Any] = {}
+        self.template = self.data.template_id is not None
+
+    @property
+    def all_recipients(self) -> list[EmailAddress]:
+        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
+
+    def finish(self) -> None:
+        # Recipients depend on cc, bcc, the spoofed To, merge data and merge metadata.
+        self.params["recipients"] = self.build_recipients()
+        if self.headers:
+            self.params["custom_headers"] = self.headers
+        # esp_extra replaces whatever Anymail set for the same keyword (6.0 docs).
+        self.params.update(self.extra)
+
+    def _unsupported_with_template(self, feature: str, what: str) -> None:
+        self.unsupported_feature(
+            feature, f"{what} with a stored template (template_id): the template has its own"
+        )
+
+    def _override(self) -> dict[str, Any]:
+        override: dict[str, Any] = self.params.setdefault("override", {})
+        return override
+
+    # --- core hooks ---
+
+    def set_from_email(self, email: EmailAddress) -> None:
+        if self.template:
+            # The API's way to replace a stored template's From. (To use the
+            # template's own From, set message.from_email = None.)
+            self._override()["from"] = _address(email)
+        else:
+            self.params["from_email"] = _address(email)
+
+    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
+        self.recipients[recipient_type] = list(emails)
+
+    def set_subject(self, subject: str) -> None:
+        if not self.template:
+            self.params["subject"] = subject
+        elif subject:
+            self._unsupported_with_template("subject", "a subject")
+
+    def set_text_body(self, body: str) -> None:
+        if not self.template:
+            self.params["text"] = body
+        elif body:
+            self._unsupported_with_template("body", "a body")
+
+    def set_html_body(self, body: str) -> None:
+        if not self.template:
+            self.params["html"] = body
+        elif body:
+            self._unsupported_with_template("body", "an HTML body")
+
+    # --- feature hooks ---
+
+    def set_envelope_sender(self, email: EmailAddress) -> None:
+        # SparkPost may replace the local part (all but Enterprise accounts).
+        self.params["return_path"] = email.idna_addr_spec
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self.params["metadata"] = metadata
+
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        self.merge_metadata = merge_metadata
+
+    def set_send_at(self, send_at: datetime) -> None:
+        # options.start_time: YYYY-MM-DDTHH:MM:SS+-HH:MM (send_at is always aware here)
+        self.params["start_time"] = send_at.isoformat(timespec="seconds")
+
+    def set_tags(self, tags: list[str]) -> None:
+        # tags=MAX_ONE: the declaration has already refused (or cut) more than one.
+        self.params["campaign"] = tags[0]
+
+    def set_track_clicks(self, track_clicks: bool) -> None:
+        self.params["track_clicks"] = track_clicks
+
+    def set_track_opens(self, track_opens: bool) -> None:
+        self.params["track_opens"] = track_opens
+
+    def set_template_id(self, template_id: str) -> None:
+        self.params["template"] = template_id
+
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        self.merge_data = merge_data
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        # Includes SparkPost's special dynamic_html / dynamic_plain keys, as they are.
+        self.params["substitution_data"] = merge_global_data
+
+    def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
+        value = ", ".join(email.address for email in emails)
+        if self.template:
+            self._override()["reply_to"] = value
+        else:
+            self.params["reply_to"] = value
+
+    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
+        if self.template:
+            self._unsupported_with_template(Feature.HEADERS, "extra headers")
+            return
+        self.headers.update(headers)
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        feature = Feature.INLINE_IMAGES if attachment.inline else Feature.ATTACHMENTS
+        if self.template:
+            self._unsupported_with_template(feature, Feature(feature).human_name)
+            return
+        if attachment.inline:
+            # SparkPost makes an inline image's name its Content-ID (HTML uses cid:NAME).
+            if not attachment.content_id:
+                self.unsupported_feature(
+                    feature,
+                    "SparkPost needs a Content-ID for every inline image "
+                    "(anymail.message.attach_inline_image gives it one)",
+                )
+                return
+            name, key = attachment.content_id, "inline_images"
+        else:
+            if not attachment.name:
+                self.unsupported_feature(
+                    feature,
+                    "SparkPost needs a filename for every attachment "
+                    '(use message.attach(filename="...", ...))',
+                )
+                return
+            name, key = attachment.name, "attachments"
+        self.params.setdefault(key, []).append(
+            {"name": name, "type": self.attachment_type(attachment), "data": attachment.b64content}
+        )
+
+    def attachment_type(self, attachment: Attachment) -> str:
+        """The attachment's MIME type, with a charset for non-ASCII text (SparkPost
+        uses the type as the part's Content-Type header, as it is)."""
+        mimetype = attachment.mimetype
+        if not mimetype.startswith("text/") or "charset" in mimetype.lower():
+            return mimetype
+        content = attachment.content
+        if content.isascii():
+            return mimetype
+        encoding = self.data.encoding or "utf-8"
+        try:
+            content.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            return mimetype
+        return f'{mimetype}; charset="{encoding}"'
+
+    def set_spoofed_to(self, emails: Sequence[EmailAddress]) -> None:
+        self.spoofed_to = list(emails)
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        # The client would fail on a value JSON can't represent: say which one, now.
+        self.serialize_json(extra, "esp_extra")
+        self.extra = dict(extra)
+
+    # --- recipients ---
+
+    def build_recipients(self) -> list[dict[str, Any]]:
+        """The transmission's recipient objects.
+
+        SparkPost sends each recipient a message of its own, whose To header is the
+        recipient's own address unless ``address.header_to`` says otherwise. So to
+        look like one message to everyone (several To recipients, cc, bcc or a
+        spoofed To), every recipient gets the To header in ``header_to``, and cc
+        addresses go in a CC header. A batch send (merge_data or merge_metadata)
+        leaves each To recipient its own To header, as Anymail's batch sends do.
+        """
+        to, cc, bcc = self.recipients["to"], self.recipients["cc"], self.recipients["bcc"]
+        batch = self.merge_data is not None or self.merge_metadata is not None
+        shown = self.spoofed_to if self.spoofed_to is not None else to
+        to_header = ", ".join(email.address for email in shown)
+        share_to_header = bool(to_header) and bool(
+            self.spoofed_to is not None or cc or bcc or (len(to) > 1 and not batch)
+        )
+        if cc and not self.template:
+            # (A stored template's content can't carry headers: with one, cc
+            # recipients still get their copy, showing the To header, but no CC header.)
+            self.headers["CC"] = ", ".join(email.address for email in cc)
+
+        recipients = []
+        for kind, emails in (("to", to), ("cc", cc), ("bcc", bcc)):
+            for email in emails:
+                own_to = kind == "to" and batch and self.spoofed_to is None
+                if share_to_header and not own_to:
+                    # header_to replaces the whole To header (a name here would be
+                    # put in front of it), so display names live in to_header.
+                    address: dict[str, str] = {
+                        "email": email.idna_addr_spec,
+                        "header_to": to_header,
+                    }
+                else:
+                    address = _address(email)
+                recipient: dict[str, Any] = {"address": address}
+                if self.merge_metadata and email.addr_spec in self.merge_metadata:
+                    recipient["metadata"] = self.merge_metadata[email.addr_spec]
+                if self.merge_data and email.addr_spec in self.merge_data:
+                    recipient["substitution_data"] = self.merge_data[email.addr_spec]
+                recipients.append(recipient)
+        return recipients
+
+
+# ---------------------------------------------------------------------------
+# Backend
+
+
+class EmailBackend(AnymailBaseBackend):
+    """SparkPost's transmissions API through python-sparkpost, as a Django email backend."""
+
+    esp = ESP
+    payload_class = SparkPostPayload
+    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        api_key = get_anymail_setting(
+            "api_key", esp_name=self.esp_id, kwargs=kwargs, default=None, allow_bare=True
+        )
+        if not api_key:
+            # What python-sparkpost itself does when it isn't given a key.
+            api_key = os.environ.get(API_KEY_ENVIRONMENT_VARIABLE)
+        if not api_key:
+            raise AnymailConfigurationError(
+                "SparkPost needs an API key: set SPARKPOST_API_KEY in your Django settings, "
+                'as ANYMAIL = {"SPARKPOST_API_KEY": ...}, ANYMAIL_SPARKPOST_API_KEY or '
+                'SPARKPOST_API_KEY, or pass api_key="..." to the backend (get_connection), '
+                f"or set the {API_KEY_ENVIRONMENT_VARIABLE} environment variable."
+            )
+        self.api_key = str(api_key)
+        self.api_url = _api_url(
+            get_anymail_setting(
+                "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
+            )
+        )
+        self.timeout = validate_timeout(
+            get_anymail_setting("requests_timeout", kwargs=kwargs, default=DEFAULT_TIMEOUT)
+        )
+        super().__init__(**kwargs)
+        self.session: requests.Session | None = None
+        #: python-sparkpost's Transmissions resource, while the connection is open
+        self.transmissions: Any = None
+
+    # --- connection: one session (and so one pooled HTTP connection) per open ---
+
+    def open(self) -> bool:
+        """Create the client on a new session; True if this call created it (so the
+        caller closes it)."""
+        if self.transmissions is not None:
+            return False
+        transmissions_class, transport_class = sparkpost_client()
+        session = requests.Session()
+        try:
+            # Transmissions(base_uri, api_key, transport_class): its base_uri is the
+            # full versioned endpoint, which is what SPARKPOST_API_URL holds.
+            self.transmissions = transmissions_class(
+                self.api_url,
+                self.api_key,
+                functools.partial(transport_class, session, self.timeout),
+            )
+        except BaseException:
+            session.close()
+            raise
+        self.session = session
+        return True
+
+    def close(self) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.close()
+        finally:
+            self.session = None
+            self.transmissions = None
+
+    # --- sending ---
+
+    def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> Any:
+        """Transmissions.send; any failure becomes an AnymailAPIError."""
+        assert isinstance(payload, SparkPostPayload)
+        created = self.open()  # (send_messages has normally opened it already)
+        try:
+            return self._send_transmission(payload, message)
+        finally:
+            if created:
+                self.close()
+
+    def _send_transmission(self, payload: SparkPostPayload, message: EmailMessage) -> Any:
+        from sparkpost.exceptions import SparkPostAPIException, SparkPostException
+
+        transport = self.transmissions.transport
+        try:
+            return self.transmissions.send(**payload.params)
+        except SparkPostAPIException as err:
+            # An error status from SparkPost: its own messages, then the whole body.
+            raise AnymailRequestsAPIError(
+                describe_sparkpost_errors(err.response),
+                email_message=message,
+                payload=payload,
+                response=err.response,
+                backend=self,
+            ) from err
+        except SparkPostException as err:
+            # The client refused the arguments (esp_extra can give it anything).
+            raise AnymailAPIError(
+                f"python-sparkpost refused the transmission: {err}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            ) from err
+        except (requests.RequestException, ValueError, TypeError) as err:
+            response = transport.last_response
+            if response is not None:
+                # A success status with a body the client couldn't read.
+                raise AnymailRequestsAPIError(
+                    "Invalid SparkPost API response: not the JSON SparkPost sends",
+                    email_message=message,
+                    payload=payload,
+                    response=response,
+                    backend=self,
+                ) from err
+            if isinstance(err, requests.RequestException):
+                raise AnymailRequestsAPIError(
+                    f"Error posting to {self.transmissions.uri}:",
+                    description=f"{type(err).__name__}: {err}",
+                    email_message=message,
+                    payload=payload,
+                    backend=self,
+                ) from err
+            raise
+
+    def parse_recipient_status(
+        self, response: Any, payload: BasePayload, message: EmailMessage
+    ) -> dict[str, AnymailRecipientStatus]:
+        """Every recipient gets the transmission id. SparkPost reports only how many
+        recipients it accepted and rejected, not which: all accepted is "queued",
+        all rejected "rejected", and a mix "unknown" for everyone."""
+        assert isinstance(payload, SparkPostPayload)
+        transmission_id = response.get("id") if isinstance(response, Mapping) else None
+        if not transmission_id:
+            raise AnymailAPIError(
+                f"Unexpected SparkPost API response, with no transmission id: {response!r}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            )
+        accepted = _count(response.get("total_accepted_recipients"))
+        rejected = _count(response.get("total_rejected_recipients"))
+        if not rejected:
+            status = "queued"
+        elif not accepted:
+            status = "rejected"
+        else:
+            status = "unknown"
+        return {
+            email.addr_spec: AnymailRecipientStatus(message_id=str(transmission_id), status=status)
+            for email in payload.all_recipients
+        }
+
+
+def describe_sparkpost_errors(response: requests.Response) -> str:
+    """SparkPost's error messages ("Invalid domain: Unconfigured or unverified sending
+    domain. (code 7001)"), or a plain summary if the body has none."""
+    try:
+        errors = response.json()["errors"]
+        described = []
+        for error in errors:
+            text = str(error.get("message") or "error")
+            if error.get("description"):
+                text += f": {error['description']}"
+            if error.get("code"):
+                text += f" (code {error['code']})"
+            described.append(text)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        described = []
+    if not described:
+        return f"SparkPost API error {response.status_code}"
+    return "SparkPost API error: " + "; ".join(described)
