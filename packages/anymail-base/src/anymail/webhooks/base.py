@@ -213,7 +213,7 @@ class AnymailBaseWebhookView(View):
             return self.malformed(err)
         try:
             for event in events:
-                self.signal.send(sender=type(self), event=event, esp_name=self.esp_name)
+                self.signal_for(event).send(sender=type(self), event=event, esp_name=self.esp_name)
         except Exception:
             self._release_tokens()
             logger.exception(
@@ -235,6 +235,11 @@ class AnymailBaseWebhookView(View):
         return HttpResponseBadRequest(
             f"Malformed {self.esp_name} webhook payload", content_type="text/plain"
         )
+
+    def signal_for(self, event: AnymailEvent) -> Signal:
+        """The signal that carries ``event``: the view's ``signal``. (A view that serves
+        tracking and inbound events at one URL, like Mandrill's, picks per event.)"""
+        return self.signal
 
     @property
     def signal_name(self) -> str:
