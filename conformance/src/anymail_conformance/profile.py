@@ -226,8 +226,9 @@ class Profile:
         to refresh timestamps and sign with the test key from webhook_settings()."""
         return encode_fixture_request(request)
 
-    def tamper(self, request: WebhookRequest) -> WebhookRequest:
-        """A copy of a prepared, signed request whose signature no longer matches."""
+    def tamper(self, request: WebhookRequest) -> WebhookRequest | None:
+        """A copy of a prepared, signed request whose signature no longer matches
+        (None for a request on a route the ESP doesn't sign)."""
         raise TypeError(f"{type(self).__name__} signs webhooks, so must implement tamper()")
 
 

@@ -126,8 +126,9 @@ class AnymailBaseWebhookView(View):
     #: Django 5.1's LoginRequiredMiddleware: the ESP can't log in.
     login_required = False
 
-    #: Whether to warn when no WEBHOOK_SECRET is set (ESPs that can't send basic auth turn it off).
-    warn_if_no_basic_auth: ClassVar[bool] = True
+    #: Whether to warn when no WEBHOOK_SECRET is set (off for ESPs that sign their posts;
+    #: an instance may turn it off in read_esp_settings, e.g. when a signing key is set).
+    warn_if_no_basic_auth: bool = True
 
     # Overridable with as_view(**kwargs); UNSET means "read the setting".
     webhook_secret: Any = UNSET
@@ -313,7 +314,7 @@ class AnymailBaseWebhookView(View):
         (say, an inbound message posted to the tracking webhook). Default: None."""
         return None
 
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailEvent]:
+    def parse_events(self, request: HttpRequest, payload: Any) -> Sequence[AnymailEvent]:
         """Turn the payload into normalized events (may raise on malformed payloads)."""
         raise TypeError(f"{type(self).__name__} must implement parse_events()")
 

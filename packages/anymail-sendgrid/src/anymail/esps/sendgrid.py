@@ -1,0 +1,74 @@
+"""How Anymail finds SendGrid: the ``anymail.esps`` entry point points here.
+
+This module imports only anymail-base: the backend and webhook views are named
+by dotted path and imported when they are first used.
+"""
+
+from __future__ import annotations
+
+from anymail.features import EventType, FeatureSupport, Support
+from anymail.registry import EspDescription
+
+__all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
+
+#: SendGrid's feature support (Anymail 6.0 docs, section 1.5.6, and the v3 Mail Send API).
+FEATURES = FeatureSupport(
+    # "SendGrid does not support overriding envelope_sender on individual messages."
+    envelope_sender=Support.NO,
+    # custom_args in each personalization
+    metadata=Support.YES,
+    merge_metadata=Support.YES,
+    send_at=Support.YES,
+    # categories (at most 10: more is refused in the payload, naming "tags")
+    tags=Support.YES,
+    track_clicks=Support.YES,
+    track_opens=Support.YES,
+    # dynamic ("d-...") and legacy templates
+    template_id=Support.YES,
+    merge_data=Support.YES,
+    merge_global_data=Support.YES,
+    # the Mail Send `from` is one address
+    from_email=Support.MAX_ONE,
+    # "SendGrid's v3 API only supports a single Reply-To address" (6.0 docs)
+    reply_to=Support.MAX_ONE,
+    # `content` takes any MIME type after text/plain and text/html
+    alternatives=Support.YES,
+    attachments=Support.YES,
+    inline_images=Support.YES,
+    headers=Support.YES,
+    # SendGrid refuses a `To` in `headers`: the To header is always the recipients
+    spoofed_to=Support.NO,
+)
+
+#: The normalized event types SendGrid's Event Webhook reports (6.0 docs).
+EVENT_TYPES = frozenset(
+    {
+        EventType.QUEUED,
+        EventType.REJECTED,
+        EventType.BOUNCED,
+        EventType.DEFERRED,
+        EventType.DELIVERED,
+        EventType.OPENED,
+        EventType.CLICKED,
+        EventType.COMPLAINED,
+        EventType.UNSUBSCRIBED,
+        EventType.SUBSCRIBED,
+    }
+)
+
+ESP = EspDescription(
+    id="sendgrid",
+    name="SendGrid",
+    features=FEATURES,
+    event_types=EVENT_TYPES,
+    inbound=True,
+    settings=(
+        "SENDGRID_API_KEY",
+        "SENDGRID_GENERATE_MESSAGE_ID",
+        "SENDGRID_MERGE_FIELD_FORMAT",
+        "SENDGRID_API_URL",
+        "SENDGRID_WEBHOOK_VERIFICATION_KEY",
+        "SENDGRID_SEND_DEFAULTS",
+    ),
+    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sendgrid#readme",
+)

@@ -1,0 +1,537 @@
+"""SendGrid's Event Webhook and Inbound Parse webhook, as Anymail webhook views.
+
+**Tracking.** SendGrid's Event Webhook posts a JSON array of events; each becomes
+one ``tracking`` signal. The sender's custom args (Anymail's metadata, and the
+``anymail_id`` Anymail adds at send time) come back as top-level fields of each
+event. Reference: https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
+
+**Signed Event Webhook** (beyond the 6.0 docs). With
+``SENDGRID_WEBHOOK_VERIFICATION_KEY`` set, every tracking post must carry a valid
+ECDSA (P-256, SHA-256) signature of the ``X-Twilio-Email-Event-Webhook-Timestamp``
+header's value followed by the raw body, base64 in
+``X-Twilio-Email-Event-Webhook-Signature``. Reference:
+https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features
+A signed timestamp is accepted within :data:`TIMESTAMP_TOLERANCE`, and each signed
+(timestamp, body) only once.
+
+**Inbound.** Inbound Parse posts ``multipart/form-data``: either the whole message
+as raw MIME (the "POST the raw, full MIME message" option: an ``email`` field), or
+SendGrid's parsed fields (``headers``, ``text``, ``html``, file uploads). Each text
+field is in the charset the ``charsets`` field names for it. Reference:
+https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, QueryDict
+from django.utils.datastructures import MultiValueDict
+
+from anymail.esps.sendgrid import ESP
+from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailImproperlyInstalled,
+    AnymailWebhookValidationFailure,
+)
+from anymail.features import EventType, RejectReason
+from anymail.inbound import AnymailInboundMessage
+from anymail.utils import UNSET, get_anymail_setting
+from anymail.webhooks.base import (
+    AnymailBaseWebhookView,
+    AnymailInboundWebhookView,
+    AnymailTrackingWebhookView,
+)
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TIMESTAMP_TOLERANCE",
+    "SendGridInboundWebhookView",
+    "SendGridTrackingWebhookView",
+    "inbound_events",
+    "load_verification_keys",
+    "tracking_events",
+    "verify_signature",
+]
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+#: Seconds a signed timestamp stays acceptable. SendGrid retries a post that didn't
+#: get a 2xx for up to 24 hours, and doesn't document whether a retry is signed
+#: afresh: the window covers a retry that keeps its first signature, plus an hour.
+TIMESTAMP_TOLERANCE = 25 * 3600
+
+#: How Inbound Parse's text fields are read (see read_sendgrid_post).
+_BYTES_ENCODING = "iso-8859-1"
+
+
+# ---------------------------------------------------------------------------
+# Signatures
+
+
+@functools.cache
+def load_verification_keys(keys: tuple[str, ...]) -> tuple[Any, ...]:
+    """The P-256 public keys for the Verification Keys SendGrid shows (base64 DER, as
+    in SendGrid's settings and API) or full PEM ``PUBLIC KEY`` blocks. Parsed once per
+    process, not per request."""
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import (
+            load_der_public_key,
+            load_pem_public_key,
+        )
+    except ImportError as err:  # pragma: no cover - a dependency of anymail-sendgrid
+        raise AnymailImproperlyInstalled(
+            "Verifying SendGrid's signed Event Webhook needs the 'cryptography' package "
+            "(pip install anymail-sendgrid installs it)."
+        ) from err
+    loaded = []
+    for index, key in enumerate(keys):
+        where = "SENDGRID_WEBHOOK_VERIFICATION_KEY" + (f"[{index}]" if len(keys) > 1 else "")
+        text = key.strip()
+        try:
+            if text.startswith("-----BEGIN"):
+                public_key = load_pem_public_key(text.encode("ascii"))
+            else:
+                public_key = load_der_public_key(base64.b64decode(text, validate=True))
+        except (ValueError, TypeError, binascii.Error, UnsupportedAlgorithm) as err:
+            raise AnymailConfigurationError(
+                f"{where} is not a public key: paste the Verification Key from SendGrid's "
+                "Event Webhook settings (base64, starting 'MFkw')."
+            ) from err
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+            public_key.curve, ec.SECP256R1
+        ):
+            raise AnymailConfigurationError(
+                f"{where} is not an ECDSA P-256 public key, which is what SendGrid signs with."
+            )
+        loaded.append(public_key)
+    return tuple(loaded)
+
+
+def verify_signature(
+    public_keys: Sequence[Any], signature: str, timestamp: str, body: bytes
+) -> bool:
+    """Whether ``signature`` (base64 DER ECDSA) signs ``timestamp + body`` (the raw
+    request body, byte for byte) with any of ``public_keys`` (key rotation)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        decoded = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    signed = timestamp.encode("ascii") + body
+    for public_key in public_keys:
+        try:
+            public_key.verify(decoded, signed, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            continue
+        return True
+    return False
+
+
+def _key_list(setting: Any) -> tuple[str, ...]:
+    """SENDGRID_WEBHOOK_VERIFICATION_KEY: one key, or a list (key rotation, or several
+    Event Webhooks posting to the same URL)."""
+    if setting is None or setting == "":
+        return ()
+    if isinstance(setting, str):
+        return (setting,)
+    if isinstance(setting, list | tuple) and all(isinstance(key, str) for key in setting):
+        return tuple(key for key in setting if key)
+    raise AnymailConfigurationError(
+        "SENDGRID_WEBHOOK_VERIFICATION_KEY must be the Verification Key SendGrid shows "
+        "(a str), or a list of them."
+    )
+
+
+def read_sendgrid_post(request: HttpRequest) -> Any:
+    """A SendGrid post: the Event Webhook's JSON, or Inbound Parse's multipart form.
+
+    Django decodes form fields with the request's encoding. Inbound Parse sends each
+    field in its own charset (named in its "charsets" field), so read them as
+    Latin-1, which maps bytes to characters one to one: each field's bytes can then
+    be decoded with its own charset.
+    """
+    if request.content_type == "application/json":
+        return json.loads(request.body.decode("utf-8"))
+    if request.content_type != "multipart/form-data":
+        raise ValueError(f"SendGrid doesn't post {request.content_type!r}")
+    # (Unless something, a middleware say, already parsed the form: then the default
+    # encoding it used is what the fields are in.)
+    if not hasattr(request, "_post"):
+        request.encoding = _BYTES_ENCODING
+    try:
+        return request.POST
+    except RequestDataTooBig as err:
+        raise ValueError(
+            "SendGrid inbound message is larger than DATA_UPLOAD_MAX_MEMORY_SIZE: raise "
+            "that Django setting (an Inbound Parse post can be many megabytes), or turn off "
+            "'POST the raw, full MIME message' so attachments arrive as files"
+        ) from err
+
+
+class SendGridWebhookView(AnymailBaseWebhookView):
+    """What SendGrid's webhooks have in common."""
+
+    esp = ESP
+
+
+# ---------------------------------------------------------------------------
+# Tracking
+
+#: SendGrid event names → normalized event types.
+EVENT_TYPE_MAP = {
+    "processed": EventType.QUEUED,
+    "dropped": EventType.REJECTED,
+    "delivered": EventType.DELIVERED,
+    "deferred": EventType.DEFERRED,
+    "bounce": EventType.BOUNCED,
+    "open": EventType.OPENED,
+    "click": EventType.CLICKED,
+    "spamreport": EventType.COMPLAINED,
+    "unsubscribe": EventType.UNSUBSCRIBED,
+    "group_unsubscribe": EventType.UNSUBSCRIBED,
+    "group_resubscribe": EventType.SUBSCRIBED,
+}
+
+#: The drop reasons SendGrid documents ("You may see the following drop reasons")
+#: → normalized reject reasons. Any other reason is "other".
+REJECT_REASON_MAP = {
+    "invalid smtpapi header": RejectReason.OTHER,
+    "spam content": RejectReason.SPAM,
+    "unsubscribed address": RejectReason.UNSUBSCRIBED,
+    "bounced address": RejectReason.BOUNCED,
+    "spam reporting address": RejectReason.SPAM,
+    "invalid": RejectReason.INVALID,
+    "recipient list over package quota": RejectReason.OTHER,
+}
+
+#: Bounce ``type`` → reject reason ("blocked": the receiving server refused it for now).
+BOUNCE_TYPE_MAP = {"bounce": RejectReason.BOUNCED, "blocked": RejectReason.BLOCKED}
+
+#: SendGrid's own event fields. Every other top-level field is a custom arg (or legacy
+#: unique arg) the sender attached: the event's metadata.
+SENDGRID_EVENT_FIELDS = frozenset(
+    {
+        "anymail_id", "email", "timestamp", "event", "smtp-id", "sg_event_id",
+        "sg_message_id", "reason", "status", "response", "attempt", "type", "useragent",
+        "ip", "url", "url_offset", "category", "asm_group_id", "pool", "tls", "cert_err",
+        "newsletter", "post_type", "sg_user_id", "sg_machine_open", "bounce_classification",
+        # Marketing Campaigns (legacy campaigns, Single Sends, A/B tests)
+        "marketing_campaign_id", "marketing_campaign_name", "marketing_campaign_version",
+        "marketing_campaign_split_id", "mc_stats", "phase_id", "send_at", "sg_content_type",
+        "sg_template_id", "sg_template_name", "singlesend_id", "singlesend_name",
+        "template_hash", "template_id", "template_version_id",
+    }
+)  # fmt: skip
+
+# Larger than any timestamp in seconds before the year 10000: SendGrid's Single Send
+# events are published with millisecond timestamps.
+_MAX_SECONDS = 253402300799
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An event's unix timestamp (seconds; milliseconds for Single Sends; numeric
+    strings too) as an aware datetime; None if it isn't one (the event still counts)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+        if seconds > _MAX_SECONDS:
+            seconds /= 1000
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _tags(category: Any) -> list[str]:
+    """``category`` echoes how categories were sent: a string or a list of them."""
+    if isinstance(category, str):
+        return [category]
+    if isinstance(category, list):
+        return [str(item) for item in category]
+    return []
+
+
+# --- tracking: payload in, events out
+
+
+def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
+    """The normalized events of one Event Webhook post (a JSON array of events)."""
+    if not isinstance(payload, list) or not payload:
+        raise ValueError("SendGrid's Event Webhook posts a non-empty JSON array of events")
+    return [tracking_event(event) for event in payload]
+
+
+def tracking_event(event: Any) -> AnymailTrackingEvent:
+    if not isinstance(event, dict):
+        raise ValueError(f"SendGrid event is not a JSON object: {event!r}")
+    sendgrid_event = str(event.get("event") or "").lower()
+    event_type = EVENT_TYPE_MAP.get(sendgrid_event, EventType.UNKNOWN)
+    reject_reason = description = mta_response = None
+    if sendgrid_event == "dropped":
+        description = _text(event.get("reason"))
+        reject_reason = REJECT_REASON_MAP.get((description or "").lower(), RejectReason.OTHER)
+    elif sendgrid_event == "bounce":
+        # A bounce's "reason" is the receiving server's SMTP reply.
+        reject_reason = BOUNCE_TYPE_MAP.get(
+            str(event.get("type") or "bounce").lower(), RejectReason.OTHER
+        )
+        mta_response = _text(event.get("reason"))
+    elif sendgrid_event in ("delivered", "deferred"):
+        mta_response = _text(event.get("response"))
+
+    # Anymail's own id if it sent the message; else (messages sent before Anymail
+    # 3.0, or by other software) SendGrid's smtp-id.
+    message_id = _text(event.get("anymail_id")) or _text(event.get("smtp-id"))
+    return AnymailTrackingEvent(
+        event_type=event_type,
+        timestamp=_timestamp(event.get("timestamp")),
+        event_id=_text(event.get("sg_event_id")),
+        esp_event=event,
+        message_id=message_id,
+        recipient=_text(event.get("email")),
+        reject_reason=reject_reason,
+        description=description,
+        mta_response=mta_response,
+        metadata={key: value for key, value in event.items() if key not in SENDGRID_EVENT_FIELDS},
+        tags=_tags(event.get("category")),
+        click_url=_text(event.get("url")) if event_type == EventType.CLICKED else None,
+        user_agent=_text(event.get("useragent")),
+    )
+
+
+class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookView):
+    """SendGrid's Event Webhook, signed or not."""
+
+    # as_view() override of the setting
+    webhook_verification_key: Any = UNSET
+
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        setting = get_anymail_setting(
+            "webhook_verification_key", esp_name=self.esp_id, kwargs=kwargs, default=None
+        )
+        keys = _key_list(setting)
+        # Parse (and import cryptography) only when signatures are in use.
+        self.verification_keys = load_verification_keys(keys) if keys else ()
+        if self.verification_keys:
+            # The signature authenticates SendGrid: basic auth becomes optional.
+            # (The base view reads this after read_esp_settings.)
+            self.warn_if_no_basic_auth = False
+        return {}
+
+    def read_payload(self, request: HttpRequest) -> Any:
+        """The JSON array of events; an Inbound Parse post's form (for reject_early)."""
+        return read_sendgrid_post(request)
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        if isinstance(payload, QueryDict) and ("email" in payload or "envelope" in payload):
+            return (
+                "This is a SendGrid Inbound Parse post, sent to Anymail's SendGrid tracking "
+                "webhook URL. Give Inbound Parse /anymail/sendgrid/inbound/ instead."
+            )
+        return None
+
+    def validate_esp(self, request: HttpRequest, payload: Any) -> None:
+        if not self.verification_keys:
+            return
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+        if not signature or not timestamp:
+            raise AnymailWebhookValidationFailure(
+                f"SendGrid webhook called without SendGrid's signature ({SIGNATURE_HEADER} "
+                "and -Timestamp headers). Turn on the Signed Event Webhook in SendGrid, or "
+                "unset SENDGRID_WEBHOOK_VERIFICATION_KEY."
+            )
+        if not timestamp.isascii() or not verify_signature(
+            self.verification_keys, signature, timestamp, request.body
+        ):
+            raise AnymailWebhookValidationFailure(
+                "SendGrid webhook called with an invalid signature (check "
+                "SENDGRID_WEBHOOK_VERIFICATION_KEY is this Event Webhook's Verification Key)"
+            )
+        try:
+            when = float(timestamp)
+        except ValueError:
+            raise AnymailWebhookValidationFailure("SendGrid webhook timestamp is invalid") from None
+        # A (timestamp, body) SendGrid signed is accepted once. (Not the signature
+        # itself: ECDSA signatures can be altered and stay valid.)
+        token = hashlib.sha256(timestamp.encode("ascii") + b"." + request.body).hexdigest()
+        self.check_replay(when, token, tolerance=TIMESTAMP_TOLERANCE)
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
+        return tracking_events(payload)
+
+
+# ---------------------------------------------------------------------------
+# Inbound
+
+
+class InboundFields:
+    """An Inbound Parse post's text fields, each decoded with its own charset."""
+
+    def __init__(self, fields: QueryDict, encoding: str) -> None:
+        self.fields = fields
+        self.encoding = encoding
+        charsets = self._json("charsets")
+        self.charsets = charsets if isinstance(charsets, dict) else {}
+
+    def raw(self, name: str) -> bytes | None:
+        """The field's bytes as SendGrid sent them (exactly, if read as Latin-1)."""
+        value = self.fields.get(name)
+        return None if value is None else value.encode(self.encoding, errors="replace")
+
+    def text(self, name: str) -> str | None:
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        charset = str(self.charsets.get(name) or "utf-8")
+        try:
+            return raw.decode(charset, errors="replace")
+        except LookupError:  # a charset name Python doesn't know
+            return raw.decode("utf-8", errors="replace")
+
+    def _json(self, name: str) -> Any:
+        raw = self.raw(name)
+        if not raw:
+            return None
+        try:
+            return json.loads(raw.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+
+    def json(self, name: str) -> Any:
+        """A JSON field (envelope, attachment-info, content-ids); None if missing or invalid."""
+        return self._json(name)
+
+
+# --- inbound: payload in, events out
+
+
+def inbound_events(
+    fields: QueryDict,
+    files: MultiValueDict[str, Any],
+    encoding: str = "utf-8",
+    esp_event: Any = None,
+) -> list[AnymailInboundEvent]:
+    """The inbound event of one Inbound Parse post: raw MIME (``email``) or SendGrid's
+    parsed fields. ``encoding`` is how Django decoded the text fields (Latin-1 keeps
+    their bytes, so each can be decoded with the charset SendGrid names for it)."""
+    inbound = InboundFields(fields, encoding)
+    upload: Any = files.get("email")
+    if upload is not None:
+        message = AnymailInboundMessage.parse_raw_mime_file(upload)
+    elif "email" in fields:
+        raw = inbound.raw("email")
+        assert raw is not None
+        message = AnymailInboundMessage.parse_raw_mime_bytes(raw)
+    elif "headers" in fields or "text" in fields or "html" in fields:
+        message = message_from_fields(inbound, files)
+    else:
+        raise ValueError("SendGrid inbound post has neither 'email' (raw) nor parsed fields")
+
+    envelope = inbound.json("envelope")
+    if isinstance(envelope, dict):
+        sender = envelope.get("from")
+        message.envelope_sender = sender if isinstance(sender, str) and sender else None
+        recipients = envelope.get("to")
+        if isinstance(recipients, list) and recipients and isinstance(recipients[0], str):
+            message.envelope_recipient = recipients[0]
+    spam_score = inbound.text("spam_score")
+    if spam_score:
+        # SendGrid gives SpamAssassin's score, but no yes/no verdict: spam_detected stays None.
+        with contextlib.suppress(ValueError):
+            message.spam_score = float(spam_score)
+    return [AnymailInboundEvent(esp_event=esp_event, message=message)]
+
+
+def message_from_fields(
+    inbound: InboundFields, files: MultiValueDict[str, Any]
+) -> AnymailInboundMessage:
+    """Rebuild the message from SendGrid's parsed fields: its raw headers, text and
+    html bodies, and the uploaded attachments (inline if ``content-ids`` names them)."""
+    found = inbound.json("attachment-info")
+    info: dict[str, Any] = found if isinstance(found, dict) else {}
+    content_ids = inbound.json("content-ids")
+    cid_of = (
+        {name: cid for cid, name in content_ids.items() if isinstance(name, str)}
+        if isinstance(content_ids, dict)
+        else {}
+    )
+    attachments = []
+    names = sorted(
+        (name for name in files if name.startswith("attachment")),
+        key=lambda name: (len(name), name),  # attachment2 before attachment10
+    )
+    for name in names:
+        upload: Any = files.get(name)
+        details: dict[str, Any] = info[name] if isinstance(info.get(name), dict) else {}
+        part = AnymailInboundMessage.construct_attachment(
+            content_type=str(
+                details.get("type") or upload.content_type or "application/octet-stream"
+            ),
+            content=upload.read(),
+            filename=str(details.get("filename") or details.get("name") or upload.name or "")
+            or None,
+            # content-ids says which attachments are inline (referenced as cid:...).
+            content_id=cid_of.get(name),
+        )
+        attachments.append(part)
+    text_charset = str(inbound.charsets.get("text") or "utf-8")
+    html_charset = str(inbound.charsets.get("html") or "utf-8")
+    return AnymailInboundMessage.construct(
+        raw_headers=inbound.text("headers"),
+        from_email=inbound.text("from"),
+        to=inbound.text("to"),
+        cc=inbound.text("cc"),
+        subject=inbound.text("subject"),
+        text=inbound.text("text"),
+        text_charset=text_charset,
+        html=inbound.text("html"),
+        html_charset=html_charset,
+        attachments=attachments,
+    )
+
+
+class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView):
+    """SendGrid's Inbound Parse webhook, raw MIME or parsed."""
+
+    def read_payload(self, request: HttpRequest) -> Any:
+        """The form fields (an Event Webhook's JSON, for reject_early)."""
+        return read_sendgrid_post(request)
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        if isinstance(payload, list) and any(
+            isinstance(event, dict) and "event" in event for event in payload
+        ):
+            return (
+                "This is a SendGrid Event Webhook post, sent to Anymail's SendGrid inbound "
+                "URL. Give the Event Webhook /anymail/sendgrid/tracking/ instead."
+            )
+        return None
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
+        if not isinstance(payload, QueryDict):
+            raise ValueError("SendGrid Inbound Parse posts multipart/form-data")
+        encoding = request.encoding or "utf-8"
+        return inbound_events(payload, request.FILES, encoding=encoding, esp_event=request)
