@@ -426,6 +426,20 @@ def timestamp(dt: datetime) -> int:
 # Misc
 
 
+def mime_bytes(message: Any, linesep: str = "\r\n") -> bytes:
+    """A MIME message as bytes with ``linesep`` line endings, whatever
+    ``EmailMessage.message()`` returned: Django 6.0+'s ``email.message.EmailMessage``
+    (``email.policy.default``) or the ``SafeMIME`` (compat32) classes of earlier
+    versions, whose ``as_bytes()`` signatures differ."""
+    from email.generator import BytesGenerator
+    from io import BytesIO
+
+    buffer = BytesIO()
+    policy = message.policy.clone(linesep=linesep)
+    BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(message, linesep=linesep)
+    return buffer.getvalue()
+
+
 def first_or_none(values: Iterable[Any]) -> Any:
     for value in values:
         return value

@@ -28,7 +28,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import UNSET, Attachment, EmailAddress, get_anymail_setting
+from anymail.utils import UNSET, Attachment, EmailAddress, get_anymail_setting, mime_bytes
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -242,7 +242,7 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         message = self.mime.message()
         for name, value in self.extra_mime_headers:
             message[name] = value  # appends: one X-Tag header per tag
-        return message.as_bytes(linesep="\r\n")
+        return mime_bytes(message, linesep="\r\n")
 
     def call_api(self, client: Any) -> Any:
         params = {

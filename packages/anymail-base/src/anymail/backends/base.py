@@ -82,7 +82,14 @@ class AnymailBaseBackend(BaseEmailBackend):
     secret_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fail_silently = kwargs.pop("fail_silently", False)
+        # Every Anymail option is read from kwargs first (a backend keyword argument, or
+        # an OPTIONS key of a Django 6.1+ MAILERS alias), then from the ANYMAIL settings;
+        # each is popped as it is read, so what is left over is unknown: Django's
+        # BaseEmailBackend reports it (InvalidMailer under MAILERS).
+        # fail_silently is ours to keep (Django 6.1 deprecates it on BaseEmailBackend).
+        fail_silently = bool(kwargs.pop("fail_silently", False))
+        if args:  # BaseEmailBackend(fail_silently) positionally, as Django < 6.1 allowed
+            fail_silently, args = bool(args[0]), args[1:]
         self.ignore_recipient_status = bool(
             get_anymail_setting("ignore_recipient_status", kwargs=kwargs, default=False)
         )
@@ -90,7 +97,8 @@ class AnymailBaseBackend(BaseEmailBackend):
             get_anymail_setting("ignore_unsupported_features", kwargs=kwargs, default=False)
         )
         self.send_defaults = self._combined_send_defaults(kwargs)
-        super().__init__(*args, fail_silently=fail_silently, **kwargs)
+        super().__init__(*args, **kwargs)
+        self.fail_silently = fail_silently
         self._lock = threading.RLock()
 
     def _combined_send_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:

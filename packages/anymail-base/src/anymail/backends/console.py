@@ -12,6 +12,7 @@ from typing import IO, Any
 from django.core.mail import EmailMessage
 
 from anymail.backends.test import EmailBackend as TestEmailBackend
+from anymail.utils import mime_bytes
 
 __all__ = ["EmailBackend"]
 
@@ -27,7 +28,7 @@ class EmailBackend(TestEmailBackend):
 
     def deliver(self, message: EmailMessage) -> None:
         mime = message.message()
-        text = mime.as_bytes(linesep="\n").decode(
+        text = mime_bytes(mime, linesep="\n").decode(
             mime.get_content_charset() or "utf-8", errors="replace"
         )
         params = dict(message.anymail_send_params)  # type: ignore[attr-defined]
