@@ -2,6 +2,36 @@
 
 import pytest
 
+from anymail.testing import MAILERS_SUPPORTED, use_backend
+
+
+class _MailersSettings:
+    """pytest-django's ``settings``, where Django has MAILERS (6.1+): a test's
+    ``settings.EMAIL_BACKEND = path`` sets ``MAILERS["default"]`` instead, so the
+    same tests run on every supported Django without its EMAIL_BACKEND deprecation."""
+
+    def __init__(self, wrapped):
+        object.__setattr__(self, "_wrapped", wrapped)
+
+    def __setattr__(self, name, value):
+        if name == "EMAIL_BACKEND":
+            use_backend(self._wrapped, value)
+        else:
+            setattr(self._wrapped, name, value)
+
+    def __getattr__(self, name):
+        if name == "EMAIL_BACKEND":
+            return self._wrapped.MAILERS["default"]["BACKEND"]
+        return getattr(self._wrapped, name)
+
+    def __delattr__(self, name):
+        delattr(self._wrapped, name)
+
+
+@pytest.fixture
+def settings(settings):
+    return _MailersSettings(settings) if MAILERS_SUPPORTED else settings
+
 
 @pytest.fixture(autouse=True)
 def _anymail_test_email_backend(settings):

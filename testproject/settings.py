@@ -4,6 +4,8 @@ Only what Anymail needs is here; individual tests override the rest with
 ``django.test.override_settings``.
 """
 
+import django
+
 SECRET_KEY = "test-only-secret-key-not-for-production"
 DEBUG = False
 USE_TZ = True
@@ -27,7 +29,10 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memor
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND (deprecated in 6.1)
+    MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 DEFAULT_FROM_EMAIL = "from@example.com"
 
 ANYMAIL: dict = {}

@@ -67,10 +67,12 @@ def api(esp: Any, settings: Any) -> Any:
     """The ESP's backend pointed at its fake API server: yields the server."""
     from django.core import mail
 
+    from anymail.testing import use_backend
+
     profile = esp.profile
     with profile.server() as server:
         settings.ANYMAIL = profile.backend_settings(server)
-        settings.EMAIL_BACKEND = esp.esp.backend
+        use_backend(settings, esp.esp.backend)
         mail.outbox = []
         yield server
 

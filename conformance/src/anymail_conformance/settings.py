@@ -1,6 +1,8 @@
 """Minimal Django settings for running the suite outside a project
 (``python -m anymail_conformance`` uses them unless DJANGO_SETTINGS_MODULE is set)."""
 
+import django
+
 SECRET_KEY = "anymail-conformance-only"
 DEBUG = False
 USE_TZ = True
@@ -10,6 +12,9 @@ MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 ROOT_URLCONF = "anymail_conformance.urls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND (deprecated in 6.1)
+    MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 DEFAULT_FROM_EMAIL = "from@example.com"
 ANYMAIL: dict = {}

@@ -5,6 +5,7 @@ from django.core import mail
 
 from anymail.exceptions import AnymailAPIError, AnymailUnsupportedFeature
 from anymail.message import AnymailMessage
+from anymail.testing import get_connection
 
 
 def sent(profile, server):
@@ -156,7 +157,7 @@ def test_one_connection_per_send_messages(ses_settings, moto_ses):
     messages = [
         mail.EmailMessage("S", "B", "s@example.com", [f"t{n}@example.org"]) for n in range(3)
     ]
-    assert mail.get_connection().send_messages(messages) == 3
+    assert get_connection().send_messages(messages) == 3
     assert moto_ses.connection_count == 1
 
 

@@ -6,6 +6,7 @@ import io
 from django.core import mail
 
 from anymail.message import AnymailMessage
+from anymail.testing import get_connection
 
 
 def test_writes_the_message_and_its_params_to_stdout(settings, capsys):
@@ -27,7 +28,7 @@ def test_writes_the_message_and_its_params_to_stdout(settings, capsys):
 
 def test_writes_to_a_given_stream_with_non_ascii_content(capsys):
     stream = io.StringIO()
-    connection = mail.get_connection("anymail.backends.console.EmailBackend", stream=stream)
+    connection = get_connection("anymail.backends.console.EmailBackend", stream=stream)
     messages = [
         AnymailMessage("Grüße", "Hallo Zoë", "from@example.com", ["Zoë <zoe@example.com>"]),
         AnymailMessage("Second", "Body", "from@example.com", ["two@example.com"]),

@@ -10,6 +10,7 @@ from django.core import mail
 from anymail.exceptions import AnymailUnsupportedFeature
 from anymail.features import EventType, Feature, FeatureSupport, RejectReason, Support
 from anymail.message import AnymailMessage
+from anymail.testing import get_connection
 
 ALL = FeatureSupport.all_supported()
 
@@ -156,8 +157,7 @@ def test_unsupported_feature_raises_naming_it_and_sends_nothing(settings, featur
 
     # The same message is fine for an ESP that supports the feature.
     declare(settings)
-    msg.connection = None  # EmailMessage.send() keeps the connection it made
-    msg.send()
+    get_connection().send_messages([msg])  # a new connection, with the new declaration
     assert mail.outbox == [msg]
 
 
@@ -218,8 +218,7 @@ def test_at_most_one(settings, feature, attribute, value, first):
 
     # "at most one tag" sends the first under IGNORE_UNSUPPORTED_FEATURES.
     declare(settings, ignore_unsupported=True, **{feature: "max_one"})
-    several.connection = None
-    several.send()
+    get_connection().send_messages([several])
     assert several.anymail_send_params[attribute] == first
 
 

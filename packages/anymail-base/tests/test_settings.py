@@ -6,6 +6,7 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 
 from anymail.exceptions import AnymailConfigurationError, AnymailRecipientsRefused
+from anymail.testing import get_connection
 from anymail.utils import get_anymail_setting
 
 
@@ -92,7 +93,7 @@ def test_backend_settings_come_from_prefixed_settings_too(settings):
 def test_get_connection_keywords_override_settings(settings):
     # As in the docs' "Mixing email backends": get_connection(..., api_key=...).
     settings.ANYMAIL = {"TEST_RECIPIENT_STATUS": "rejected", "IGNORE_RECIPIENT_STATUS": False}
-    connection = mail.get_connection(
+    connection = get_connection(
         "anymail.backends.test.EmailBackend",
         recipient_status="queued",
         send_defaults={"tags": ["from-kwarg"]},

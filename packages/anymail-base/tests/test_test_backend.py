@@ -6,6 +6,7 @@ from django.core import mail
 from anymail.exceptions import AnymailConfigurationError, AnymailUnsupportedFeature
 from anymail.features import FeatureSupport
 from anymail.message import AnymailMessage
+from anymail.testing import get_connection
 
 
 def test_collects_messages_in_the_outbox_like_locmem():
@@ -42,7 +43,7 @@ def test_sets_anymail_status():
 def test_each_message_gets_its_own_message_id():
     first = mail.EmailMessage("s", "b", "from@example.com", ["to@example.com"])
     second = mail.EmailMessage("s", "b", "from@example.com", ["to@example.com"])
-    mail.get_connection().send_messages([first, second])
+    get_connection().send_messages([first, second])
     assert first.anymail_status.message_id != second.anymail_status.message_id
 
 
@@ -76,7 +77,7 @@ def test_recipient_status_must_be_a_normalized_status(settings):
 
 
 def test_features_stand_in_for_a_more_limited_esp():
-    connection = mail.get_connection(features=FeatureSupport.all_supported().replace(metadata="no"))
+    connection = get_connection(features=FeatureSupport.all_supported().replace(metadata="no"))
     message = AnymailMessage("s", "b", "from@example.com", ["to@example.com"], metadata={"k": "v"})
     with pytest.raises(AnymailUnsupportedFeature):
         connection.send_messages([message])
@@ -86,4 +87,4 @@ def test_features_stand_in_for_a_more_limited_esp():
 def test_features_must_be_a_declaration(settings):
     settings.ANYMAIL = {"TEST_FEATURES": {"metadata": "no"}}
     with pytest.raises(AnymailConfigurationError, match="TEST_FEATURES"):
-        mail.get_connection()
+        get_connection()

@@ -9,10 +9,10 @@ from base64 import b64encode
 from pathlib import Path
 
 import pytest
-from django.core import mail
 
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.message import AnymailMessage
+from anymail.testing import get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "key-test-1234"
@@ -143,7 +143,7 @@ def test_eu_region_api_url(settings):
 def test_missing_api_key_names_the_setting(settings):
     settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
     with pytest.raises(AnymailConfigurationError, match="MAILGUN_API_KEY"):
-        mail.get_connection()
+        get_connection()
 
 
 def test_esp_extra_passes_through(mailgun):

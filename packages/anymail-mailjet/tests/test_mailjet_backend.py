@@ -12,7 +12,6 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
-from django.core import mail
 
 from anymail.exceptions import (
     AnymailAPIError,
@@ -20,6 +19,7 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+from anymail.testing import get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "mj-public-key-1234"
@@ -481,7 +481,7 @@ def test_every_documented_settings_spelling(settings, server, style):
         settings.MAILJET_SECRET_KEY = SECRET_KEY
     else:
         kwargs = {"api_key": API_KEY, "secret_key": SECRET_KEY}
-    connection = mail.get_connection("anymail.backends.mailjet.EmailBackend", **kwargs)
+    connection = get_connection("anymail.backends.mailjet.EmailBackend", **kwargs)
     message = AnymailMessage(
         "s", "b", "from@example.com", ["to@example.com"], connection=connection
     )
@@ -508,7 +508,7 @@ def test_v3_1_api_url_is_refused(settings):
         "MAILJET_API_URL": "https://api.mailjet.com/v3.1/",
     }
     with pytest.raises(AnymailConfigurationError, match="Send API v3"):
-        mail.get_connection()
+        get_connection()
 
 
 @pytest.mark.parametrize("missing", ["MAILJET_API_KEY", "MAILJET_SECRET_KEY"])
@@ -517,7 +517,7 @@ def test_missing_credentials_name_the_setting(settings, missing):
     settings.ANYMAIL = {"MAILJET_API_KEY": API_KEY, "MAILJET_SECRET_KEY": SECRET_KEY}
     del settings.ANYMAIL[missing]
     with pytest.raises(AnymailConfigurationError, match=missing):
-        mail.get_connection()
+        get_connection()
 
 
 def test_backend_repr_hides_the_secret(settings):

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from django.core import mail
 from django.core.mail import EmailMessage
 
 from anymail.exceptions import (
@@ -23,6 +22,7 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+from anymail.testing import get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "mandrill-test-key-1234"
@@ -475,7 +475,7 @@ def test_api_key_setting_spellings(settings, where):
 def test_missing_api_key_names_every_place(settings):
     settings.EMAIL_BACKEND = "anymail.backends.mandrill.EmailBackend"
     with pytest.raises(AnymailConfigurationError) as raised:
-        mail.get_connection()
+        get_connection()
     text = str(raised.value)
     assert 'ANYMAIL = {"MANDRILL_API_KEY": ...}' in text
     assert "ANYMAIL_MANDRILL_API_KEY" in text

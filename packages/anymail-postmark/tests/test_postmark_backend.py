@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.core.mail import get_connection
 
 from anymail.conformance.postmark.profile import (
     MESSAGE_TOKEN,
@@ -24,6 +23,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.signals import post_send
+from anymail.testing import get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

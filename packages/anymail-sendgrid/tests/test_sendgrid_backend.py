@@ -14,7 +14,6 @@ from email.mime.image import MIMEImage
 from pathlib import Path
 
 import pytest
-from django.core import mail
 from django.test import override_settings
 
 from anymail.conformance.sendgrid.profile import API_KEY, PROFILE
@@ -26,6 +25,7 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+from anymail.testing import get_connection
 from anymail_conformance import FakeESPServer, FakeResponse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -414,7 +414,7 @@ def test_unusable_merge_field_format_is_a_configuration_error(settings, merge_fi
         "SENDGRID_MERGE_FIELD_FORMAT": merge_field_format,
     }
     with pytest.raises(AnymailConfigurationError, match="SENDGRID_MERGE_FIELD_FORMAT"):
-        mail.get_connection()
+        get_connection()
 
 
 # --- esp_extra
@@ -512,7 +512,7 @@ def test_api_key_setting_spellings(server, settings, place):
         settings.SENDGRID_API_KEY = API_KEY
     else:
         kwargs["api_key"] = API_KEY
-    connection = mail.get_connection("anymail.backends.sendgrid.EmailBackend", **kwargs)
+    connection = get_connection("anymail.backends.sendgrid.EmailBackend", **kwargs)
     make(connection=connection).send()
     assert PROFILE.send_requests(server)[0].headers["Authorization"] == f"Bearer {API_KEY}"
 
@@ -520,7 +520,7 @@ def test_api_key_setting_spellings(server, settings, place):
 def test_missing_api_key_names_the_setting(settings):
     settings.EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
     with pytest.raises(AnymailConfigurationError, match="SENDGRID_API_KEY"):
-        mail.get_connection()
+        get_connection()
 
 
 def test_api_url_default_and_eu(settings):

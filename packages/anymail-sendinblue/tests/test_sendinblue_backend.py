@@ -14,7 +14,6 @@ from email.mime.application import MIMEApplication
 from pathlib import Path
 
 import pytest
-from django.core import mail
 
 from anymail.backends.sendinblue import DEFAULT_API_URL, EmailBackend
 from anymail.conformance.sendinblue.profile import API_KEY, brevo_error
@@ -25,6 +24,7 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+from anymail.testing import get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -187,7 +187,7 @@ def test_api_key_setting_spellings(sendinblue, settings, spelling):
         settings.SENDINBLUE_API_KEY = API_KEY
     else:
         kwargs = {"api_key": API_KEY}
-    connection = mail.get_connection(**kwargs)
+    connection = get_connection(**kwargs)
     msg = message()
     msg.connection = connection
     msg.send()
@@ -197,7 +197,7 @@ def test_api_key_setting_spellings(sendinblue, settings, spelling):
 def test_missing_api_key_names_every_place_to_set_it(settings):
     settings.EMAIL_BACKEND = "anymail.backends.sendinblue.EmailBackend"
     with pytest.raises(AnymailConfigurationError) as raised:
-        mail.get_connection()
+        get_connection()
     text = str(raised.value)
     for place in ('ANYMAIL = {"SENDINBLUE_API_KEY"', "ANYMAIL_SENDINBLUE_API_KEY", "api_key="):
         assert place in text
@@ -472,13 +472,18 @@ def test_readme_local_trial_with_the_fake_api():
     from django.test import override_settings
 
     from anymail.conformance.sendinblue.profile import PROFILE
+    from anymail.testing import MAILERS_SUPPORTED
 
+    backend = "anymail.backends.sendinblue.EmailBackend"
+    # The README shows both: MAILERS on Django 6.1+, EMAIL_BACKEND before.
+    mailer = (
+        {"MAILERS": {"default": {"BACKEND": backend}}}
+        if MAILERS_SUPPORTED
+        else {"EMAIL_BACKEND": backend}
+    )
     with (
         PROFILE.server() as server,
-        override_settings(
-            EMAIL_BACKEND="anymail.backends.sendinblue.EmailBackend",
-            ANYMAIL=PROFILE.backend_settings(server),
-        ),
+        override_settings(**mailer, ANYMAIL=PROFILE.backend_settings(server)),
     ):
         send_mail("Hi", "Text", "from@example.com", ["to@example.com"], html_message="<p>Hi</p>")
         sent = PROFILE.sent_messages(server)[-1]

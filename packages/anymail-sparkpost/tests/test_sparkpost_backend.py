@@ -12,7 +12,6 @@ from email.mime.image import MIMEImage
 from pathlib import Path
 
 import pytest
-from django.core import mail
 
 from anymail.exceptions import (
     AnymailAPIError,
@@ -22,6 +21,7 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+from anymail.testing import get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "test-sparkpost-key-1234"
@@ -126,7 +126,7 @@ def test_send_goes_through_python_sparkpost(sparkpost):
     ["ANYMAIL", "ANYMAIL_SPARKPOST_API_KEY", "SPARKPOST_API_KEY", "kwargs", "environment"],
 )
 def test_api_key_settings(settings, server, monkeypatch, where):
-    from django.core.mail import get_connection
+    from anymail.testing import get_connection
 
     settings.ANYMAIL = {"SPARKPOST_API_URL": f"{server.url}/api/v1"}
     monkeypatch.delenv("SPARKPOST_API_KEY", raising=False)
@@ -153,7 +153,7 @@ def test_missing_api_key_names_every_place(settings, monkeypatch):
     monkeypatch.delenv("SPARKPOST_API_KEY", raising=False)
     settings.EMAIL_BACKEND = "anymail.backends.sparkpost.EmailBackend"
     with pytest.raises(AnymailConfigurationError) as info:
-        mail.get_connection()
+        get_connection()
     text = str(info.value)
     for place in ("ANYMAIL_SPARKPOST_API_KEY", "get_connection", "environment variable"):
         assert place in text
@@ -458,7 +458,7 @@ def test_api_error_carries_sparkposts_message_and_never_the_key(sparkpost, answe
     assert "Subresource not found: template 'christmas_offer' does not exist" in text
     assert "(code 1603)" in text
     assert API_KEY not in text
-    assert API_KEY not in repr(mail.get_connection())
+    assert API_KEY not in repr(get_connection())
 
 
 def test_malformed_response(sparkpost, answers):
@@ -492,7 +492,7 @@ def test_invalid_requests_timeout(settings):
 
 
 def test_connection_lives_from_open_to_close(sparkpost):
-    connection = mail.get_connection()
+    connection = get_connection()
     messages = [AnymailMessage("s", "b", "from@example.com", ["to@example.com"]) for _ in range(2)]
     with connection:  # open() ... close()
         assert connection.send_messages(messages[:1]) == 1

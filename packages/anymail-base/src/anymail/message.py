@@ -11,6 +11,8 @@ from typing import Any, Final
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
+from anymail.utils import mime_attachment
+
 __all__ = [
     "ANYMAIL_STATUSES",
     "AnymailMessage",
@@ -191,15 +193,19 @@ def attach_inline_image(
     The Content-ID's domain is "inline" unless given: a hostname there can make
     some ESPs and mailbox providers mistake the id for a filename or a link.
     """
-    content_id = make_msgid(idstring, domain or "inline")  # "<...>"
-    image = MIMEImage(content, subtype) if subtype else MIMEImage(content)
-    if filename:
-        image.add_header("Content-Disposition", "inline", filename=filename)
-    else:
-        image.add_header("Content-Disposition", "inline")
-    image.add_header("Content-ID", content_id)
-    message.attach(image)
-    return content_id[1:-1]
+    content_id = make_msgid(idstring, domain or "inline")[1:-1]  # without <>
+    if not subtype:  # sniff it (MIMEImage knows the common image formats)
+        subtype = MIMEImage(content).get_content_subtype()
+    message.attach(
+        mime_attachment(
+            content,
+            f"image/{subtype}",
+            filename=filename,
+            disposition="inline",
+            content_id=content_id,
+        )
+    )
+    return content_id
 
 
 def iter_recipients(message: EmailMessage) -> Iterable[str]:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import django
 from django.dispatch import Signal
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
@@ -30,12 +31,49 @@ from anymail.events import AnymailEvent
 from anymail.signals import inbound, tracking
 
 __all__ = [
+    "MAILERS_SUPPORTED",
     "CapturedSignal",
     "SignalCapture",
     "WebhookClient",
     "basic_auth_header",
     "feature_added_later",
+    "get_connection",
+    "use_backend",
 ]
+
+#: Whether this Django has the MAILERS setting (6.1+), which deprecates EMAIL_BACKEND
+#: and ``django.core.mail.get_connection()``.
+MAILERS_SUPPORTED: bool = django.VERSION >= (6, 1)
+
+
+def use_backend(settings: Any, backend: str, **options: Any) -> None:
+    """Make ``backend`` the default email backend in a test (pytest-django's
+    ``settings``, or ``django.conf.settings`` inside override_settings): the
+    ``MAILERS["default"]`` alias (with ``options`` as its OPTIONS) where Django has
+    MAILERS, else ``EMAIL_BACKEND`` (options are then passed by get_connection)."""
+    if MAILERS_SUPPORTED:
+        settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": dict(options)}}
+    else:
+        settings.EMAIL_BACKEND = backend
+
+
+def get_connection(backend: str | None = None, **kwargs: Any) -> Any:
+    """``django.core.mail.get_connection()`` without its Django 6.1 deprecation: a new
+    instance of ``backend`` (default: the default mailer's BACKEND, with its OPTIONS),
+    created with ``kwargs``. For tests that need a connection object of their own."""
+    if not MAILERS_SUPPORTED:
+        from django.core import mail
+
+        return mail.get_connection(backend, **kwargs)
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    options: dict[str, Any] = {}
+    if backend is None:
+        config = getattr(settings, "MAILERS", {}).get("default", {})
+        backend = config.get("BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+        options = dict(config.get("OPTIONS", {}))
+    return import_string(backend)(alias="default", **{**options, **kwargs})
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from email.charset import Charset
 from email.header import decode_header, make_header
+from email.message import Message
 from email.mime.base import MIMEBase
 from email.utils import formataddr, getaddresses, parseaddr
 from typing import Any, Final
@@ -315,8 +316,9 @@ def addr_spec_of(address: str) -> str:
 class Attachment:
     """A normalized attachment or inline part from a Django EmailMessage.
 
-    Django gives either a MIMEBase object or a (filename, content, mimetype) tuple
-    (an ``EmailAttachment`` named tuple in Django 5.2).
+    Django gives either a MIME part (a ``MIMEBase``, or on Django 6.0+ an
+    ``email.message.MIMEPart``) or a (filename, content, mimetype) tuple (an
+    ``EmailAttachment`` named tuple since Django 5.2).
     """
 
     __slots__ = ("_content", "_encoding", "content_id", "inline", "mimetype", "name")
@@ -324,7 +326,7 @@ class Attachment:
     def __init__(self, attachment: Any, encoding: str | None = "utf-8") -> None:
         self.content_id: str | None = None
         self.inline = False
-        if isinstance(attachment, MIMEBase):
+        if isinstance(attachment, Message):  # MIMEBase and MIMEPart alike
             self.name = attachment.get_filename()
             decoded = attachment.get_payload(decode=True)
             content: bytes
@@ -424,6 +426,47 @@ def timestamp(dt: datetime) -> int:
 
 # ---------------------------------------------------------------------------
 # Misc
+
+
+def mime_attachment(
+    content: bytes,
+    mimetype: str,
+    *,
+    filename: str | None = None,
+    disposition: str = "attachment",
+    content_id: str | None = None,
+) -> Any:
+    """A base64-encoded MIME part for ``EmailMessage.attach()``, its bytes kept exactly
+    (even for text/*, where Django would add a final line break): an
+    ``email.message.MIMEPart`` on Django 6.0+, where ``MIMEBase`` attachments are
+    deprecated, and a ``MIMEBase`` on earlier versions, which don't accept a MIMEPart.
+    ``content_id`` is without angle brackets."""
+    import django
+
+    maintype, _, subtype = mimetype.partition("/")
+    subtype = subtype or "octet-stream"
+    cid = f"<{content_id}>" if content_id else None
+    if django.VERSION >= (6, 0):
+        from email.message import MIMEPart
+        from email.policy import default
+
+        part = MIMEPart(policy=default)
+        part.set_content(
+            content, maintype, subtype, disposition=disposition, filename=filename, cid=cid
+        )
+        return part
+    from email import encoders
+
+    legacy = MIMEBase(maintype, subtype)
+    legacy.set_payload(content)
+    encoders.encode_base64(legacy)
+    if filename:
+        legacy.add_header("Content-Disposition", disposition, filename=filename)
+    else:
+        legacy.add_header("Content-Disposition", disposition)
+    if cid:
+        legacy.add_header("Content-ID", cid)
+    return legacy
 
 
 def mime_bytes(message: Any, linesep: str = "\r\n") -> bytes:

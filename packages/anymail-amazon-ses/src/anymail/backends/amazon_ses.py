@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from email import encoders
-from email.mime.base import MIMEBase
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
@@ -28,7 +26,14 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import UNSET, Attachment, EmailAddress, get_anymail_setting, mime_bytes
+from anymail.utils import (
+    UNSET,
+    Attachment,
+    EmailAddress,
+    get_anymail_setting,
+    mime_attachment,
+    mime_bytes,
+)
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -160,7 +165,7 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
 
     def init_payload(self) -> None:
         super().init_payload()
-        self.mime = EmailMultiAlternatives(connection=None)
+        self.mime = EmailMultiAlternatives()
         self.mime.encoding = self.data.encoding
         self.recipients: list[EmailAddress] = []
         self.extra_mime_headers: list[tuple[str, str]] = []
@@ -211,20 +216,18 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         self.mime.attach_alternative(content, mimetype)
 
     def add_attachment(self, attachment: Attachment) -> None:
-        if attachment.inline or attachment.content_id:
-            maintype, _, subtype = attachment.mimetype.partition("/")
-            part = MIMEBase(maintype, subtype or "octet-stream")
-            part.set_payload(attachment.content)
-            encoders.encode_base64(part)
-            if attachment.name:
-                part.add_header("Content-Disposition", "inline", filename=attachment.name)
-            else:
-                part.add_header("Content-Disposition", "inline")
-            if attachment.content_id:
-                part.add_header("Content-ID", f"<{attachment.content_id}>")
-            self.mime.attach(part)
-        else:
-            self.mime.attach(attachment.name, attachment.content, attachment.mimetype)
+        # A base64 part of our own keeps the bytes exactly (Django 6 adds a final
+        # line break to text/* attachments it encodes itself).
+        inline = attachment.inline or bool(attachment.content_id)
+        self.mime.attach(
+            mime_attachment(
+                attachment.content,
+                attachment.mimetype,
+                filename=attachment.name,
+                disposition="inline" if inline else "attachment",
+                content_id=attachment.content_id,
+            )
+        )
 
     def set_envelope_sender(self, email: EmailAddress) -> None:
         self.params["Source"] = email.idna_addr_spec

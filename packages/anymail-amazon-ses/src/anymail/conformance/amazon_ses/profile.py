@@ -429,6 +429,12 @@ _STANDARD_HEADERS = {
 }  # fmt: skip
 
 
+def _body(content: str) -> str:
+    """A body part's text as the message had it: Django 6.0+ (email.policy.default)
+    ends every text part with a line break, which the body itself didn't have."""
+    return content[:-2] if content.endswith("\r\n") else content.removesuffix("\n")
+
+
 def raw_sent_message(params: dict[str, Any]) -> SentMessage:
     from anymail.utils import addr_spec_of
 
@@ -478,9 +484,9 @@ def raw_sent_message(params: dict[str, Any]) -> SentMessage:
                 )
             )
         elif content_type == "text/plain" and sent.text is None:
-            sent.text = part.get_content()
+            sent.text = _body(part.get_content())
         elif content_type == "text/html" and sent.html is None:
-            sent.html = part.get_content()
+            sent.html = _body(part.get_content())
         else:
             content = part.get_content()
             sent.alternatives.append(
