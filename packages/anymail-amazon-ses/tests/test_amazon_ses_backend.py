@@ -5,7 +5,7 @@ from django.core import mail
 
 from anymail.exceptions import AnymailAPIError, AnymailUnsupportedFeature
 from anymail.message import AnymailMessage
-from anymail.testing import get_connection
+from anymail.testing import MAILERS_SUPPORTED, get_connection
 
 
 def sent(profile, server):
@@ -180,3 +180,29 @@ def test_importing_urls_does_not_import_boto3():
     command = [sys.executable, "-c", code]
     result = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
     assert result.stdout.strip() == "False"
+
+
+def test_configured_only_through_mailers(settings, profile, moto_ses):
+    """A Django 6.1 site with only MAILERS (no ANYMAIL dict, no EMAIL_BACKEND); on
+    earlier Django, the same options as get_connection() keywords."""
+    del settings.ANYMAIL
+    backend = "anymail.backends.amazon_ses.EmailBackend"
+    options = {
+        "client_params": profile.client_params(moto_ses.url),
+        "configuration_set_name": "MailersSet",
+    }
+    message = AnymailMessage("Subject", "Body", "sender@example.com", ["to@example.org"])
+    if MAILERS_SUPPORTED:
+        from django.core import mail
+        from django.core.mail import InvalidMailer
+
+        settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": options}}
+        assert message.send() == 1
+        settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": {**options, "region": "x"}}}
+        with pytest.raises(InvalidMailer, match="'region'"):
+            mail.mailers["default"]
+    else:
+        assert get_connection(backend, **options).send_messages([message]) == 1
+    assert message.anymail_status.status == {"queued"}
+    [params] = profile.send_requests(moto_ses)
+    assert params["ConfigurationSetName"] == "MailersSet"

@@ -241,3 +241,27 @@ def test_head_is_answered_after_basic_auth(client, tiny_view_url, settings):
     assert client.head(tiny_view_url, headers={"Authorization": "Basic dTpw"}).status_code == 200
     assert client.head(tiny_view_url).status_code == 400
     assert client.get(tiny_view_url).status_code == 405
+
+
+class SettingsUrlBackend(EmailBackend):
+    """Reads <ESP>_API_URL itself (default_api_url), like the ESP packages."""
+
+    default_api_url = "https://api.tiny.example/v1"
+
+    def __init__(self, **kwargs):
+        AnymailRequestsBackend.__init__(self, **kwargs)
+
+
+@pytest.mark.parametrize("source", ["default", "setting", "keyword"])
+def test_api_url_always_ends_in_a_slash(settings, source):
+    """Wherever the URL comes from: the default, TINY_ESP_API_URL, or a backend keyword
+    (a MAILERS option), which Python hands over as the api_url argument itself."""
+    if source == "setting":
+        settings.ANYMAIL = {"TINY_ESP_API_URL": "https://eu.tiny.example/v1"}
+        backend = SettingsUrlBackend()
+    elif source == "keyword":
+        backend = SettingsUrlBackend(api_url="https://eu.tiny.example/v1")
+    else:
+        backend = SettingsUrlBackend()
+    assert backend.api_url.endswith("/v1/")
+    assert backend.api_url.startswith("https://eu." if source != "default" else "https://api.")

@@ -12,7 +12,7 @@ import pytest
 
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.message import AnymailMessage
-from anymail.testing import get_connection
+from anymail.testing import MAILERS_SUPPORTED, get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "key-test-1234"
@@ -192,3 +192,29 @@ def test_importing_the_backend_imports_no_other_esp_client():
         [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
     )
     assert result.returncode == 0, result.stderr.decode()
+
+
+def test_configured_only_through_mailers(settings, server):
+    """A Django 6.1 site with only MAILERS (no ANYMAIL dict, no EMAIL_BACKEND); on
+    earlier Django, the same options as get_connection() keywords."""
+    del settings.ANYMAIL
+    backend = "anymail.backends.mailgun.EmailBackend"
+    options = {"api_key": API_KEY, "api_url": f"{server.url}/v3", "sender_domain": "mg.example.com"}
+    message = AnymailMessage("Subject", "Body", "from@example.com", ["to@example.com"])
+    if MAILERS_SUPPORTED:
+        from django.core import mail
+        from django.core.mail import InvalidMailer
+
+        settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": options}}
+        assert message.send() == 1
+        settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": {**options, "api_kee": "x"}}}
+        with pytest.raises(InvalidMailer, match="'api_kee'"):
+            mail.mailers["default"]
+    else:
+        assert get_connection(backend, **options).send_messages([message]) == 1
+    [request] = server.requests
+    assert request.path == "/v3/mg.example.com/messages"
+    assert (
+        request.headers["Authorization"] == "Basic " + b64encode(f"api:{API_KEY}".encode()).decode()
+    )
+    assert message.anymail_status.status == {"queued"}

@@ -101,6 +101,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
     default_api_url: ClassVar[str | None] = None
 
     def __init__(self, api_url: str | None = None, **kwargs: Any) -> None:
+        # (A backend keyword or MAILERS option api_url arrives here as the argument.)
         if api_url is None:
             api_url = get_anymail_setting(
                 "api_url", esp_name=self.esp_id, kwargs=kwargs, default=self.default_api_url
@@ -110,8 +111,8 @@ class AnymailRequestsBackend(AnymailBaseBackend):
                     f"{type(self).__name__} has no default_api_url: set "
                     f"{self.esp_id.upper()}_API_URL"
                 )
-            if not api_url.endswith("/"):
-                api_url += "/"
+        if self.default_api_url is not None and not api_url.endswith("/"):
+            api_url += "/"
         self.api_url = api_url
         self.timeout = validate_timeout(
             get_anymail_setting("requests_timeout", kwargs=kwargs, default=DEFAULT_TIMEOUT)
