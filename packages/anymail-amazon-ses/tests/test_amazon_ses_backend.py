@@ -206,3 +206,17 @@ def test_configured_only_through_mailers(settings, profile, moto_ses):
     assert message.anymail_status.status == {"queued"}
     [params] = profile.send_requests(moto_ses)
     assert params["ConfigurationSetName"] == "MailersSet"
+
+
+@pytest.mark.parametrize("envelope_sender", [None, "bounces@example.com"])
+def test_several_from_addresses_name_the_sender(ses_settings, profile, moto_ses, envelope_sender):
+    """SES's Source is the first From address, unless envelope_sender says otherwise
+    (Python 3.13's email.utils.parseaddr no longer reads one out of a list)."""
+    message = AnymailMessage(
+        "Subject", "Body", '"First" <first@example.com>, second@example.com', ["to@example.org"]
+    )
+    if envelope_sender:
+        message.envelope_sender = envelope_sender
+    assert message.send() == 1
+    [params] = profile.send_requests(moto_ses)
+    assert params["Source"] == (envelope_sender or "first@example.com")

@@ -172,6 +172,11 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
 
     def set_from_email_list(self, emails: Sequence[EmailAddress]) -> None:
         self.mime.from_email = ", ".join(email.address for email in emails)
+        if len(emails) > 1:
+            # With several From addresses, say which one sends (SES's Source, the
+            # envelope sender) rather than leave SES to pick one out of the header;
+            # an envelope_sender (set_envelope_sender) is kept.
+            self.params.setdefault("Source", emails[0].idna_addr_spec)
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         setattr(self.mime, recipient_type, [email.address for email in emails])
