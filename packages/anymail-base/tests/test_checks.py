@@ -13,8 +13,19 @@ def anymail_errors():
     return [message for message in run_checks() if message.id and message.id.startswith("anymail.")]
 
 
+def webhook_keys():
+    """A value for every webhook setting the installed ESPs require (signing keys)."""
+    from anymail.registry import installed_esps
+
+    return {
+        (entry if isinstance(entry, str) else entry[0]): "test-key"
+        for esp in installed_esps().values()
+        for entry in esp.webhook_required_settings
+    }
+
+
 def test_no_errors_for_current_settings(settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": "abc:def"}
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "abc:def", **webhook_keys()}
     assert anymail_errors() == []
 
 
@@ -50,3 +61,81 @@ def test_app_config_path_is_anymail_base_directory():
     path = Path(config.path)
     assert (path / "message.py").is_file()
     assert (path / "apps.py").is_file()
+
+
+# --- required settings (each ESP declares them; the checks report them by name)
+
+
+@pytest.fixture
+def strict_esp(no_esp_installed):
+    """An installed ESP that requires an API key to send and a key for its webhooks."""
+    from anymail import registry
+    from anymail.features import FeatureSupport
+
+    esp = registry.EspDescription(
+        id="strict",
+        name="Strict",
+        features=FeatureSupport.all_supported(),
+        backend="testproject.strict.EmailBackend",
+        required_settings=("STRICT_API_KEY",),
+        webhook_required_settings=(("STRICT_WEBHOOK_KEY", "STRICT_API_KEY"),),
+        signed_webhooks=True,
+    )
+    with registry.override_installed_esps([esp]):
+        yield esp
+
+
+def test_missing_required_setting_of_the_configured_backend(settings, strict_esp):
+    from anymail.testing import use_backend
+
+    use_backend(settings, "testproject.strict.EmailBackend")
+    settings.ANYMAIL = {}
+    [error] = [e for e in anymail_errors() if e.id == "anymail.E003"]
+    assert "STRICT_API_KEY is not set" in error.msg
+    assert "'api_key'" in error.hint  # the backend option's name
+
+    for given in (
+        {"ANYMAIL": {"STRICT_API_KEY": "k"}},
+        {"ANYMAIL_STRICT_API_KEY": "k"},
+    ):
+        for name, value in given.items():
+            setattr(settings, name, value)
+        assert [e for e in anymail_errors() if e.id == "anymail.E003"] == []
+        for name in given:
+            delattr(settings, name)
+
+
+def test_a_mailers_option_counts_as_the_setting(settings, strict_esp):
+    settings.ANYMAIL = {}
+    settings.MAILERS = {
+        "default": {"BACKEND": "testproject.strict.EmailBackend", "OPTIONS": {"api_key": "k"}},
+        "other": {"BACKEND": "testproject.strict.EmailBackend"},
+    }
+    [error] = [e for e in anymail_errors() if e.id == "anymail.E003"]
+    assert error.msg.startswith("MAILERS['other']")
+
+
+def test_missing_webhook_key_only_when_its_webhooks_are_routed(settings, strict_esp):
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import anymail.urls
+    import testproject.urls
+
+    # (no_esp_installed rebuilt anymail.urls without the strict ESP: no routes)
+    settings.ANYMAIL = {}
+    assert [e for e in anymail_errors() if e.id == "anymail.E004"] == []
+
+    importlib.reload(anymail.urls)  # now with the strict ESP's routes
+    importlib.reload(testproject.urls)
+    clear_url_caches()
+    [error] = [e for e in anymail_errors() if e.id == "anymail.E004"]
+    assert "STRICT_WEBHOOK_KEY or STRICT_API_KEY is not set" in error.msg
+    settings.ANYMAIL = {"STRICT_API_KEY": "k"}  # one of the alternatives will do
+    assert [e for e in anymail_errors() if e.id == "anymail.E004"] == []
+
+
+def test_signed_webhooks_need_no_webhook_secret_warning(settings, strict_esp):
+    settings.ANYMAIL = {}
+    assert [e for e in anymail_errors() if e.id == "anymail.W002"] == []

@@ -26,7 +26,7 @@ def test_urls_gain_routes_of_a_registered_esp(fake_esp_installed):
     assert reverse("anymail:fake_tracking_webhook") == "/anymail/fake/tracking/"
     assert reverse("anymail:fake_inbound_webhook") == "/anymail/fake/inbound/"
     match = resolve("/anymail/fake/tracking/")
-    assert match.func.view_class.__name__ == "FakeTrackingWebhookView"
+    assert match.func.load_view_class().__name__ == "FakeTrackingWebhookView"
     assert match.func.csrf_exempt is True
 
 
@@ -142,3 +142,24 @@ def test_anymail_features_command_with_no_esp(no_esp_installed):
     out = StringIO()
     call_command("anymail_features", stdout=out)
     assert "No Anymail ESP package is installed" in out.getvalue()
+
+
+def test_reverse_imports_no_webhook_module(no_esp_installed):
+    """Building the URL resolver's lookups (every reverse(), every system check) must
+    not import an ESP's webhook views and their dependencies."""
+    import importlib
+    import sys
+
+    from django.urls import clear_url_caches
+
+    import testproject.urls
+    from anymail import registry
+    from anymail.features import FeatureSupport
+
+    lazy = registry.EspDescription(id="lazy_esp", name="Lazy", features=FeatureSupport())
+    with registry.override_installed_esps([lazy]):
+        importlib.reload(anymail.urls)
+        importlib.reload(testproject.urls)
+        clear_url_caches()
+        assert reverse("anymail:lazy_esp_tracking_webhook") == "/anymail/lazy_esp/tracking/"
+        assert "anymail.webhooks.lazy_esp" not in sys.modules  # (it doesn't even exist)

@@ -46,6 +46,8 @@ def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[Warning
         return []
     routed = []
     for esp, route in iter_routes():
+        if esp.signed_webhooks:
+            continue  # the ESP's signature authenticates its posts
         url_name = f"anymail:{esp.id}_{route.name}"
         try:
             reverse(url_name)
@@ -84,3 +86,97 @@ def check_esp_entry_points(app_configs: Any = None, **kwargs: Any) -> list[Warni
         )
         for error in load_errors()
     ]
+
+
+def _setting_is_set(name: str, options: dict[str, Any], esp_id: str) -> bool:
+    """Whether an Anymail setting ("MAILGUN_API_KEY") is given anywhere it may be: a
+    backend option (MAILERS OPTIONS: "api_key", without the ESP prefix), the ANYMAIL
+    dict, an ANYMAIL_-prefixed setting, or the bare setting."""
+    anymail_settings = getattr(settings, "ANYMAIL", None) or {}
+    return (
+        name.lower().removeprefix(f"{esp_id}_") in options
+        or name in anymail_settings
+        or hasattr(settings, f"ANYMAIL_{name}")
+        or hasattr(settings, name)
+    )
+
+
+def _missing(required: Any, options: dict[str, Any], esp_id: str) -> list[str]:
+    missing = []
+    for entry in required:
+        alternatives = (entry,) if isinstance(entry, str) else tuple(entry)
+        if not any(_setting_is_set(name, options, esp_id) for name in alternatives):
+            missing.append(" or ".join(alternatives))
+    return missing
+
+
+def _configured_backends() -> list[tuple[str, str, dict[str, Any]]]:
+    """(where, backend path, options) for the email backends this site configures:
+    each MAILERS alias (Django 6.1+), or EMAIL_BACKEND."""
+    mailers = getattr(settings, "MAILERS", None)
+    if isinstance(mailers, dict):
+        return [
+            (
+                f"MAILERS[{alias!r}]",
+                str(config.get("BACKEND", "")),
+                dict(config.get("OPTIONS") or {}),
+            )
+            for alias, config in mailers.items()
+            if isinstance(config, dict)
+        ]
+    backend = getattr(settings, "EMAIL_BACKEND", None)
+    return [("EMAIL_BACKEND", str(backend), {})] if backend else []
+
+
+@register(Tags.compatibility)
+def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A configured ESP backend, or a routed ESP webhook, whose required setting is
+    missing: say so now, rather than at the first send or with a 500 to the first
+    webhook."""
+    from django.urls import NoReverseMatch, reverse
+
+    from anymail.registry import installed_esps
+
+    errors = []
+    esps = installed_esps().values()
+    by_backend = {esp.backend: esp for esp in esps}
+    for where, backend, options in _configured_backends():
+        esp = by_backend.get(backend)
+        if esp is None:
+            continue
+        for name in _missing(esp.required_settings, options, esp.id):
+            errors.append(
+                Error(
+                    f"{where} uses Anymail's {esp.name} backend, but {name} is not set.",
+                    hint=f"Set ANYMAIL = {{{name.split(' or ')[0]!r}: ...}} (or "
+                    f"ANYMAIL_{name.split(' or ')[0]}, or the backend option "
+                    f"{name.split(' or ')[0].lower().removeprefix(esp.id + '_')!r}).",
+                    id="anymail.E003",
+                )
+            )
+    for esp in esps:
+        if not esp.webhook_required_settings:
+            continue
+        routed = False
+        for route in esp.webhooks:
+            try:
+                reverse(f"anymail:{esp.id}_{route.name}")
+            except NoReverseMatch:
+                continue
+            except Exception:  # a broken URLconf is reported by Django's own checks
+                return errors
+            routed = True
+            break
+        if not routed:
+            continue
+        for name in _missing(esp.webhook_required_settings, {}, esp.id):
+            errors.append(
+                Error(
+                    f"Anymail's {esp.name} webhooks are routed, but {name} is not set: "
+                    "every webhook post would fail.",
+                    hint=f"Set ANYMAIL = {{{name.split(' or ')[0]!r}: ...}} "
+                    f"(or ANYMAIL_{name.split(' or ')[0]}).",
+                    id="anymail.E004",
+                )
+            )
+    return errors

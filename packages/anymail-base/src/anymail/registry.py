@@ -118,6 +118,14 @@ class EspDescription:
     standard_routes: bool = True
     #: the settings it reads, without the ANYMAIL_ prefix ("MAILGUN_API_KEY", ...)
     settings: tuple[str, ...] = ()
+    #: settings the backend can't send without; an entry may be a tuple of alternatives
+    #: (any one will do). ``manage.py check`` reports a missing one by name.
+    required_settings: tuple[str | tuple[str, ...], ...] = ()
+    #: settings its webhooks can't work without (signing keys), likewise
+    webhook_required_settings: tuple[str | tuple[str, ...], ...] = ()
+    #: whether its webhooks are signed and verified (then WEBHOOK_SECRET basic auth is
+    #: optional, and the check for a missing WEBHOOK_SECRET stays quiet for it)
+    signed_webhooks: bool = False
     distribution: str = ""
     backend: str = ""
     class_prefix: str = ""
@@ -291,13 +299,15 @@ class LazyView:
         self.__qualname__ = self.__name__
         self.__module__ = dotted_path.rpartition(".")[0]
 
-    @property
-    def view_class(self) -> Any:
+    def load_view_class(self) -> Any:
+        """The view class (importing it, and the ESP's dependencies). Not a
+        ``view_class`` attribute: Django's URL resolver reads that one while it builds
+        its lookup strings, in every reverse(), which would import every ESP."""
         return import_string(self.dotted_path)
 
     def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         if self._view is None:
-            self._view = self.view_class.as_view(**self.initkwargs)
+            self._view = self.load_view_class().as_view(**self.initkwargs)
         return self._view(request, *args, **kwargs)
 
     def __repr__(self) -> str:

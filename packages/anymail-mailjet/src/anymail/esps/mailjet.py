@@ -61,6 +61,7 @@ ESP = EspDescription(
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
+    required_settings=("MAILJET_API_KEY", "MAILJET_SECRET_KEY"),
     settings=(
         "MAILJET_API_KEY",
         "MAILJET_SECRET_KEY",

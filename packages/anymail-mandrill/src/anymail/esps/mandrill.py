@@ -72,6 +72,9 @@ ESP = EspDescription(
         WebhookRoute("", "MandrillCombinedWebhookView", "webhook", "tracking"),
         WebhookRoute("tracking/", "MandrillCombinedWebhookView", "tracking_webhook", "tracking"),
     ),
+    required_settings=("MANDRILL_API_KEY",),
+    webhook_required_settings=("MANDRILL_WEBHOOK_KEY",),
+    signed_webhooks=True,
     settings=(
         "MANDRILL_API_KEY",
         "MANDRILL_WEBHOOK_KEY",

@@ -64,6 +64,7 @@ ESP = EspDescription(
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
+    required_settings=("POSTMARK_SERVER_TOKEN",),
     settings=(
         "POSTMARK_SERVER_TOKEN",
         "POSTMARK_API_URL",

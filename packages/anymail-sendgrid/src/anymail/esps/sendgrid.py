@@ -62,6 +62,7 @@ ESP = EspDescription(
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
+    required_settings=("SENDGRID_API_KEY",),
     settings=(
         "SENDGRID_API_KEY",
         "SENDGRID_GENERATE_MESSAGE_ID",

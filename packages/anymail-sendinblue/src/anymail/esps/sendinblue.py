@@ -73,6 +73,7 @@ ESP = EspDescription(
     event_types=EVENT_TYPES,
     # Only the tracking route: SendinBlue has no inbound webhook (6.0 docs).
     inbound=False,
+    required_settings=("SENDINBLUE_API_KEY",),
     settings=(
         "SENDINBLUE_API_KEY",
         "SENDINBLUE_API_URL",
