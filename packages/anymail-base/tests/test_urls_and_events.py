@@ -163,3 +163,39 @@ def test_reverse_imports_no_webhook_module(no_esp_installed):
         clear_url_caches()
         assert reverse("anymail:lazy_esp_tracking_webhook") == "/anymail/lazy_esp/tracking/"
         assert "anymail.webhooks.lazy_esp" not in sys.modules  # (it doesn't even exist)
+
+
+@pytest.mark.parametrize("recipient", [{"a": 1}, ["a@example.com"], 42])
+def test_an_event_field_of_the_wrong_type_is_a_400_and_no_signal(
+    fake_esp_installed, webhook_client, webhook_secret, recipient
+):
+    """The normalized events' fields have their documented types: a payload field of
+    the wrong JSON type is refused, never passed on to receivers."""
+    response, signals = webhook_client.post(
+        "anymail:fake_tracking_webhook",
+        {"events": [{"event": "delivered", "ts": 1700000000, "id": "m1", "to": recipient}]},
+    )
+    assert response.status_code == 400
+    assert signals == []
+
+
+def test_event_constructors_check_the_documented_types():
+    from datetime import UTC, datetime
+
+    from anymail.events import AnymailTrackingEvent
+
+    now = datetime.now(tz=UTC)
+    for bad in (
+        {"recipient": 1},
+        {"message_id": ["x"]},
+        {"tags": "one"},
+        {"tags": [1]},
+        {"metadata": ["x"]},
+        {"metadata": {1: "x"}},
+        {"event_id": {"id": 1}},
+        {"click_url": 3.5},
+    ):
+        with pytest.raises(TypeError):
+            AnymailTrackingEvent("delivered", now, **bad)
+    with pytest.raises(TypeError):
+        AnymailTrackingEvent("delivered", "2024-01-01")  # a str is not a timestamp

@@ -13,6 +13,14 @@ if TYPE_CHECKING:
 __all__ = ["AnymailEvent", "AnymailInboundEvent", "AnymailTrackingEvent"]
 
 
+def _optional_str(name: str, value: Any) -> str | None:
+    """A documented ``str | None`` field: anything else (a payload field of the wrong
+    JSON type) is refused, so a webhook answers 400 instead of signalling it."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"Event {name} must be a str or None, not {type(value).__name__}")
+
+
 class AnymailEvent:
     """Base of the normalized events: ``event_type``, ``timestamp``, ``event_id``, ``esp_event``."""
 
@@ -30,11 +38,13 @@ class AnymailEvent:
             raise ValueError(
                 f"Unknown event_type {event_type!r}; expected one of {[e.value for e in EventType]}"
             )
+        if timestamp is not None and not isinstance(timestamp, datetime):
+            raise TypeError(f"Event timestamp must be a datetime, not {type(timestamp).__name__}")
         if timestamp is not None and (timestamp.tzinfo is None or timestamp.utcoffset() is None):
             raise ValueError(f"Event timestamps must be aware datetimes, not {timestamp!r}")
         self.event_type = str(event_type)
         self.timestamp = timestamp
-        self.event_id = event_id
+        self.event_id = _optional_str("event_id", event_id)
         self.esp_event = esp_event
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,15 +100,23 @@ class AnymailTrackingEvent(AnymailEvent):
             raise ValueError(
                 f"Unknown reject_reason {reject_reason!r}; expected one of {[r.value for r in RejectReason]}"
             )
-        self.message_id = message_id
-        self.recipient = recipient
+        if metadata is not None and not (
+            isinstance(metadata, dict) and all(isinstance(key, str) for key in metadata)
+        ):
+            raise TypeError("Event metadata must be a dict with str keys")
+        if tags is not None and not (
+            isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)
+        ):
+            raise TypeError("Event tags must be a list of str")
+        self.message_id = _optional_str("message_id", message_id)
+        self.recipient = _optional_str("recipient", recipient)
         self.reject_reason = None if reject_reason is None else str(reject_reason)
-        self.description = description
-        self.mta_response = mta_response
+        self.description = _optional_str("description", description)
+        self.mta_response = _optional_str("mta_response", mta_response)
         self.metadata = metadata if metadata is not None else {}
         self.tags = tags if tags is not None else []
-        self.click_url = click_url
-        self.user_agent = user_agent
+        self.click_url = _optional_str("click_url", click_url)
+        self.user_agent = _optional_str("user_agent", user_agent)
 
 
 class AnymailInboundEvent(AnymailEvent):
