@@ -34,6 +34,12 @@ def settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _database(db):
+    """Every test may post a signed webhook, whose token the default replay store
+    (WEBHOOK_REPLAY_STORE = "database") records in the test database."""
+
+
+@pytest.fixture(autouse=True)
 def _anymail_test_email_backend(settings):
     # Django's test runner swaps EMAIL_BACKEND for locmem; tests here send through
     # Anymail's own test backend unless they choose another.

@@ -218,3 +218,31 @@ def test_configured_only_through_mailers(settings, server):
         request.headers["Authorization"] == "Basic " + b64encode(f"api:{API_KEY}".encode()).decode()
     )
     assert message.anymail_status.status == {"queued"}
+
+
+def test_internationalized_domains_are_sent_as_idna(mailgun):
+    """Mailgun's API and SMTP need the IDNA form; display names stay as they are."""
+    send(
+        from_email="Zoë Sender <from@example.com>",
+        to=["Jürgen Müller <user@bücher.example>", "plain@bücher.example", "ascii@example.com"],
+        cc=['"Last, First" <cc@bücher.example>'],
+        reply_to=["Ré Ply <reply@bücher.example>"],
+        merge_data={"user@bücher.example": {"name": "Jürgen"}},
+    )
+    form = mailgun.requests[0].form()
+    assert form["from"] == ["Zoë Sender <from@example.com>"]
+    assert form["to"] == [
+        "Jürgen Müller <user@xn--bcher-kva.example>",
+        "plain@xn--bcher-kva.example",
+        "ascii@example.com",
+    ]
+    assert form["cc"] == ['"Last, First" <cc@xn--bcher-kva.example>']
+    assert form["h:Reply-To"] == ["Ré Ply <reply@xn--bcher-kva.example>"]
+    # Mailgun matches recipient-variables keys against the addresses sent.
+    variables = json.loads(form["recipient-variables"][0])
+    assert variables["user@xn--bcher-kva.example"] == {"name": "Jürgen"}
+    assert set(variables) == {
+        "user@xn--bcher-kva.example",
+        "plain@xn--bcher-kva.example",
+        "ascii@example.com",
+    }

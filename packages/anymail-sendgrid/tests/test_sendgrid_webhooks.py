@@ -168,12 +168,13 @@ def test_stale_or_future_timestamp_rejected(webhook_client, signed, offset):
     assert (response.status_code, signals) == (400, [])
 
 
-def test_replayed_post_rejected(webhook_client, signed):
+def test_replayed_post_is_not_signalled_again(webhook_client, signed):
+    """A repeat is acknowledged (200, so SendGrid stops retrying), not signalled."""
     body = body_of("tracking_open")
     headers = sign(body)
     assert webhook_client.post(TRACKING, body, headers=headers)[0].status_code == 200
     response, signals = webhook_client.post(TRACKING, body, headers=headers)
-    assert (response.status_code, signals) == (400, [])
+    assert (response.status_code, signals) == (200, [])
 
     # a re-encoded (malleated) signature of the same post is a replay too
     from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -187,7 +188,7 @@ def test_replayed_post_rejected(webhook_client, signed):
     response, signals = webhook_client.post(
         TRACKING, body, headers={**headers, SIGNATURE_HEADER: malleated}
     )
-    assert (response.status_code, signals) == (400, [])
+    assert (response.status_code, signals) == (200, [])
 
 
 def test_failed_post_can_be_retried(webhook_client, signed):

@@ -14,6 +14,7 @@ class AnymailConfig(AppConfig):
     label = "anymail"
     verbose_name = "Anymail"
     default = True
+    default_auto_field = "django.db.models.BigAutoField"
     path = str(Path(__file__).resolve().parent)
 
     def ready(self) -> None:

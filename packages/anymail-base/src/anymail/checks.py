@@ -180,3 +180,42 @@ def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
                 )
             )
     return errors
+
+
+#: Cache backends that can't make replay protection hold across processes.
+_LOCAL_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "local to one process",
+    "django.core.cache.backends.dummy.DummyCache": "a dummy cache that stores nothing",
+}
+#: Below this, a busy site's tokens are evicted before their window ends.
+_MIN_CACHE_ENTRIES = 100_000
+
+
+@register(Tags.security)
+def check_replay_store(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """WEBHOOK_REPLAY_STORE = "cache" is only as safe as the cache."""
+    from anymail.utils import get_anymail_setting
+
+    if get_anymail_setting("webhook_replay_store", default="database") != "cache":
+        return []
+    alias = get_anymail_setting("webhook_replay_cache", default="default")
+    config = (getattr(settings, "CACHES", {}) or {}).get(alias) or {}
+    backend = str(config.get("BACKEND", ""))
+    problems = []
+    if backend in _LOCAL_CACHES:
+        problems.append(_LOCAL_CACHES[backend])
+    max_entries = (config.get("OPTIONS") or {}).get("MAX_ENTRIES", 300)
+    evicting = backend.endswith(("LocMemCache", "FileBasedCache", "DatabaseCache"))
+    if evicting and isinstance(max_entries, int) and max_entries < _MIN_CACHE_ENTRIES:
+        problems.append(f"evicts after {max_entries} entries")
+    if not problems:
+        return []
+    return [
+        Warning(
+            f"Anymail's webhook replay protection uses the cache {alias!r} ({backend}), which "
+            f"is {' and '.join(problems)}: a replayed webhook could be accepted.",
+            hint="Use WEBHOOK_REPLAY_STORE = 'database' (the default; run migrate), or a "
+            "cache shared by every process (Redis, Memcached) for WEBHOOK_REPLAY_CACHE.",
+            id="anymail.W004",
+        )
+    ]

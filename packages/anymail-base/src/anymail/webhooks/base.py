@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
-import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.core.cache import caches
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.crypto import constant_time_compare
@@ -49,6 +46,7 @@ from anymail.exceptions import (
 )
 from anymail.signals import inbound, tracking
 from anymail.utils import UNSET, get_anymail_setting
+from anymail.webhooks.replay import ReplayProtection, ReplayStoreUnavailable, get_replay_store
 
 if TYPE_CHECKING:
     from anymail.registry import EspDescription
@@ -60,52 +58,13 @@ __all__ = [
     "ReplayProtection",
 ]
 
+
+class _Duplicate(Exception):
+    """A signed request whose token was already accepted: the ESP retrying a delivery
+    it thinks failed. Acknowledged (200), not signalled again."""
+
+
 logger = logging.getLogger("anymail.webhooks")
-
-
-class ReplayProtection:
-    """Rejects webhook requests whose timestamp is outside a tolerance window, or
-    whose one-time token was already accepted within it.
-
-    Seen tokens are kept in a Django cache (``WEBHOOK_REPLAY_CACHE``, default
-    "default"): use a cache shared by all your server processes (Redis, Memcached,
-    the database) for the protection to hold across them.
-    """
-
-    def __init__(self, esp_id: str, tolerance: float | None, cache_alias: str = "default") -> None:
-        self.esp_id = esp_id
-        self.tolerance = tolerance
-        self.cache_alias = cache_alias
-
-    def _key(self, token: str) -> str:
-        digest = hashlib.sha256(token.encode("utf-8", errors="surrogatepass")).hexdigest()
-        return f"anymail:webhook-token:{self.esp_id}:{digest}"
-
-    def check_timestamp(self, timestamp: float | datetime) -> None:
-        if self.tolerance is None:
-            return
-        seconds = timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)
-        age = time.time() - seconds
-        if abs(age) > self.tolerance:
-            raise AnymailWebhookValidationFailure(
-                f"{self.esp_id} webhook timestamp is {int(abs(age))} seconds "
-                f"{'old' if age > 0 else 'in the future'}; the tolerance is {int(self.tolerance)} seconds "
-                "(a replayed request, or a server clock that is wrong)."
-            )
-
-    def claim_token(self, token: str) -> str:
-        """Record the token as used; raise if it already was. Returns the cache key,
-        so a request that then fails can release it (and the ESP's retry succeeds)."""
-        key = self._key(token)
-        timeout = int(self.tolerance * 2) if self.tolerance else 24 * 3600
-        if not caches[self.cache_alias].add(key, True, timeout=timeout):
-            raise AnymailWebhookValidationFailure(
-                f"{self.esp_id} webhook token was already used (a replayed request)."
-            )
-        return key
-
-    def release(self, key: str) -> None:
-        caches[self.cache_alias].delete(key)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -132,6 +91,7 @@ class AnymailBaseWebhookView(View):
 
     # Overridable with as_view(**kwargs); UNSET means "read the setting".
     webhook_secret: Any = UNSET
+    webhook_replay_store: Any = UNSET
     webhook_replay_cache: Any = UNSET
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -144,7 +104,7 @@ class AnymailBaseWebhookView(View):
     def __init__(self, **kwargs: Any) -> None:
         settings_kwargs = {
             key: kwargs.pop(key)
-            for key in ("webhook_secret", "webhook_replay_cache")
+            for key in ("webhook_secret", "webhook_replay_store", "webhook_replay_cache")
             if key in kwargs
         }
         self.esp_settings = self.read_esp_settings(kwargs)
@@ -152,8 +112,9 @@ class AnymailBaseWebhookView(View):
         self.basic_auth = self._secrets(
             get_anymail_setting("webhook_secret", kwargs=settings_kwargs, default=None)
         )
-        self.replay_cache_alias = get_anymail_setting(
-            "webhook_replay_cache", kwargs=settings_kwargs, default="default"
+        self.replay_store = get_replay_store(
+            get_anymail_setting("webhook_replay_store", kwargs=settings_kwargs, default="database"),
+            get_anymail_setting("webhook_replay_cache", kwargs=settings_kwargs, default="default"),
         )
         if not self.basic_auth and self.warn_if_no_basic_auth:
             warnings.warn(
@@ -201,6 +162,19 @@ class AnymailBaseWebhookView(View):
             return HttpResponseBadRequest(rejection, content_type="text/plain")
         try:
             self.validate_esp(request, payload)
+        except _Duplicate:
+            self._release_tokens()
+            logger.info(
+                "Duplicate %s webhook delivery acknowledged, not re-signalled", self.esp_name
+            )
+            return HttpResponse("Already received", content_type="text/plain")
+        except ReplayStoreUnavailable:
+            self._release_tokens()
+            logger.exception("Anymail %s webhook: the replay store failed", self.esp_name)
+            # Our fault, not the request's: the ESP should retry later.
+            return HttpResponse(
+                "Temporarily unable to process the webhook", content_type="text/plain", status=503
+            )
         except Exception:
             self._release_tokens()
             raise
@@ -278,22 +252,30 @@ class AnymailBaseWebhookView(View):
         Raise AnymailWebhookValidationFailure to reject the request."""
 
     def replay_protection(self, tolerance: float | None) -> ReplayProtection:
-        return ReplayProtection(self.esp_id, tolerance, self.replay_cache_alias)
+        return ReplayProtection(self.esp_id, tolerance, self.replay_store)
 
     def check_replay(
         self, timestamp: float | datetime, token: str | None, tolerance: float | None
     ) -> None:
-        """Reject a request outside the timestamp window, or whose token was seen.
-        Call from validate_esp after verifying the signature that covers them."""
+        """Refuse a request outside the timestamp window (400); acknowledge one whose
+        token was already accepted (200, no second signal). Call from validate_esp
+        after verifying the signature that covers them."""
         protection = self.replay_protection(tolerance)
         protection.check_timestamp(timestamp)
         if token:
-            self.claimed_tokens.append(protection.claim_token(token))
+            key = protection.claim(token)
+            if key is None:
+                raise _Duplicate()
+            self.claimed_tokens.append(key)
 
     def _release_tokens(self) -> None:
+        """Forget the tokens a failed request claimed, so the ESP's retry is accepted."""
         protection = self.replay_protection(None)
         for key in getattr(self, "claimed_tokens", ()):
-            protection.release(key)
+            try:
+                protection.release(key)
+            except ReplayStoreUnavailable:
+                logger.exception("Anymail %s webhook: couldn't release a token", self.esp_name)
         self.claimed_tokens = []
 
     # ------------------------------------------------------------------

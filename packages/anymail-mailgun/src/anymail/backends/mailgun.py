@@ -32,6 +32,18 @@ DEFAULT_API_URL = "https://api.mailgun.net/v3"
 _DOMAIN = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?$")
 
 
+def _idna_addr_spec(email: EmailAddress) -> str:
+    """The address with its domain in IDNA (punycode) form, when it isn't ASCII."""
+    return email.addr_spec if email.domain.isascii() else email.idna_addr_spec
+
+
+def _ascii_domain(email: EmailAddress) -> str:
+    """'Name <user@xn--bcher-kva.example>': Mailgun's API and SMTP need an
+    internationalized domain in its IDNA form. The display name stays as it is
+    (Mailgun encodes a non-ASCII one itself, and quoting is kept)."""
+    return EmailAddress(email.display_name, _idna_addr_spec(email)).address
+
+
 class MailgunPayload(RequestsPayload):
     """A message as Mailgun's messages API form fields (``self.fields``) and files."""
 
@@ -104,12 +116,12 @@ class MailgunPayload(RequestsPayload):
     # --- the set_* methods the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.fields.append(("from", email.address))
+        self.fields.append(("from", _ascii_domain(email)))
         self.from_domain = email.domain
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         for email in emails:
-            self.fields.append((recipient_type, email.address))
+            self.fields.append((recipient_type, _ascii_domain(email)))
         self.all_recipients += emails
         if recipient_type == "to":
             self.to_recipients += emails
@@ -118,7 +130,7 @@ class MailgunPayload(RequestsPayload):
         self.fields.append(("subject", subject))
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        self.fields.append(("h:Reply-To", ", ".join(email.address for email in emails)))
+        self.fields.append(("h:Reply-To", ", ".join(_ascii_domain(email) for email in emails)))
 
     def set_extra_headers(self, headers: Mapping[str, str]) -> None:
         for name, value in headers.items():
@@ -221,7 +233,8 @@ class MailgunPayload(RequestsPayload):
             for key in merge_metadata_keys:
                 value = own_metadata.get(key, self.metadata.get(key, ""))
                 variables[f"v:{key}"] = value
-            recipient_variables[email.addr_spec] = variables
+            # Mailgun matches these keys against the (IDNA-encoded) "to" addresses.
+            recipient_variables[_idna_addr_spec(email)] = variables
         self.fields.append(
             ("recipient-variables", self.serialize_json(recipient_variables, "merge_data"))
         )

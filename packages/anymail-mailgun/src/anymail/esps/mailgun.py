@@ -68,9 +68,15 @@ ESP = EspDescription(
     settings=(
         "MAILGUN_API_KEY",
         "MAILGUN_WEBHOOK_SIGNING_KEY",
+        "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE",
         "MAILGUN_SENDER_DOMAIN",
         "MAILGUN_API_URL",
         "MAILGUN_SEND_DEFAULTS",
     ),
+    required_settings=("MAILGUN_API_KEY",),
+    # Accounts created before Mailgun issued webhook signing keys signed with the API key.
+    webhook_required_settings=(("MAILGUN_WEBHOOK_SIGNING_KEY", "MAILGUN_API_KEY"),),
+    # Every post carries an HMAC signature the webhook verifies: basic auth is optional.
+    signed_webhooks=True,
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailgun#readme",
 )

@@ -6,8 +6,14 @@ webhooks post it inside a JSON body (``{"signature": {...}, "event-data": {...}}
 legacy tracking webhooks and inbound routes post it as form fields.
 
 Replay protection: a token is accepted once, and a timestamp only within
-:data:`TIMESTAMP_TOLERANCE`. Mailgun retries a failed post for about 8 hours with
-the signature of the first attempt, so a shorter window would refuse its retries.
+``MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE`` seconds (default
+:data:`DEFAULT_TIMESTAMP_TOLERANCE`, 9 hours). Mailgun retries a failed post for about
+8 hours with the signature of the first attempt, so a shorter window would refuse its
+retries.
+
+Everything a client can post gets a 2xx or a 4xx: a field of the wrong JSON type, a
+lone surrogate, a timestamp that isn't a finite number are refused (400), never passed
+to receivers and never a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 from datetime import UTC, datetime
+from email.utils import getaddresses
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
@@ -35,6 +43,7 @@ from anymail.webhooks.base import (
 )
 
 __all__ = [
+    "DEFAULT_TIMESTAMP_TOLERANCE",
     "TIMESTAMP_TOLERANCE",
     "MailgunInboundWebhookView",
     "MailgunTrackingWebhookView",
@@ -42,9 +51,34 @@ __all__ = [
     "tracking_events",
 ]
 
-#: Seconds a signed timestamp stays acceptable: Mailgun's retry schedule (about
-#: 8 hours, each retry carrying the first attempt's signature), plus an hour of slack.
-TIMESTAMP_TOLERANCE = 9 * 3600
+#: Seconds a signed timestamp stays acceptable unless MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE
+#: says otherwise: Mailgun's retry schedule (about 8 hours, each retry carrying the first
+#: attempt's signature), plus an hour of slack.
+DEFAULT_TIMESTAMP_TOLERANCE = 9 * 3600
+#: The older name of DEFAULT_TIMESTAMP_TOLERANCE.
+TIMESTAMP_TOLERANCE = DEFAULT_TIMESTAMP_TOLERANCE
+
+
+def _first(fields: QueryDict, name: str) -> str | None:
+    """A form field's first value. Mailgun writes its own fields before the sender's
+    custom variables, so when a variable has the same name (``event``, ``recipient``,
+    ``token``...) the first value is Mailgun's. (``QueryDict.get`` gives the last.)"""
+    values = fields.getlist(name)
+    return values[0] if values else None
+
+
+def _finite_seconds(value: Any) -> float:
+    """A Unix timestamp (a JSON number, or a string of one) as a finite float; raise
+    ValueError for anything else (bools, "nan", "inf", 10**400, ...)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"a timestamp must be a number, not {type(value).__name__}")
+    try:
+        seconds = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError("the timestamp is not a number") from None
+    if not math.isfinite(seconds):
+        raise ValueError("the timestamp is not a finite number")
+    return seconds
 
 
 class MailgunWebhookView(AnymailBaseWebhookView):
@@ -58,8 +92,26 @@ class MailgunWebhookView(AnymailBaseWebhookView):
     # as_view() overrides of the settings
     webhook_signing_key: Any = UNSET
     api_key: Any = UNSET
+    webhook_timestamp_tolerance: Any = UNSET
 
     def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        tolerance = get_anymail_setting(
+            "webhook_timestamp_tolerance",
+            esp_name=self.esp_id,
+            kwargs=kwargs,
+            default=DEFAULT_TIMESTAMP_TOLERANCE,
+        )
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, int | float)
+            or not math.isfinite(tolerance)
+            or tolerance <= 0
+        ):
+            raise AnymailConfigurationError(
+                "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE must be a positive number of seconds "
+                f"(default {DEFAULT_TIMESTAMP_TOLERANCE}, 9 hours), not {tolerance!r}."
+            )
+        self.timestamp_tolerance = float(tolerance)
         signing_key = get_anymail_setting(
             "webhook_signing_key", esp_name=self.esp_id, kwargs=kwargs, default=None
         )
@@ -93,33 +145,52 @@ class MailgunWebhookView(AnymailBaseWebhookView):
 
     def validate_esp(self, request: HttpRequest, payload: Any) -> None:
         # (A QueryDict is also a dict: test for it first.)
-        fields: Any = payload if isinstance(payload, QueryDict) else payload.get("signature")
-        if not hasattr(fields, "get"):
-            fields = {}
+        if isinstance(payload, QueryDict):
+            fields: Any = {
+                name: _first(payload, name) for name in ("timestamp", "token", "signature")
+            }
+        else:
+            fields = payload.get("signature")
+            if not isinstance(fields, dict):
+                fields = {}
         timestamp, token, signature = (
             fields.get("timestamp"),
             fields.get("token"),
             fields.get("signature"),
         )
-        if not all(
-            isinstance(value, str | int) and value for value in (timestamp, token, signature)
+        if not (
+            isinstance(timestamp, str | int)
+            and not isinstance(timestamp, bool)
+            and isinstance(token, str)
+            and isinstance(signature, str)
+            and timestamp != ""
+            and token
+            and signature
         ):
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook called without Mailgun's signature (timestamp, token, signature)"
             )
-        expected = hmac.new(
-            self.signing_key, f"{timestamp}{token}".encode(), hashlib.sha256
-        ).hexdigest()
-        if not hmac.compare_digest(str(signature).encode(), expected.encode()):
+        try:
+            # A lone surrogate (a JSON "\ud800" escape) can't be encoded: not from Mailgun.
+            signed = f"{timestamp}{token}".encode()
+            given = signature.encode("ascii")
+        except UnicodeEncodeError:
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook signature fields are not valid text"
+            ) from None
+        expected = hmac.new(self.signing_key, signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given, expected.encode()):
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook called with an invalid signature "
                 "(check MAILGUN_WEBHOOK_SIGNING_KEY is your domain's HTTP webhook signing key)"
             )
         try:
-            when = float(timestamp)
-        except ValueError:
-            raise AnymailWebhookValidationFailure("Mailgun webhook timestamp is invalid") from None
-        self.check_replay(when, str(token), tolerance=TIMESTAMP_TOLERANCE)
+            when = _finite_seconds(timestamp)
+        except ValueError as err:
+            raise AnymailWebhookValidationFailure(
+                f"Mailgun webhook timestamp is invalid: {err}"
+            ) from None
+        self.check_replay(when, token, tolerance=self.timestamp_tolerance)
 
 
 # ---------------------------------------------------------------------------
@@ -168,12 +239,24 @@ LEGACY_FIELDS = frozenset(
     {
         "event", "recipient", "domain", "timestamp", "token", "signature",
         "message-headers", "Message-Id", "message-id", "tag", "X-Mailgun-Tag",
-        "X-Mailgun-Variables", "campaign-id", "campaign-name", "mailing-list",
-        "ip", "country", "region", "city", "user-agent", "device-type", "client-type",
-        "client-name", "client-os", "url", "h", "body-plain", "code", "error",
-        "notification", "reason", "description", "attachment-count",
+        "X-Mailgun-Variables", "X-Mailgun-Sid", "campaign-id", "campaign-name",
+        "mailing-list", "ip", "country", "region", "city", "user-agent", "device-type",
+        "client-type", "client-name", "client-os", "url", "h", "body-plain", "code",
+        "error", "notification", "reason", "description", "attachment-count",
     }
 )  # fmt: skip
+
+#: Legacy fields that may repeat: every value is Mailgun's.
+LEGACY_LIST_FIELDS = frozenset({"tag", "X-Mailgun-Tag"})
+
+
+def _is_legacy_field(name: str) -> bool:
+    """Whether a legacy post's field is Mailgun's own (not a custom variable)."""
+    return (
+        name in LEGACY_FIELDS
+        or name.startswith("X-Mailgun-")  # X-Mailgun-Sid and the like
+        or name.startswith("attachment-")  # bounced and complained: the original message
+    )
 
 
 def _bracketed(message_id: str | None) -> str | None:
@@ -185,9 +268,53 @@ def _bracketed(message_id: str | None) -> str | None:
     return message_id if message_id.startswith("<") else f"<{message_id}>"
 
 
-def _signed_time(fields: Any) -> tuple[datetime, str]:
+def _signed_time(fields: QueryDict) -> tuple[datetime, str]:
     """The (already verified) signature's timestamp and token of a form post."""
-    return datetime.fromtimestamp(float(fields["timestamp"]), tz=UTC), str(fields["token"])
+    timestamp, token = _first(fields, "timestamp"), _first(fields, "token")
+    if not token:
+        raise ValueError("Mailgun post has no token")
+    return datetime.fromtimestamp(_finite_seconds(timestamp), tz=UTC), token
+
+
+# --- checking the JSON's types: a wrongly typed field is a 400, never a wrong event
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"Mailgun's {what} must be a string, not {type(value).__name__}")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """A JSON object that may be absent. Mailgun writes an empty one as ``[]`` (its
+    published samples have ``"user-variables": []``), so an empty list is one too."""
+    if value is None or value == []:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"Mailgun's {what} must be an object, not {type(value).__name__}")
+
+
+def _str_list(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise TypeError(f"Mailgun's {what} must be a list of strings")
+
+
+def _event_time(value: Any) -> datetime:
+    return datetime.fromtimestamp(_finite_seconds(value), tz=UTC)
+
+
+def _first_address(header: str | None) -> str | None:
+    """The first addr-spec in an address header ("Alice <alice@example.com>, ...")."""
+    if not header:
+        return None
+    for _name, addr_spec in getaddresses([header]):
+        if addr_spec:
+            return addr_spec
+    return None
 
 
 # --- tracking: payload in, events out
@@ -195,76 +322,104 @@ def _signed_time(fields: Any) -> tuple[datetime, str]:
 
 def tracking_events(payload: dict[str, Any] | QueryDict) -> list[AnymailTrackingEvent]:
     """The normalized events of one tracking webhook post: a current webhook's JSON
-    object, or a legacy webhook's form fields (a QueryDict)."""
+    object, or a legacy webhook's form fields (a QueryDict). Raises (ValueError,
+    TypeError, KeyError) for a payload that isn't Mailgun's: the view answers 400."""
     if isinstance(payload, QueryDict):
         return [event_from_legacy(payload)]
     return [event_from_json(payload)]
 
 
 def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
-    data = payload["event-data"]
+    data = _object(payload["event-data"], "event-data")
     mailgun_event = data["event"]
-    reason = data.get("reason")
+    if not isinstance(mailgun_event, str):
+        raise TypeError("Mailgun's event-data.event must be a string")
+    reason = _optional_str(data.get("reason"), "reason")
+    severity = _optional_str(data.get("severity"), "severity")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
     reject_reason = None
-    delivery_status = data.get("delivery-status") or {}
-    description = delivery_status.get("description") or None
+    delivery_status = _object(data.get("delivery-status"), "delivery-status")
+    description = _optional_str(delivery_status.get("description"), "description") or None
+    mta_response = _optional_str(delivery_status.get("message"), "delivery-status.message")
     if mailgun_event == "failed":
-        if isinstance(reason, str) and reason.startswith("suppress-"):
+        if reason is not None and reason.startswith("suppress-"):
             # Mailgun didn't try: the recipient is on a suppression list.
             event_type = EventType.REJECTED
-        elif data.get("severity") == "temporary":
+        elif severity == "temporary":
             event_type = EventType.DEFERRED
         if event_type != EventType.DEFERRED:
-            reject_reason = REJECT_REASON_MAP.get(reason, RejectReason.OTHER)
+            reject_reason = REJECT_REASON_MAP.get(reason or "", RejectReason.OTHER)
     elif mailgun_event == "rejected":
-        reject = data.get("reject") or {}
-        reject_reason = REJECT_REASON_MAP.get(reject.get("reason"), RejectReason.OTHER)
-        description = reject.get("description") or reject.get("reason") or description
-    headers = (data.get("message") or {}).get("headers") or {}
+        reject = _object(data.get("reject"), "reject")
+        reject_reason_text = _optional_str(reject.get("reason"), "reject.reason")
+        reject_description = _optional_str(reject.get("description"), "reject.description")
+        reject_reason = REJECT_REASON_MAP.get(reject_reason_text or "", RejectReason.OTHER)
+        description = reject_description or reject_reason_text or description
+    message = _object(data.get("message"), "message")
+    headers = _object(message.get("headers"), "message.headers")
+    signature = _object(payload.get("signature"), "signature")
+    client_info = _object(data.get("client-info"), "client-info")
+    recipient = _optional_str(data.get("recipient"), "recipient")
+    if recipient is None:
+        # Mailgun's rejected event has no recipient field: the message's To header
+        # is all it says about where the message was going.
+        recipient = _first_address(_optional_str(headers.get("to"), "message.headers.to"))
+    metadata = _object(data.get("user-variables"), "user-variables")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=datetime.fromtimestamp(float(data["timestamp"]), tz=UTC),
+        timestamp=_event_time(data["timestamp"]),
         # Mailgun's event-data id is only unique within a day; the token is unique.
-        event_id=payload["signature"]["token"],
+        event_id=_optional_str(signature.get("token"), "signature.token"),
         esp_event=payload,
-        message_id=_bracketed(headers.get("message-id")),
-        recipient=data.get("recipient"),
+        message_id=_bracketed(_optional_str(headers.get("message-id"), "message-id")),
+        recipient=recipient,
         reject_reason=reject_reason,
         description=description,
-        mta_response=delivery_status.get("message") or None,
-        metadata=dict(data.get("user-variables") or {}),
-        tags=list(data.get("tags") or []),
-        click_url=data.get("url"),
-        user_agent=(data.get("client-info") or {}).get("user-agent"),
+        mta_response=mta_response or None,
+        metadata=dict(metadata),
+        tags=_str_list(data.get("tags"), "tags"),
+        click_url=_optional_str(data.get("url"), "url"),
+        user_agent=_optional_str(client_info.get("user-agent"), "client-info.user-agent"),
     )
 
 
 def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
-    mailgun_event = fields["event"]
+    """A legacy (form-encoded) webhook post. Custom variables arrive as fields of their
+    own, after Mailgun's: where one has the name of a Mailgun field, the first value is
+    Mailgun's and the last the variable's."""
+    mailgun_event = _first(fields, "event")
+    if not mailgun_event:
+        raise ValueError("Mailgun legacy webhook post has no event field")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
     header_list = legacy_header_list(fields)
     headers = dict(header_list)
     reject_reason = description = mta_response = None
     if mailgun_event == "dropped":
         reject_reason = LEGACY_SUPPRESSION_CODES.get(
-            fields.get("code", ""),
-            REJECT_REASON_MAP.get(fields.get("reason", ""), RejectReason.OTHER),
+            _first(fields, "code") or "",
+            REJECT_REASON_MAP.get(_first(fields, "reason") or "", RejectReason.OTHER),
         )
-        description = fields.get("description") or None
-        mta_response = fields.get("error") or None
+        description = _first(fields, "description") or None
+        mta_response = _first(fields, "error") or None
     elif mailgun_event == "bounced":
         reject_reason = RejectReason.BOUNCED
-        description = fields.get("notification") or None
-        mta_response = fields.get("error") or None
+        description = _first(fields, "notification") or None
+        mta_response = _first(fields, "error") or None
 
     # Delivered, dropped, bounced and complained events carry the sent message's
     # headers (with X-Mailgun-Variables); opened, clicked and unsubscribed carry
     # the variables as fields of their own.
     if "X-Mailgun-Variables" in headers:
         metadata = json.loads(headers["X-Mailgun-Variables"])
+        if not isinstance(metadata, dict):
+            raise TypeError("Mailgun's X-Mailgun-Variables must be a JSON object")
     else:
-        metadata = {key: fields[key] for key in fields if key not in LEGACY_FIELDS}
+        metadata = {}
+        for name, values in fields.lists():
+            if not _is_legacy_field(name):
+                metadata[name] = values[-1]
+            elif len(values) > 1 and name not in LEGACY_LIST_FIELDS:
+                metadata[name] = values[-1]  # a variable named like a Mailgun field
     tags = (
         fields.getlist("tag")
         or fields.getlist("X-Mailgun-Tag")
@@ -277,24 +432,38 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
         event_id=token,
         esp_event=fields,
         message_id=_bracketed(
-            fields.get("Message-Id") or fields.get("message-id") or headers.get("Message-Id")
+            _first(fields, "Message-Id")
+            or _first(fields, "message-id")
+            or headers.get("Message-Id")
         ),
-        recipient=fields.get("recipient"),
+        recipient=_first(fields, "recipient"),
         reject_reason=reject_reason,
         description=description,
         mta_response=mta_response,
         metadata=metadata,
         tags=tags,
-        click_url=fields.get("url"),
-        user_agent=fields.get("user-agent"),
+        click_url=_first(fields, "url"),
+        user_agent=_first(fields, "user-agent"),
     )
 
 
 def legacy_header_list(fields: QueryDict) -> list[tuple[str, str]]:
     """The sent message's headers, from the JSON list of [name, value] pairs."""
-    return [
-        (str(name), str(value)) for name, value in json.loads(fields.get("message-headers") or "[]")
-    ]
+    return _header_pairs(_first(fields, "message-headers"))
+
+
+def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
+    """Mailgun's ``message-headers``: a JSON list of [name, value] string pairs."""
+    pairs = json.loads(encoded or "[]")
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and isinstance(pair[1], str)
+        for pair in pairs
+    ):
+        raise TypeError("Mailgun's message-headers must be a JSON list of [name, value] pairs")
+    return [(name, value) for name, value in pairs]
 
 
 # --- inbound: payload in, events out
@@ -336,10 +505,11 @@ def message_from_fields(
     fields: QueryDict, files: MultiValueDict[str, Any]
 ) -> AnymailInboundMessage:
     """Rebuild the message from Mailgun's parsed fields."""
-    headers = json.loads(fields.get("message-headers") or "[]")
-    content_ids = {
-        name: cid for cid, name in json.loads(fields.get("content-id-map") or "{}").items()
-    }
+    headers = _header_pairs(fields.get("message-headers"))
+    content_id_map = json.loads(fields.get("content-id-map") or "{}")
+    if not isinstance(content_id_map, dict):
+        raise TypeError("Mailgun's content-id-map must be a JSON object")
+    content_ids = {name: cid for cid, name in content_id_map.items()}
     attachments = []
     for index in range(1, int(fields.get("attachment-count") or 0) + 1):
         name = f"attachment-{index}"
@@ -352,7 +522,7 @@ def message_from_fields(
             )
         )
     message = AnymailInboundMessage.construct(
-        headers=[(str(name), str(value)) for name, value in headers],
+        headers=headers,
         from_email=fields.get("from"),
         subject=fields.get("subject"),
         text=fields.get("body-plain"),

@@ -1,0 +1,25 @@
+"""Anymail's one model: the webhook tokens already accepted (replay protection)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+__all__ = ["WebhookReplayToken"]
+
+
+class WebhookReplayToken(models.Model):
+    """A webhook request's one-time token (or signature), kept until it could no longer
+    be replayed. The unique ``key`` makes "accept it once" atomic across every process
+    and server that shares the database."""
+
+    #: sha256 of the ESP id and the token (the token itself is never stored)
+    key = models.CharField(max_length=64, unique=True)
+    esp_id = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        app_label = "anymail"
+        verbose_name = "webhook replay token"
+
+    def __str__(self) -> str:
+        return f"{self.esp_id} token {self.key[:12]}… (until {self.expires_at:%Y-%m-%d %H:%M})"
