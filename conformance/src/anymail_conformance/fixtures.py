@@ -94,8 +94,9 @@ def post_fixture(
         if str(data["request"].get("method", "POST")).upper() == "HEAD":
             response = client.head(url, headers=headers)
         else:
-            response = client.post(
-                url, data=request.body, content_type=request.content_type, headers=headers
+            # (generic() posts the bytes as they are, whatever charset the type names)
+            response = client.generic(
+                "POST", url, data=request.body, content_type=request.content_type, headers=headers
             )
     return response, capture.signals
 
