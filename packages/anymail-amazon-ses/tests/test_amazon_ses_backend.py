@@ -220,3 +220,120 @@ def test_several_from_addresses_name_the_sender(ses_settings, profile, moto_ses,
     assert message.send() == 1
     [params] = profile.send_requests(moto_ses)
     assert params["Source"] == (envelope_sender or "first@example.com")
+
+
+def raw_mime(profile, server):
+    """The raw MIME bytes of the (one) SendRawEmail call the server received."""
+    import base64
+
+    [params] = profile.send_requests(server)
+    return base64.b64decode(params["RawMessage"]["Data"])
+
+
+def test_non_ascii_text_parts_are_quoted_printable(ses_settings, profile, moto_ses):
+    """SES passes 8bit bodies on as they are (some clients then show "?"): every
+    non-ASCII text part goes out quoted-printable, and the message is 7-bit clean."""
+    from email import message_from_bytes, policy
+
+    message = AnymailMessage(
+        "Grüße", "Grüße, Jürgen: " + "é" * 200, "s@example.com", ["t@example.org"]
+    )
+    message.attach_alternative("<p>Grüße, Jürgen</p>", "text/html")
+    message.attach("notes.txt", "Ärger", "text/plain")
+    message.send()
+    raw = raw_mime(profile, moto_ses)
+    assert raw.isascii()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    text, html, attachment = (part for part in parsed.walk() if not part.is_multipart())
+    for part in (text, html):
+        # quoted-printable where Django would have used 8bit; Django 6's own choice of
+        # base64 (for text that is mostly non-ASCII) is kept
+        assert part["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
+        assert all(len(line) <= 76 for line in part.get_payload().splitlines())
+    assert html["Content-Transfer-Encoding"] == "quoted-printable"
+    assert text.get_content().rstrip("\r\n") == "Grüße, Jürgen: " + "é" * 200
+    assert html.get_content().rstrip("\r\n") == "<p>Grüße, Jürgen</p>"
+    assert attachment.get_content_disposition() == "attachment"
+    assert attachment.get_payload(decode=True) == "Ärger".encode()
+
+
+def test_ascii_text_parts_stay_7bit(ses_settings, profile, moto_ses):
+    AnymailMessage("Hi", "Plain ASCII", "s@example.com", ["t@example.org"]).send()
+    raw = raw_mime(profile, moto_ses)
+    assert b"quoted-printable" not in raw
+
+
+def test_metadata_and_tags_round_trip_through_the_tracking_webhook(
+    ses_settings, profile, moto_ses, sns_signer, webhook_secret, client
+):
+    """Send through the backend (moto), build the SES event SES would publish from
+    the headers that went out, post it to the tracking webhook: the event carries
+    the metadata and tags the message was sent with (non-ASCII included)."""
+    import json
+    import re
+    import uuid
+    from email import message_from_bytes
+
+    from anymail.testing import SignalCapture
+
+    metadata = {"order": "ü12", "customer": "Jürgen Groß", "note": "x " * 60, "emoji": "✉"}
+    tags = ["welcome", "größe", "two words"]
+    message = AnymailMessage(
+        "Subject", "Body", "s@example.com", ["t@example.org"], metadata=metadata, tags=tags
+    )
+    message.send()
+    raw = raw_mime(profile, moto_ses)
+    # SES reports each header's value unfolded (RFC 5322 2.2.3), undecoded
+    sent = message_from_bytes(raw)
+    headers = [
+        {"name": name, "value": re.sub(r"\r?\n(?=[ \t])", "", value)}
+        for name, value in sent._headers  # compat32: (name, raw value) in order
+    ]
+    # X-Metadata is plain JSON (no RFC 2047 encoded word), readable by anything
+    [x_metadata] = [h["value"] for h in headers if h["name"] == "X-Metadata"]
+    assert x_metadata.isascii()
+    assert json.loads(x_metadata) == metadata
+    ses_event = {
+        "notificationType": "Delivery",
+        "mail": {
+            "timestamp": "2026-01-27T14:59:38.237Z",
+            "messageId": message.anymail_status.message_id,
+            "source": "s@example.com",
+            "destination": ["t@example.org"],
+            "headersTruncated": False,
+            "headers": headers,
+        },
+        "delivery": {"timestamp": "2026-01-27T14:59:39.000Z", "recipients": ["t@example.org"]},
+    }
+    sns_message = {
+        "Type": "Notification",
+        "MessageId": str(uuid.uuid4()),
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:SES_Events",
+        "Message": json.dumps(ses_event),
+        "Timestamp": profile_module_sns_timestamp(),
+    }
+    request = sns_request(sns_signer.sign(sns_message))
+    with SignalCapture() as capture:
+        response = client.post(
+            "/anymail/amazon_ses/tracking/",
+            request.body,
+            content_type=request.content_type,
+            headers={"Authorization": "Basic dXNlcjpwYXNz", **request.headers},
+        )
+    assert response.status_code == 200
+    (event,) = capture.events
+    assert event.message_id == message.anymail_status.message_id
+    assert event.metadata == metadata
+    assert event.tags == tags
+
+
+def profile_module_sns_timestamp():
+    from anymail.conformance.amazon_ses.profile import sns_timestamp
+
+    return sns_timestamp()
+
+
+def sns_request(message):
+    from anymail.conformance.amazon_ses.profile import sns_request as build
+
+    return build(message)

@@ -2,6 +2,7 @@
 a locally generated signing key whose certificate is served over https."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,17 @@ def fixture_message(name):
     return json.loads((FIXTURES / f"{name}.json").read_text())["request"]["json"]
 
 
-def post(client, profile_module, message, url=TRACKING):
+def fresh(name):
+    """A fixture's SNS message, published now (new MessageId, current Timestamp)."""
+    return profile_module_.fresh(fixture_message(name))
+
+
+def post(client, profile_module, message, url=TRACKING, body=None):
     request = profile_module.sns_request(message)
     with SignalCapture() as capture:
         response = client.post(
             url,
-            request.body,
+            request.body if body is None else body,
             content_type=request.content_type,
             headers={**AUTH, **request.headers},
         )
@@ -33,7 +39,7 @@ def post(client, profile_module, message, url=TRACKING):
 
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_valid_signature(client, profile_module, sns_signer, webhook_secret, version):
-    message = {**fixture_message("notification_delivery"), "SignatureVersion": version}
+    message = {**fresh("notification_delivery"), "SignatureVersion": version}
     response, events = post(client, profile_module, sns_signer.sign(message))
     assert response.status_code == 200
     assert [event.event_type for event in events] == ["delivered"]
@@ -42,12 +48,12 @@ def test_valid_signature(client, profile_module, sns_signer, webhook_secret, ver
 def test_certificate_is_cached(client, profile_module, sns_signer, webhook_secret):
     before = sns_signer.fetches
     for _ in range(3):
-        post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
+        post(client, profile_module, sns_signer.sign(fresh("event_send")))
     assert sns_signer.fetches == before + 1
 
 
 def test_tampered_body(client, profile_module, sns_signer, webhook_secret):
-    signed = sns_signer.sign(fixture_message("event_send"))
+    signed = sns_signer.sign(fresh("event_send"))
     signed["Message"] = signed["Message"].replace("recipient@example.com", "evil@example.com")
     response, events = post(client, profile_module, signed)
     assert response.status_code == 400
@@ -64,9 +70,7 @@ def test_tampered_body(client, profile_module, sns_signer, webhook_secret):
     ],
 )
 def test_cert_url_refused(client, profile_module, sns_signer, webhook_secret, cert_url):
-    signed = sns_signer.sign(
-        fixture_message("event_send"), cert_url=cert_url.format(port=sns_signer.port)
-    )
+    signed = sns_signer.sign(fresh("event_send"), cert_url=cert_url.format(port=sns_signer.port))
     before = sns_signer.fetches
     response, events = post(client, profile_module, signed)
     assert response.status_code == 400
@@ -99,20 +103,20 @@ def test_topic_allow_list(client, profile_module, sns_signer, webhook_secret, se
         **settings.ANYMAIL,
         "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:1:Other"],
     }
-    response, events = post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
+    response, events = post(client, profile_module, sns_signer.sign(fresh("event_send")))
     assert response.status_code == 400
     assert events == []
     settings.ANYMAIL = {
         **settings.ANYMAIL,
-        "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:123456789012:SES_Tracking_Events"],
+        "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-west-2:123456789012:MyTopic"],
     }
-    response, events = post(client, profile_module, sns_signer.sign(fixture_message("event_send")))
+    response, events = post(client, profile_module, sns_signer.sign(fresh("event_send")))
     assert response.status_code == 200
 
 
 def test_verification_can_be_turned_off(client, profile_module, settings, webhook_secret):
     settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_VERIFY_SIGNATURES": False}
-    response, events = post(client, profile_module, fixture_message("event_send"))
+    response, events = post(client, profile_module, fresh("event_send"))
     assert response.status_code == 200
     assert len(events) == 1
 
@@ -120,12 +124,12 @@ def test_verification_can_be_turned_off(client, profile_module, settings, webhoo
 def subscription(topic_arn):
     return {
         "Type": "SubscriptionConfirmation",
-        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "MessageId": str(uuid.uuid4()),
         "Token": "2336412f37-EXAMPLE-TOKEN",
         "TopicArn": topic_arn,
         "Message": f"You have chosen to subscribe to the topic {topic_arn}.",
         "SubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=x",
-        "Timestamp": "2012-04-26T20:45:04.751Z",
+        "Timestamp": profile_module_.sns_timestamp(),
         "SignatureVersion": "1",
     }
 
@@ -166,7 +170,7 @@ def test_inbound_s3_action(
     raw = b"From: a@example.com\r\nTo: in@example.com\r\nSubject: Via S3\r\n\r\nHello from S3\r\n"
     s3.put_object(Bucket="inbound-bucket", Key="prefix/msgid123", Body=raw)
     settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(moto_ses)}
-    message = fixture_message("inbound_sns_action")
+    message = fresh("inbound_sns_action")
     ses_event = json.loads(message["Message"])
     del ses_event["content"]
     ses_event["receipt"]["action"] = {
@@ -186,7 +190,7 @@ def test_inbound_s3_action(
 def test_inbound_encrypted_s3_is_a_clear_error(
     client, profile_module, sns_signer, webhook_secret, caplog
 ):
-    message = fixture_message("inbound_sns_action")
+    message = fresh("inbound_sns_action")
     ses_event = json.loads(message["Message"])
     ses_event["receipt"]["action"] = {
         "type": "S3", "bucketName": "b", "objectKey": "k",

@@ -7,7 +7,9 @@ existing code keeps working.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ __all__ = [
     "AnymailSerializationError",
     "AnymailUnsupportedFeature",
     "AnymailWarning",
+    "AnymailWebhookUnavailable",
     "AnymailWebhookValidationFailure",
     "redact",
 ]
@@ -38,11 +41,27 @@ __all__ = [
 REDACTED = "********"
 
 
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each (non-trivial) secret in text."""
+    """Replace every occurrence of each (non-trivial) secret in text, including inside
+    base64 (an HTTP basic auth header is base64 of "user:secret")."""
+    secrets = [secret for secret in secrets if secret and len(secret) >= 4]
+    if not secrets:
+        return text
+
+    def hide_encoded(match: re.Match[str]) -> str:
+        token = match.group(0)
+        try:
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8", "replace")
+        except ValueError:
+            return token
+        return REDACTED if any(secret in decoded for secret in secrets) else token
+
+    text = _BASE64_TOKEN.sub(hide_encoded, text)
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+        text = text.replace(secret, REDACTED)
     return text
 
 
@@ -221,3 +240,9 @@ class AnymailInsecureWebhookWarning(AnymailWarning):
 
 class AnymailDeprecationWarning(AnymailWarning, DeprecationWarning):
     """A feature or setting is deprecated and will be removed."""
+
+
+class AnymailWebhookUnavailable(AnymailError):
+    """A webhook can't be processed now because of a fault on our side (the replay
+    store or a certificate fetch failing): the view answers 503, so the ESP retries
+    later, and nothing is signalled. Never for anything the request itself got wrong."""

@@ -11,8 +11,10 @@ importing ``anymail.urls`` never imports it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from email import quoprimime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
@@ -108,6 +110,26 @@ def _dict_setting(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
             f"AMAZON_SES_{name.upper()} must be a dict, not {type(value).__name__}."
         )
     return dict(value)
+
+
+def _quoted_printable_if_8bit(part: Any) -> None:
+    """Re-encode a non-ASCII text part that Django left 8bit as quoted-printable.
+
+    Django sends UTF-8 text bodies as ``Content-Transfer-Encoding: 8bit``. SES passes
+    8bit bodies on as they are, and some receiving systems then show each non-ASCII
+    character as "?"; quoted-printable keeps the text 7-bit clean all the way."""
+    if part.is_multipart() or part.get_content_maintype() != "text":
+        return
+    if str(part.get("Content-Transfer-Encoding", "")).lower() not in ("8bit", "binary"):
+        return
+    raw = part.get_payload(decode=True)
+    if raw is None or raw.isascii():
+        return
+    # quoprimime works on str: latin-1 maps each byte to one character
+    encoded = quoprimime.body_encode(raw.decode("latin-1"), maxlinelen=76)
+    part.set_payload(encoded)
+    del part["Content-Transfer-Encoding"]
+    part["Content-Transfer-Encoding"] = "quoted-printable"
 
 
 # ---------------------------------------------------------------------------
@@ -238,7 +260,10 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         self.params["Source"] = email.idna_addr_spec
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.extra_mime_headers.append(("X-Metadata", self.serialize_json(metadata, "metadata")))
+        # ASCII-only JSON (non-ASCII as \u escapes): a non-ASCII header value would be
+        # sent as an RFC 2047 encoded word, which SES's events pass on undecoded.
+        serialized = self.serialize_json(metadata, "metadata")
+        self.extra_mime_headers.append(("X-Metadata", json.dumps(json.loads(serialized))))
 
     def set_tags(self, tags: list[str]) -> None:
         for tag in tags:
@@ -250,6 +275,8 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         message = self.mime.message()
         for name, value in self.extra_mime_headers:
             message[name] = value  # appends: one X-Tag header per tag
+        for part in message.walk():
+            _quoted_printable_if_8bit(part)
         return mime_bytes(message, linesep="\r\n")
 
     def call_api(self, client: Any) -> Any:

@@ -46,6 +46,9 @@ EVENT_TYPES = frozenset(
         EventType.OPENED,
         EventType.CLICKED,
         EventType.COMPLAINED,
+        # SES event publishing's "Subscription" event (list management)
+        EventType.SUBSCRIBED,
+        EventType.UNSUBSCRIBED,
     }
 )
 
@@ -65,7 +68,12 @@ ESP = EspDescription(
         "AMAZON_SES_SNS_TOPIC_ARNS",
         "AMAZON_SES_SNS_CERT_HOST_PATTERN",
         "AMAZON_SES_SNS_CERT_VERIFY",
+        "AMAZON_SES_SNS_MAX_AGE",
         "AMAZON_SES_SEND_DEFAULTS",
     ),
+    # Sending needs no setting of ours: boto3 finds credentials and region itself
+    # (environment, shared config, instance role), so nothing is declared required.
+    # SNS signs every webhook post, and the views verify it (AMAZON_SES_SNS_VERIFY_SIGNATURES).
+    signed_webhooks=True,
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-amazon-ses#readme",
 )

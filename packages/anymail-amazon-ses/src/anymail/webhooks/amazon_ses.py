@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from typing import Any
 
 from django.http import HttpRequest
@@ -30,7 +31,11 @@ from anymail.exceptions import (
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
 from anymail.utils import UNSET, get_anymail_setting
-from anymail.webhooks.amazon_ses_sns import DEFAULT_CERT_HOST_PATTERN, SNSMessageVerifier
+from anymail.webhooks.amazon_ses_sns import (
+    DEFAULT_CERT_HOST_PATTERN,
+    SNSCertificateFetchError,
+    SNSMessageVerifier,
+)
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
@@ -38,8 +43,10 @@ from anymail.webhooks.base import (
 )
 
 __all__ = [
+    "DEFAULT_SNS_MAX_AGE",
     "AmazonSESInboundWebhookView",
     "AmazonSESTrackingWebhookView",
+    "SNSCertificateFetchError",
     "SNSMessageVerifier",
     "inbound_events",
     "tracking_events",
@@ -47,19 +54,85 @@ __all__ = [
 
 logger = logging.getLogger("anymail.webhooks.amazon_ses")
 
+#: AMAZON_SES_SNS_MAX_AGE's default, in seconds: SNS stops retrying an HTTP/S delivery
+#: within 3,600 seconds (a hard limit of its delivery policies), plus five minutes for
+#: clock skew. An older message (by its signed Timestamp) is a replay.
+DEFAULT_SNS_MAX_AGE = 3600 + 300
+
 ESP_ID = ESP.id
 
 # ---------------------------------------------------------------------------
-# Tracking: an SES event in, normalized events out
+# Reading SES's JSON: every field has the type SES documents, or the payload is
+# refused (ValueError, a 400), never iterated or passed on with the wrong type.
+
+#: The most recipients one SES event may name. SES sends a message to at most 50;
+#: a payload naming more is not from SES (and must not become that many signals).
+MAX_RECIPIENTS = 1000
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if not value:
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """A JSON object (absent: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"Amazon SES {where} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    """A JSON array (absent: empty). A string is not a list of its characters."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"Amazon SES {where} must be a JSON array, not {type(value).__name__}")
+    if len(value) > MAX_RECIPIENTS:
+        raise ValueError(f"Amazon SES {where} has {len(value)} items (at most {MAX_RECIPIENTS})")
+    return value
+
+
+def _text(value: Any, where: str) -> str | None:
+    """A JSON string (absent: None)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"Amazon SES {where} must be a string, not {type(value).__name__}")
+
+
+def _texts(value: Any, where: str) -> list[str]:
+    """A JSON array of strings (absent: empty)."""
+    items = _array(value, where)
+    for item in items:
+        _text(item, f"{where} item")
+    return [item for item in items if item is not None]
+
+
+def _timestamp(value: Any, where: str = "timestamp") -> datetime | None:
+    """An ISO 8601 timestamp, aware (SES and SNS write UTC with a "Z")."""
+    text = _text(value, where)
+    if not text:
         return None
-    parsed = parse_datetime(str(value))
-    if parsed is not None and parsed.tzinfo is None:
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:  # well-formed but out of range, e.g. month 13
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"Amazon SES {where} {text!r} is not an ISO 8601 timestamp")
+    if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
+
+
+def _decoded_header(value: str) -> str:
+    """A header value with any RFC 2047 encoded words decoded (a non-ASCII X-Tag)."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeError):
+        return value
+
+
+# ---------------------------------------------------------------------------
+# Tracking: an SES event in, normalized events out
 
 
 #: SES bounceType/bounceSubType -> reject_reason
@@ -77,117 +150,180 @@ BOUNCE_REASON_MAP: dict[tuple[str, str], RejectReason] = {
 }
 
 
+def subscription_event_type(subscription: dict[str, Any]) -> EventType:
+    """What an SES "Subscription" event (a change to a contact's list or topic
+    preferences) means for the recipient: unsubscribed when the new preferences opt
+    out of everything, or of a topic they were opted in to; otherwise subscribed."""
+    new = _object(subscription.get("newTopicPreferences"), "subscription.newTopicPreferences")
+    old = _object(subscription.get("oldTopicPreferences"), "subscription.oldTopicPreferences")
+    if new.get("unsubscribeAll") is True:
+        return EventType.UNSUBSCRIBED
+
+    def statuses(preferences: dict[str, Any], where: str) -> dict[str | None, str | None]:
+        result = {}
+        for item in _array(preferences.get("topicSubscriptionStatus"), where):
+            item = _object(item, f"{where} item")
+            result[_text(item.get("topicName"), f"{where} topicName")] = _text(
+                item.get("subscriptionStatus"), f"{where} subscriptionStatus"
+            )
+        return result
+
+    now = statuses(new, "subscription.newTopicPreferences.topicSubscriptionStatus")
+    before = statuses(old, "subscription.oldTopicPreferences.topicSubscriptionStatus")
+    changed = {topic: status for topic, status in now.items() if before.get(topic) != status}
+    if "OptOut" in changed.values():
+        return EventType.UNSUBSCRIBED
+    if changed or old.get("unsubscribeAll") is True:
+        return EventType.SUBSCRIBED
+    return EventType.UNSUBSCRIBED if "OptOut" in now.values() else EventType.SUBSCRIBED
+
+
 def tracking_events(
     ses_event: dict[str, Any], sns_message: dict[str, Any], tag_name: str | None = None
 ) -> list[AnymailTrackingEvent]:
     """The normalized events of one SES notification or published event (the JSON
-    in an SNS Notification's ``Message``). ``tag_name`` is AMAZON_SES_MESSAGE_TAG_NAME."""
+    in an SNS Notification's ``Message``). ``tag_name`` is AMAZON_SES_MESSAGE_TAG_NAME.
+
+    Raises ValueError for a payload whose fields don't have SES's documented types
+    (the webhook answers 400)."""
     # SES Notifications say "notificationType", SES Event Publishing "eventType"
-    kind = ses_event.get("eventType") or ses_event.get("notificationType")
+    kind = _text(ses_event.get("eventType"), "eventType") or _text(
+        ses_event.get("notificationType"), "notificationType"
+    )
     if kind == "Received":
         raise AnymailConfigurationError(
             "The Amazon SES tracking webhook received an inbound (Received) "
             "notification: subscribe the inbound webhook (amazon_ses/inbound/) to "
             "your receipt rule's SNS topic instead."
         )
-    mail = ses_event.get("mail") or {}
-    message_id = mail.get("messageId")
+    mail = _object(ses_event.get("mail"), "mail")
     metadata, tags = metadata_and_tags(mail, tag_name)
     common = {
-        "event_id": sns_message.get("MessageId"),
+        "event_id": _text(sns_message.get("MessageId"), "SNS MessageId"),
         "esp_event": ses_event,
-        "message_id": message_id,
+        "message_id": _text(mail.get("messageId"), "mail.messageId"),
         "metadata": metadata,
         "tags": tags,
     }
-    everyone = [str(address) for address in mail.get("destination") or ()]
+    destination = _texts(mail.get("destination"), "mail.destination")
+    # An event without a time of its own: when SES sent the message, else when SNS
+    # published the notification (never None).
+    fallback_time = _timestamp(mail.get("timestamp"), "mail.timestamp") or _timestamp(
+        sns_message.get("Timestamp"), "SNS Timestamp"
+    )
 
-    def events(event_type: str, recipients: list[Any], detail: dict[str, Any], **fields: Any):
-        timestamp = _timestamp(detail.get("timestamp") or mail.get("timestamp"))
+    def events(
+        event_type: str, recipients: list[str | None], detail: dict[str, Any], **fields: Any
+    ) -> list[AnymailTrackingEvent]:
+        timestamp = _timestamp(detail.get("timestamp"), f"{kind} timestamp") or fallback_time
         return [
             AnymailTrackingEvent(event_type, timestamp, recipient=recipient, **common, **fields)
             for recipient in recipients
         ]
 
-    if kind == "Bounce":
-        bounce = ses_event["bounce"]
-        bounce_type = bounce.get("bounceType", "")
-        sub_type = bounce.get("bounceSubType", "")
-        reason = BOUNCE_REASON_MAP.get((bounce_type, sub_type), RejectReason.OTHER)
-        return [
-            event
-            for recipient in bounce.get("bouncedRecipients") or ()
-            for event in events(
-                EventType.BOUNCED,
-                [recipient.get("emailAddress")],
-                bounce,
-                reject_reason=reason,
-                description=f"{bounce_type}: {sub_type}",
-                mta_response=recipient.get("diagnosticCode"),
+    def per_recipient(
+        event_type: str, detail: dict[str, Any], where: str, **fields: Any
+    ) -> list[AnymailTrackingEvent]:
+        """One event per item of a list of {"emailAddress", "diagnosticCode"} objects."""
+        result = []
+        for item in _array(detail.get(where), f"{kind}.{where}"):
+            item = _object(item, f"{kind}.{where} item")
+            result += events(
+                event_type,
+                [_text(item.get("emailAddress"), f"{kind}.{where} emailAddress")],
+                detail,
+                mta_response=_text(item.get("diagnosticCode"), f"{kind} diagnosticCode"),
+                **fields,
             )
-        ]
+        return result
+
+    if kind == "Bounce":
+        bounce = _object(ses_event.get("bounce"), "bounce")
+        bounce_type = _text(bounce.get("bounceType"), "bounce.bounceType") or ""
+        sub_type = _text(bounce.get("bounceSubType"), "bounce.bounceSubType") or ""
+        return per_recipient(
+            EventType.BOUNCED,
+            bounce,
+            "bouncedRecipients",
+            reject_reason=BOUNCE_REASON_MAP.get((bounce_type, sub_type), RejectReason.OTHER),
+            description=f"{bounce_type}: {sub_type}",
+        )
     if kind == "Complaint":
-        complaint = ses_event["complaint"]
+        complaint = _object(ses_event.get("complaint"), "complaint")
+        recipients = [
+            _text(_object(item, "complainedRecipients item").get("emailAddress"), "emailAddress")
+            for item in _array(complaint.get("complainedRecipients"), "complainedRecipients")
+        ]
         return events(
             EventType.COMPLAINED,
-            [r.get("emailAddress") for r in complaint.get("complainedRecipients") or ()],
+            recipients,
             complaint,
-            description=complaint.get("complaintFeedbackType"),
-            user_agent=complaint.get("userAgent"),
+            reject_reason=RejectReason.SPAM,
+            description=_text(complaint.get("complaintFeedbackType"), "complaintFeedbackType"),
+            user_agent=_text(complaint.get("userAgent"), "complaint.userAgent"),
         )
     if kind == "Delivery":
-        delivery = ses_event["delivery"]
+        delivery = _object(ses_event.get("delivery"), "delivery")
         return events(
             EventType.DELIVERED,
-            list(delivery.get("recipients") or ()),
+            list(_texts(delivery.get("recipients"), "delivery.recipients")),
             delivery,
-            mta_response=delivery.get("smtpResponse"),
+            mta_response=_text(delivery.get("smtpResponse"), "delivery.smtpResponse"),
         )
     if kind == "DeliveryDelay":
-        delay = ses_event["deliveryDelay"]
-        return [
-            event
-            for recipient in delay.get("delayedRecipients") or ()
-            for event in events(
-                EventType.DEFERRED,
-                [recipient.get("emailAddress")],
-                delay,
-                description=delay.get("delayType"),
-                mta_response=recipient.get("diagnosticCode"),
-            )
-        ]
+        delay = _object(ses_event.get("deliveryDelay"), "deliveryDelay")
+        return per_recipient(
+            EventType.DEFERRED,
+            delay,
+            "delayedRecipients",
+            description=_text(delay.get("delayType"), "deliveryDelay.delayType"),
+        )
+    everyone: list[str | None] = list(destination)
     if kind == "Send":
-        return events(EventType.SENT, everyone, ses_event.get("send") or {})
+        return events(EventType.SENT, everyone, _object(ses_event.get("send"), "send"))
     if kind == "Reject":
-        reject = ses_event.get("reject") or {}
+        reject = _object(ses_event.get("reject"), "reject")
         return events(
             EventType.REJECTED,
             everyone,
             reject,
             reject_reason=RejectReason.BLOCKED,
-            description=reject.get("reason"),
+            description=_text(reject.get("reason"), "reject.reason"),
         )
     if kind == "Open":
-        opened = ses_event.get("open") or {}
-        return events(EventType.OPENED, everyone, opened, user_agent=opened.get("userAgent"))
+        opened = _object(ses_event.get("open"), "open")
+        return events(
+            EventType.OPENED,
+            everyone,
+            opened,
+            user_agent=_text(opened.get("userAgent"), "open.userAgent"),
+        )
     if kind == "Click":
-        click = ses_event.get("click") or {}
+        click = _object(ses_event.get("click"), "click")
         return events(
             EventType.CLICKED,
             everyone,
             click,
-            click_url=click.get("link"),
-            user_agent=click.get("userAgent"),
+            click_url=_text(click.get("link"), "click.link"),
+            user_agent=_text(click.get("userAgent"), "click.userAgent"),
         )
     if kind == "Rendering Failure":
-        failure = ses_event.get("failure") or {}
+        failure = _object(ses_event.get("failure"), "failure")
         return events(
             EventType.FAILED,
             everyone,
             failure,
-            description=failure.get("errorMessage"),
+            description=_text(failure.get("errorMessage"), "failure.errorMessage"),
         )
-    # Subscription and any event type added after this was written
+    if kind == "Subscription":
+        subscription = _object(ses_event.get("subscription"), "subscription")
+        return events(
+            subscription_event_type(subscription),
+            everyone,
+            subscription,
+            description=_text(subscription.get("source"), "subscription.source"),
+        )
+    # Any event type added after this was written
     return events(EventType.UNKNOWN, everyone, {}, description=kind)
 
 
@@ -195,23 +331,30 @@ def metadata_and_tags(
     mail: dict[str, Any], tag_name: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """Anymail's metadata and tags, from the original headers (when SES includes
-    them) or, for tags, from the AMAZON_SES_MESSAGE_TAG_NAME SES Message Tag."""
+    them) or, for tags, from the AMAZON_SES_MESSAGE_TAG_NAME SES Message Tag.
+
+    The backend writes X-Metadata as ASCII-only JSON (non-ASCII as \\u escapes), so
+    it reads back exactly; an X-Tag or X-Metadata holding RFC 2047 encoded words
+    (non-ASCII text, or a message sent by an earlier version) is decoded first."""
     metadata: dict[str, Any] = {}
     tags: list[str] = []
-    for header in mail.get("headers") or ():
-        name = str(header.get("name", "")).lower()
+    for header in _array(mail.get("headers"), "mail.headers"):
+        header = _object(header, "mail.headers item")
+        name = (_text(header.get("name"), "mail.headers name") or "").lower()
+        value = _text(header.get("value"), "mail.headers value") or ""
         if name == "x-metadata":
             try:
-                value = json.loads(header.get("value", ""))
-            except ValueError:
+                parsed = json.loads(_decoded_header(value))
+            except (ValueError, RecursionError):
                 logger.warning("Amazon SES event has an X-Metadata header that isn't JSON")
             else:
-                if isinstance(value, dict):
-                    metadata = value
+                if isinstance(parsed, dict):
+                    metadata = parsed
         elif name == "x-tag":
-            tags.append(header.get("value", ""))
+            tags.append(_decoded_header(value))
     if not tags and tag_name:
-        tags = list((mail.get("tags") or {}).get(tag_name) or ())
+        ses_tags = _object(mail.get("tags"), "mail.tags")
+        tags = _texts(ses_tags.get(tag_name), f"mail.tags.{tag_name}")
     return metadata, tags
 
 
@@ -222,41 +365,52 @@ def metadata_and_tags(
 def inbound_events(
     ses_event: dict[str, Any],
     fetch_s3: Callable[[dict[str, Any]], AnymailInboundMessage] | None = None,
+    sns_message: dict[str, Any] | None = None,
 ) -> list[AnymailInboundEvent]:
     """The inbound event of one SES receipt notification. A receipt rule's SNS
     action carries the message; for its S3 action, ``fetch_s3(action)`` reads it."""
-    if ses_event.get("notificationType") != "Received":
+    kind = _text(ses_event.get("notificationType"), "notificationType")
+    if kind != "Received":
         raise AnymailConfigurationError(
             "The Amazon SES inbound webhook received a "
-            f"{ses_event.get('notificationType') or ses_event.get('eventType')!r} "
+            f"{kind or _text(ses_event.get('eventType'), 'eventType')!r} "
             "notification: subscribe the tracking webhook (amazon_ses/tracking/) to "
             "that SNS topic instead."
         )
-    mail = ses_event.get("mail") or {}
-    receipt = ses_event.get("receipt") or {}
-    action = receipt.get("action") or {}
-    action_type = action.get("type")
+    mail = _object(ses_event.get("mail"), "mail")
+    receipt = _object(ses_event.get("receipt"), "receipt")
+    action = _object(receipt.get("action"), "receipt.action")
+    action_type = _text(action.get("type"), "receipt.action.type")
     if action_type == "SNS":
         message = message_from_sns_action(ses_event, action)
     elif action_type == "S3":
         if fetch_s3 is None:
             raise AnymailConfigurationError("Reading an S3 action's message needs fetch_s3")
+        for field in ("bucketName", "objectKey"):
+            if not _text(action.get(field), f"receipt.action.{field}"):
+                raise ValueError(f"Amazon SES S3 action has no {field}")
         message = fetch_s3(action)
     else:
         raise AnymailConfigurationError(
             f"Anymail's Amazon SES inbound webhook supports the receipt rule SNS and S3 "
             f"actions, not {action_type!r}."
         )
-    message.envelope_sender = mail.get("source")
-    recipients = receipt.get("recipients") or mail.get("destination") or []
+    message.envelope_sender = _text(mail.get("source"), "mail.source")
+    recipients = _texts(receipt.get("recipients"), "receipt.recipients") or _texts(
+        mail.get("destination"), "mail.destination"
+    )
     message.envelope_recipient = recipients[0] if recipients else None
-    spam = (receipt.get("spamVerdict") or {}).get("status")
+    verdict = _object(receipt.get("spamVerdict"), "receipt.spamVerdict")
+    spam = _text(verdict.get("status"), "receipt.spamVerdict.status")
     message.spam_detected = {"PASS": False, "FAIL": True}.get(str(spam).upper())
+    timestamp = _timestamp(mail.get("timestamp"), "mail.timestamp") or _timestamp(
+        (sns_message or {}).get("Timestamp"), "SNS Timestamp"
+    )
     return [
         AnymailInboundEvent(
             EventType.INBOUND,
-            timestamp=_timestamp(mail.get("timestamp")),
-            event_id=mail.get("messageId"),
+            timestamp=timestamp,
+            event_id=_text(mail.get("messageId"), "mail.messageId"),
             esp_event=ses_event,
             message=message,
         )
@@ -266,8 +420,10 @@ def inbound_events(
 def message_from_sns_action(
     ses_event: dict[str, Any], action: dict[str, Any]
 ) -> AnymailInboundMessage:
-    content = ses_event["content"]
-    encoding = str(action.get("encoding", "UTF8")).upper()
+    content = _text(ses_event.get("content"), "content")
+    if content is None:
+        raise ValueError("Amazon SES SNS action notification has no content")
+    encoding = (_text(action.get("encoding"), "receipt.action.encoding") or "UTF8").upper()
     if encoding == "BASE64":
         return AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(content))
     return AnymailInboundMessage.parse_raw_mime(content)
@@ -289,6 +445,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
     sns_topic_arns: Any = UNSET
     sns_cert_host_pattern: Any = UNSET
     sns_cert_verify: Any = UNSET
+    sns_max_age: Any = UNSET
     session_params: Any = UNSET
     client_params: Any = UNSET
 
@@ -306,6 +463,14 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             setting("sns_cert_host_pattern", DEFAULT_CERT_HOST_PATTERN),
             setting("sns_cert_verify", True),
         )
+        max_age = setting("sns_max_age", DEFAULT_SNS_MAX_AGE)
+        if max_age is not None and (
+            isinstance(max_age, bool) or not isinstance(max_age, int | float) or not max_age > 0
+        ):
+            raise AnymailConfigurationError(
+                f"AMAZON_SES_SNS_MAX_AGE must be a number of seconds (or None), not {max_age!r}"
+            )
+        self.max_age = max_age
         self.boto_session_params = setting("session_params", None) or {}
         self.boto_client_params = setting("client_params", None) or {}
         return {}
@@ -316,18 +481,23 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         """The SNS message (SNS posts it as text/plain JSON)."""
         try:
             message = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise AnymailWebhookValidationFailure(
                 "Malformed Amazon SNS message: the body is not JSON"
             ) from None
-        if not isinstance(message, dict) or "Type" not in message:
+        if not isinstance(message, dict) or not isinstance(message.get("Type"), str):
             raise AnymailWebhookValidationFailure("Malformed Amazon SNS message: no Type")
+        for name in ("TopicArn", "MessageId", "Timestamp", "Message", "Token", "Subject"):
+            if message.get(name) is not None and not isinstance(message[name], str):
+                raise AnymailWebhookValidationFailure(
+                    f"Malformed Amazon SNS message: {name} must be a string"
+                )
         return message
 
     def validate_esp(self, request: HttpRequest, payload: Any) -> None:
         message = payload
         header_type = request.headers.get("X-Amz-Sns-Message-Type")
-        if header_type is not None and header_type != message.get("Type"):
+        if header_type is not None and header_type != message["Type"]:
             raise AnymailWebhookValidationFailure(
                 "Amazon SNS message Type doesn't match the x-amz-sns-message-type header"
             )
@@ -338,6 +508,19 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             )
         if self.verify_signatures:
             self.verifier.verify(message)
+        # After the signature (which covers both): a message older than
+        # AMAZON_SES_SNS_MAX_AGE is refused, and a MessageId already accepted is a
+        # duplicate (SNS keeps the MessageId when it retries), never signalled twice.
+        try:
+            timestamp = _timestamp(message.get("Timestamp"), "SNS Timestamp")
+        except ValueError as err:
+            raise AnymailWebhookValidationFailure(str(err)) from None
+        message_id = message.get("MessageId")
+        if timestamp is None or not message_id:
+            raise AnymailWebhookValidationFailure(
+                "Malformed Amazon SNS message: no Timestamp or MessageId"
+            )
+        self.check_replay(timestamp, message_id, tolerance=self.max_age)
 
     # --- converting ---
 
@@ -354,8 +537,10 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             raise ValueError(f"Unknown Amazon SNS message Type {message_type!r}")
         try:
             ses_event = json.loads(message["Message"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, KeyError):
             ses_event = None
+        except RecursionError:
+            raise ValueError("Amazon SNS Message is nested too deeply") from None
         if not isinstance(ses_event, dict):
             # E.g. SES's "Successfully validated SNS topic for Amazon SES event publishing."
             logger.info("Ignoring non-JSON Amazon SNS notification: %.200r", message.get("Message"))
@@ -368,8 +553,8 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         raise TypeError(f"{type(self).__name__} must implement convert()")
 
     def confirm_subscription(self, message: dict[str, Any]) -> None:
-        topic_arn = message.get("TopicArn", "")
-        token = message.get("Token", "")
+        topic_arn = message.get("TopicArn") or ""
+        token = message.get("Token") or ""
         if not (self.auto_confirm and self.basic_auth):
             raise AnymailWebhookValidationFailure(
                 f"Anymail received an unexpected Amazon SNS subscription request for topic "
@@ -421,7 +606,9 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView, AnymailInboundWebhoo
     """SES email receiving, with a receipt rule's SNS action or S3 action."""
 
     def convert(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
-        return inbound_events(ses_event, fetch_s3=self.message_from_s3_action)
+        return inbound_events(
+            ses_event, fetch_s3=self.message_from_s3_action, sns_message=sns_message
+        )
 
     def message_from_s3_action(self, action: dict[str, Any]) -> AnymailInboundMessage:
         if action.get("kmsKeyArn"):

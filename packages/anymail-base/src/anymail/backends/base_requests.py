@@ -144,24 +144,36 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             self.session = None
 
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> requests.Response:
-        """Send the payload's request; raise AnymailRequestsAPIError on any failure."""
+        """Send the payload's request; raise AnymailRequestsAPIError on any failure.
+
+        The request's params hold credentials (auth, an API key header or field), so they
+        are never a local variable of this frame: Django's error reports (DEBUG pages,
+        AdminEmailHandler) show every frame's locals. (Django's sensitive_variables would
+        do it too, but importing it costs every site ~200 modules at startup.)
+        """
         assert isinstance(payload, RequestsPayload)
-        params = payload.get_request_params(self.api_url)
-        params.setdefault("timeout", self.timeout)
+        url = self.api_url + payload.get_api_endpoint()
         session = self.session
         created = session is None
         if session is None:  # send called outside send_messages: use a one-off session
             session = self.create_session()
         try:
-            response = session.request(**params)
+            response = session.request(
+                **{"timeout": self.timeout, **payload.get_request_params(self.api_url)}
+            )
         except requests.RequestException as err:
-            raise AnymailRequestsAPIError(
-                f"Error posting to {params.get('url')}:",
+            error = AnymailRequestsAPIError(
+                f"Error posting to {url}:",
                 description=f"{type(err).__name__}: {err}",
                 email_message=message,
                 payload=payload,
                 backend=self,
-            ) from err
+            )
+            error.orig_err = err  # (for debugging: not chained, see below)
+            # Not chained ("from None"): the requests and urllib3 frames below hold the
+            # request's headers and body, credentials included, and Django's error
+            # reports show every chained frame's locals.
+            raise error from None
         finally:
             if created:
                 session.close()

@@ -42,6 +42,7 @@ from anymail.events import AnymailEvent
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
+    AnymailWebhookUnavailable,
     AnymailWebhookValidationFailure,
 )
 from anymail.signals import inbound, tracking
@@ -168,13 +169,9 @@ class AnymailBaseWebhookView(View):
                 "Duplicate %s webhook delivery acknowledged, not re-signalled", self.esp_name
             )
             return HttpResponse("Already received", content_type="text/plain")
-        except ReplayStoreUnavailable:
+        except AnymailWebhookUnavailable:
             self._release_tokens()
-            logger.exception("Anymail %s webhook: the replay store failed", self.esp_name)
-            # Our fault, not the request's: the ESP should retry later.
-            return HttpResponse(
-                "Temporarily unable to process the webhook", content_type="text/plain", status=503
-            )
+            return self.unavailable()
         except Exception:
             self._release_tokens()
             raise
@@ -183,6 +180,9 @@ class AnymailBaseWebhookView(View):
         except AnymailWebhookValidationFailure:
             self._release_tokens()
             raise
+        except AnymailWebhookUnavailable:
+            self._release_tokens()
+            return self.unavailable()
         except Exception as err:
             self._release_tokens()
             return self.malformed(err)
@@ -198,6 +198,13 @@ class AnymailBaseWebhookView(View):
                 f"Error processing {self.esp_name} webhook event", content_type="text/plain"
             )
         return HttpResponse()
+
+    def unavailable(self) -> HttpResponse:
+        """503 for a fault on our side (AnymailWebhookUnavailable): the ESP retries."""
+        logger.exception("Anymail %s webhook can't be processed now", self.esp_name)
+        return HttpResponse(
+            "Temporarily unable to process the webhook", content_type="text/plain", status=503
+        )
 
     def malformed(self, err: Exception) -> HttpResponse:
         logger.warning(

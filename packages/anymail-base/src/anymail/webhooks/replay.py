@@ -24,7 +24,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailWebhookUnavailable, AnymailWebhookValidationFailure
 
 __all__ = [
     "CacheReplayStore",
@@ -38,7 +38,7 @@ __all__ = [
 DEFAULT_TOKEN_LIFETIME = 24 * 3600
 
 
-class ReplayStoreUnavailable(AnymailError):
+class ReplayStoreUnavailable(AnymailWebhookUnavailable):
     """The replay store failed (a database or cache error): a fault on our side."""
 
 

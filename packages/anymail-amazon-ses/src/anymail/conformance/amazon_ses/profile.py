@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import datetime as dt
 import http.client
 import json
@@ -18,6 +19,7 @@ import ssl
 import tempfile
 import threading
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
@@ -291,15 +293,65 @@ def signer() -> SNSSigner:
         return _signer
 
 
-def sns_request(message: dict[str, Any]) -> WebhookRequest:
-    """An SNS HTTPS POST as SNS makes it: text/plain JSON and x-amz-sns-* headers."""
+def sns_request(message: dict[str, Any], subscription_arn: str | None = None) -> WebhookRequest:
+    """An SNS HTTPS POST as SNS makes it: text/plain JSON and x-amz-sns-* headers
+    (x-amz-sns-subscription-arn on notifications and unsubscribe confirmations)."""
     headers = {"x-amz-sns-message-type": str(message.get("Type", ""))}
     if "MessageId" in message:
         headers["x-amz-sns-message-id"] = str(message["MessageId"])
     if "TopicArn" in message:
         headers["x-amz-sns-topic-arn"] = str(message["TopicArn"])
+    if subscription_arn:
+        headers["x-amz-sns-subscription-arn"] = subscription_arn
     body = json.dumps(message).encode("utf-8")
     return WebhookRequest(body, "text/plain; charset=UTF-8", headers)
+
+
+def sns_timestamp(when: dt.datetime | None = None) -> str:
+    """An SNS Timestamp ("2012-04-26T20:45:04.751Z"), by default now."""
+    when = when or dt.datetime.now(dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def fresh(message: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an SNS message as SNS would publish it now: a new MessageId (a
+    UUID) and the current Timestamp. (The webhook refuses a MessageId it has seen
+    and a Timestamp older than AMAZON_SES_SNS_MAX_AGE.)"""
+    return {**message, "MessageId": str(uuid.uuid4()), "Timestamp": sns_timestamp()}
+
+
+# --------------------------------------------------------------------- AWS for webhooks
+
+_webhook_aws: MotoSES | None = None
+_webhook_aws_lock = threading.Lock()
+
+
+def webhook_aws() -> MotoSES:
+    """The process's moto server for what the webhooks call (SNS ConfirmSubscription,
+    S3 GetObject for the receipt rule S3 action), started on first use."""
+    global _webhook_aws
+    with _webhook_aws_lock:
+        if _webhook_aws is None:
+            _webhook_aws = MotoSES(lambda request: _webhook_aws.forward(request)).start()  # type: ignore[union-attr]
+        return _webhook_aws
+
+
+def prepare_aws(request: dict[str, Any]) -> None:
+    """Put in moto what a fixture's webhook will look for: the S3 object of an S3
+    action (``request["s3_object"]``), the topic of a subscription confirmation."""
+    aws = webhook_aws()
+    s3_object = request.get("s3_object")
+    if s3_object:
+        s3 = aws.client("s3")
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=s3_object["bucket"])
+        s3.put_object(
+            Bucket=s3_object["bucket"], Key=s3_object["key"], Body=s3_object["content"].encode()
+        )
+    message = request.get("json") or {}
+    if message.get("Type") == "SubscriptionConfirmation":
+        _, _, _, region, _, name = str(message["TopicArn"]).split(":")
+        aws.client("sns", region=region).create_topic(Name=name)
 
 
 # --------------------------------------------------------------------- the profile
@@ -397,11 +449,18 @@ class AmazonSESProfile(Profile):
     # --- webhooks ---
 
     def webhook_settings(self) -> dict[str, Any]:
-        return signer().settings()
+        return {
+            **signer().settings(),
+            "AMAZON_SES_CLIENT_PARAMS": self.client_params(webhook_aws().url),
+        }
 
     def prepare_webhook(self, request: dict[str, Any]) -> WebhookRequest:
-        message = request["json"]
-        return sns_request(signer().sign(message))
+        """Publish the fixture's SNS message afresh (new MessageId, current Timestamp)
+        and sign it with the local signer; put what it refers to in moto."""
+        request = copy.deepcopy(request)
+        prepare_aws(request)
+        subscription_arn = (request.get("headers") or {}).get("x-amz-sns-subscription-arn")
+        return sns_request(signer().sign(fresh(request["json"])), subscription_arn)
 
     def tamper(self, request: WebhookRequest) -> WebhookRequest:
         message = json.loads(request.body)
