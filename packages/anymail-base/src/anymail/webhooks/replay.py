@@ -18,9 +18,11 @@ A store that fails raises :class:`ReplayStoreUnavailable`: the webhook then answ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +40,11 @@ __all__ = [
 DEFAULT_TOKEN_LIFETIME = 24 * 3600
 
 
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
 class ReplayStoreUnavailable(AnymailWebhookUnavailable):
     """The replay store failed (a database or cache error): a fault on our side."""
 
@@ -53,7 +60,7 @@ class DatabaseReplayStore:
 
     def claim(self, key: str, esp_id: str, lifetime: float) -> bool:
         """Record ``key``; False if it is already recorded and not expired."""
-        from django.db import IntegrityError, transaction
+        from django.db import IntegrityError, connections, router, transaction
         from django.utils import timezone
 
         from anymail.models import WebhookReplayToken
@@ -61,18 +68,22 @@ class DatabaseReplayStore:
         now = timezone.now()
         expires_at = now + timedelta(seconds=lifetime)
         try:
+            database = router.db_for_write(WebhookReplayToken)
+            tokens = WebhookReplayToken.objects.using(database)
+            # Inside a transaction (ATOMIC_REQUESTS), a failed INSERT must not break it:
+            # a savepoint. In autocommit (the usual case), a savepoint would only cost.
+            in_transaction = not connections[database].get_autocommit()
             try:
-                with transaction.atomic():
-                    WebhookReplayToken.objects.create(key=key, esp_id=esp_id, expires_at=expires_at)
+                with transaction.atomic(using=database) if in_transaction else _nothing():
+                    tokens.create(key=key, esp_id=esp_id, expires_at=expires_at)
             except IntegrityError:
                 # Already there: free to claim again only if it has expired.
-                claimed = WebhookReplayToken.objects.filter(key=key, expires_at__lte=now).update(
-                    expires_at=expires_at
+                return (
+                    tokens.filter(key=key, expires_at__lte=now).update(expires_at=expires_at) == 1
                 )
-                return claimed == 1
             self._claims += 1
             if self._claims % self.purge_every == 0:
-                WebhookReplayToken.objects.filter(expires_at__lte=now).delete()
+                tokens.filter(expires_at__lte=now).delete()
             return True
         except Exception as err:  # the database is down, the table is missing, ...
             raise ReplayStoreUnavailable(
