@@ -1,0 +1,26 @@
+"""A small, bounded run of the webhook load test (scripts/webhook_load.py) through a
+real gunicorn server: no 5xx, and every event posted is received, for every ESP."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "webhook_load.py"
+
+
+def test_bounded_load_run_loses_nothing():
+    result = subprocess.run(  # noqa: S603 (our own script)
+        [sys.executable, str(SCRIPT), "--posts", "24", "--concurrency", "8", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    table = result.stdout
+    assert "ESP" in table, result.stderr[-2000:]
+    assert result.returncode == 0, table + result.stderr[-2000:]
+    rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+    assert rows, table
+    for esp, posts, errors, other, events, received in rows:
+        assert (posts, errors, other) == ("24", "0", "0"), esp
+        assert events == received, esp
