@@ -678,3 +678,48 @@ def test_mail_admins(settings):
     settings.ADMINS = [("Admin", "admin@example.com")]
     mail.mail_admins("Alert", "Something happened")
     assert mail.outbox[0].anymail_send_params["to"] == ["admin@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "field"),
+    [
+        ("merge_data", {"to@example.com": "Alice"}, "merge_data['to@example.com']"),
+        ("merge_data", {"to@example.com": None}, "merge_data['to@example.com']"),
+        ("merge_metadata", {"to@example.com": "x"}, "merge_metadata['to@example.com']"),
+        ("subject", "Hello\r\nBcc: victim@example.com", "subject"),
+        ("subject", b"caf\xe9", "subject"),
+        ("body", b"\xff\xfe body", "body"),
+    ],
+)
+def test_bad_input_is_a_documented_error_and_nothing_is_sent(attribute, value, field):
+    message = new_message()
+    setattr(message, attribute, value)
+    with pytest.raises(AnymailSerializationError) as excinfo:
+        send(message)
+    assert excinfo.value.field == field
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        ({"X-Custom": "ok\nInjected: yes"}, "headers['X-Custom']"),
+        ({"X-Bad\r\nName": "v"}, "headers (a header name)"),
+        ({"X-Bytes": b"\xff"}, "headers['X-Bytes']"),
+    ],
+)
+def test_bad_headers_are_refused(headers, field):
+    message = new_message()
+    message.extra_headers.update(headers)
+    with pytest.raises(AnymailSerializationError) as excinfo:
+        send(message)
+    assert excinfo.value.field == field
+    assert mail.outbox == []
+
+
+def test_an_attachment_with_no_content_is_refused():
+    message = new_message()
+    message.attachments.append(("empty.txt", None, "text/plain"))
+    with pytest.raises(AnymailSerializationError, match="no content"):
+        send(message)
+    assert mail.outbox == []

@@ -17,6 +17,7 @@ from django.core.mail import EmailMessage
 from django.utils.encoding import force_str
 from requests.structures import CaseInsensitiveDict
 
+from anymail.exceptions import AnymailSerializationError
 from anymail.features import feature_specs
 from anymail.message import ANYMAIL_ATTRIBUTES
 from anymail.normalize import json_dict
@@ -116,7 +117,10 @@ class MessageData:
             headers_value = merge_with_default(defaults["headers"], headers_value or {})
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         for name, value in (headers_value or {}).items():
-            headers[force_str(name)] = force_str(value)
+            name = _text(name, "headers (a header name)")
+            headers[name] = _text(value, f"headers[{name!r}]")
+            _no_newlines(name, "headers (a header name)")
+            _no_newlines(headers[name], f"headers[{name!r}]")
 
         data.from_email = parse_address_list(get("from_email"), field="from_email")
         data.to = parse_address_list(get("to"), field="to")
@@ -142,9 +146,11 @@ class MessageData:
             data.envelope_sender = parse_single_address(envelope_sender, field="envelope_sender")
 
         subject = get("subject")
-        data.subject = force_str(subject) if subject is not None else None
+        data.subject = _text(subject, "subject") if subject is not None else None
+        if data.subject is not None:
+            _no_newlines(data.subject, "subject")
         body = get("body")
-        body = force_str(body) if body is not None else None
+        body = _text(body, "body") if body is not None else None
         if getattr(message, "content_subtype", "plain") == "html":
             data.html = body
         else:
@@ -158,6 +164,14 @@ class MessageData:
                 data.alternatives.append((content, mimetype))
 
         for attachment in get("attachments") or ():
+            if (
+                isinstance(attachment, list | tuple)
+                and len(attachment) == 3
+                and attachment[1] is None
+            ):
+                raise AnymailSerializationError(
+                    f"Attachment {attachment[0]!r} has no content (None).", field="attachments"
+                )
             parsed = Attachment(attachment, data.encoding)
             (data.inline_attachments if parsed.inline else data.attachments).append(parsed)
 
@@ -166,6 +180,15 @@ class MessageData:
             if spec.normalize is not None:
                 setattr(data, spec.attribute, spec.normalize(get(spec.attribute)))
         data.esp_extra = json_dict_or_mapping(get("esp_extra"))
+        for name in ("merge_data", "merge_metadata"):
+            per_recipient = getattr(data, name)
+            for recipient, value in (per_recipient or {}).items():
+                if not isinstance(value, Mapping):
+                    raise AnymailSerializationError(
+                        f"`{name}[{recipient!r}]` must be a dict of values for that "
+                        f"recipient, not {type(value).__name__} ({value!r}).",
+                        field=f"{name}[{recipient!r}]",
+                    )
         return data
 
     def as_send_params(self) -> dict[str, Any]:
@@ -190,6 +213,27 @@ class MessageData:
         if self.esp_extra is not None:
             params["esp_extra"] = self.esp_extra
         return params
+
+
+def _text(value: Any, field: str) -> str:
+    """force_str, with an Anymail error naming the field for bytes that aren't UTF-8."""
+    try:
+        return force_str(value)
+    except UnicodeDecodeError as err:
+        raise AnymailSerializationError(
+            f"`{field}` has bytes that aren't UTF-8 ({err.reason} at position {err.start}): "
+            "decode it to a str first.",
+            field=field,
+        ) from None
+
+
+def _no_newlines(value: str, field: str) -> None:
+    """Header injection: Django's own backends refuse CR/LF in headers (BadHeaderError)."""
+    if "\n" in value or "\r" in value:
+        raise AnymailSerializationError(
+            f"`{field}` can't contain newlines (header injection): {value[:60]!r}",
+            field=field,
+        )
 
 
 def json_dict_or_mapping(value: Any) -> dict[str, Any] | None:

@@ -1,0 +1,132 @@
+"""The pages generated from the installed packages at each build (see conf.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from anymail.matrix import render_matrix
+from anymail.registry import EspDescription, installed_esps
+
+_RELATIVE_LINK = re.compile(r"\]\((?!https?:|mailto:|#)([^)\s]+)\)")
+
+
+def absolute_links(text: str, source: Path, repo: Path, source_url: str) -> str:
+    """A README's links to other files of the repository, as links to the repository
+    (the page no longer sits beside them)."""
+
+    def replace(match: re.Match[str]) -> str:
+        target, _, anchor = match.group(1).partition("#")
+        resolved = os.path.normpath(source.parent / target)
+        relative = Path(resolved).relative_to(repo).as_posix()
+        return f"]({source_url}/{relative}{'#' + anchor if anchor else ''})"
+
+    return _RELATIVE_LINK.sub(replace, text)
+
+
+def option_name(esp: EspDescription, setting: str) -> str:
+    """The setting as a MAILERS OPTIONS key / get_connection() keyword."""
+    prefix = esp.id.upper() + "_"
+    return setting.removeprefix(prefix).lower() if setting.startswith(prefix) else "-"
+
+
+def settings_reference(esps: list[EspDescription]) -> str:
+    lines = [
+        "# Settings reference",
+        "",
+        "Generated from each installed ESP package's declaration "
+        "(`EspDescription.settings`). Every setting can go in the `ANYMAIL` dict "
+        '(`ANYMAIL = {"MAILGUN_API_KEY": ...}`) or stand alone with the `ANYMAIL_` '
+        "prefix (`ANYMAIL_MAILGUN_API_KEY`). A backend setting can also be an option of "
+        "the backend: a `MAILERS` alias's `OPTIONS` key on Django 6.1+, or a "
+        "`get_connection()` keyword before that, named as in the last column; an option "
+        "takes precedence over the `ANYMAIL` dict. Webhook settings are read from "
+        "`ANYMAIL` only. The settings every ESP shares are in [the settings "
+        "guide](../guides/settings.md).",
+        "",
+    ]
+    for esp in esps:
+        lines += [
+            f"## {esp.name}",
+            "",
+            f"Package `{esp.distribution}`; see [its page](../esps/{esp.id}.md).",
+            "",
+        ]
+        if not esp.settings:
+            lines += ["It declares no settings of its own.", ""]
+            continue
+        lines += ["| `ANYMAIL` key | stand-alone setting | option |", "|---|---|---|"]
+        for setting in esp.settings:
+            option = option_name(esp, setting)
+            option_cell = f"`{option}`" if option != "-" else "-"
+            lines.append(f"| `{setting}` | `ANYMAIL_{setting}` | {option_cell} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def feature_matrix(esps: list[EspDescription]) -> str:
+    return "\n".join(
+        [
+            "# Feature matrix",
+            "",
+            "What each installed ESP supports, generated from its package's declaration "
+            "(the same table `manage.py anymail_features` prints). The conformance suite "
+            "proves every cell against the ESP's API.",
+            "",
+            "- **Yes**: sent as given. **No**: the ESP can't; Anymail raises "
+            "`AnymailUnsupportedFeature` unless `IGNORE_UNSUPPORTED_FEATURES` is set.",
+            "- **Max 1**: one value only (more raise the same error). **Domain only**: "
+            "the ESP uses just the domain. **(emulated)**: Anymail provides it on top "
+            "of what the ESP has.",
+            "",
+            render_matrix(esps),
+            "",
+        ]
+    )
+
+
+def write(path: Path, text: str) -> None:
+    """Write only when changed, so Sphinx rebuilds only what changed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def generate_all(docs: Path, source_url: str) -> None:
+    """Write docs/esps/ (one page per ESP, and their index) and docs/reference/."""
+    repo = docs.parent
+    esps = list(installed_esps().values())
+    shutil.rmtree(docs / "esps", ignore_errors=True)  # no page for an uninstalled ESP
+    out = docs / "reference"
+    write(out / "features.md", feature_matrix(esps))
+    write(out / "settings.md", settings_reference(esps))
+    index = [
+        "# Supported ESPs",
+        "",
+        "One package per ESP; install only the one you use. Each page is the package's README.",
+        "",
+        "```{toctree}",
+        ":maxdepth: 1",
+        "",
+    ]
+    for esp in esps:
+        readme = repo / "packages" / esp.distribution / "README.md"
+        if not readme.exists():  # installed from elsewhere: nothing to show
+            continue
+        text = absolute_links(readme.read_text(encoding="utf-8"), readme, repo, source_url)
+        write(docs / "esps" / f"{esp.id}.md", text)
+        index.append(esp.id)
+    index += ["```", ""]
+    write(docs / "esps" / "index.md", "\n".join(index))
+    architecture = repo / "docs" / "architecture.md"
+    write(
+        out / "architecture.md",
+        absolute_links(architecture.read_text(encoding="utf-8"), architecture, repo, source_url),
+    )
+    conformance = repo / "conformance" / "README.md"
+    write(
+        out / "adding-an-esp.md",
+        absolute_links(conformance.read_text(encoding="utf-8"), conformance, repo, source_url),
+    )

@@ -1,0 +1,1 @@
+"""An example Django project that sends through Anymail and receives its webhooks."""

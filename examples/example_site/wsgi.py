@@ -1,0 +1,9 @@
+"""The WSGI application (served by ``examples/demo.py``, or by any WSGI server)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_site.settings")
+
+application = get_wsgi_application()
