@@ -80,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(300):  # wait for gunicorn to answer (any answer)
             try:
-                requests.get(base, timeout=1)
+                requests.get(base, timeout=5)
                 break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                time.sleep(0.2)
         results = {}
         for esp in esps:
             results[esp.id] = load_one(esp, args, base, events_dir, load_fixtures, SECRET)
