@@ -21,6 +21,6 @@ def test_bounded_load_run_loses_nothing():
     assert result.returncode == 0, table + result.stderr[-2000:]
     rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
     assert rows, table
-    for esp, posts, errors, other, events, received in rows:
-        assert (posts, errors, other) == ("24", "0", "0"), esp
+    for esp, posts, errors, other, events, received, no_answer in rows:
+        assert (posts, errors, other, no_answer) == ("24", "0", "0", "0"), esp
         assert events == received, esp
