@@ -47,8 +47,8 @@ _BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every occurrence of each (non-trivial) secret in text, including inside
     base64 (an HTTP basic auth header is base64 of "user:secret")."""
-    secrets = [secret for secret in secrets if secret and len(secret) >= 4]
-    if not secrets:
+    found: list[str] = [secret for secret in secrets if secret and len(secret) >= 4]
+    if not found:
         return text
 
     def hide_encoded(match: re.Match[str]) -> str:
@@ -57,10 +57,10 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
             decoded = base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8", "replace")
         except ValueError:
             return token
-        return REDACTED if any(secret in decoded for secret in secrets) else token
+        return REDACTED if any(secret in decoded for secret in found) else token
 
     text = _BASE64_TOKEN.sub(hide_encoded, text)
-    for secret in secrets:
+    for secret in found:
         text = text.replace(secret, REDACTED)
     return text
 
