@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 __all__ = [
-    "_anymail_conformance_database",
     "api",
     "proved",
     "pytest_collection_modifyitems",
@@ -61,14 +60,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     elif "esp_fixture" in names:
         pairs = [(e, f) for e in esps for f in load_fixtures(e.profile)]
         metafunc.parametrize("esp_fixture", pairs, ids=[f"{e.id}-{f.name}" for e, f in pairs])
-
-
-@pytest.fixture(autouse=True)
-def _anymail_conformance_database(request: pytest.FixtureRequest) -> None:
-    """The suite's tests post signed webhooks, whose tokens the default replay store
-    records in the database: give them the test database."""
-    if Path(request.path).resolve().parent == _SUITE_DIR:
-        request.getfixturevalue("db")
 
 
 @pytest.fixture

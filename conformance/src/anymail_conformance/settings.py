@@ -1,6 +1,9 @@
 """Minimal Django settings for running the suite outside a project
 (``python -m anymail_conformance`` uses them unless DJANGO_SETTINGS_MODULE is set)."""
 
+import os
+import tempfile
+
 import django
 
 SECRET_KEY = "anymail-conformance-only"
@@ -10,7 +13,14 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "anymail"]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 ROOT_URLCONF = "anymail_conformance.urls"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# A file, not ":memory:": the webhooks' replay store writes to it (its test database
+# is made by pytest-django next to it and removed after the run).
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(tempfile.gettempdir(), f"anymail-conformance-{os.getpid()}.sqlite3"),
+    }
+}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND (deprecated in 6.1)
     MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}

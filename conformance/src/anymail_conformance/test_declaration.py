@@ -14,6 +14,9 @@ from anymail.testing import feature_added_later
 from anymail_conformance.cases import CASES, base_message
 from anymail_conformance.fixtures import load_fixtures, post_fixture, webhook_settings
 
+# Signed webhooks' tokens go to the default replay store: the test database.
+pytestmark = pytest.mark.django_db
+
 
 def test_every_feature_has_a_conformance_case():
     # A feature added to anymail-base needs a case here before ESPs can prove it.

@@ -24,6 +24,9 @@ from anymail.features import EventType, RejectReason
 from anymail_conformance.fixtures import load_fixtures, post_fixture, webhook_settings
 from anymail_conformance.profile import WebhookRequest
 
+# Signed webhooks' tokens go to the default replay store: the test database.
+pytestmark = pytest.mark.django_db
+
 EXAMPLES = int(os.environ.get("ANYMAIL_FUZZ_EXAMPLES", "30"))
 
 #: JSON values of every type, including the awkward ones

@@ -17,6 +17,9 @@ from anymail.testing import get_connection, use_backend
 from anymail_conformance.cases import CASES, TO1, TO2, base_message
 from anymail_conformance.plugin import proved
 
+# Signed webhooks' tokens go to the default replay store: the test database.
+pytestmark = pytest.mark.django_db
+
 FEATURES = [Feature(name) for name in CASES]
 
 

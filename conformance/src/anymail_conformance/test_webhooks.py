@@ -18,6 +18,9 @@ from anymail_conformance.fixtures import (
 from anymail_conformance.fixtures import webhook_settings as fixture_settings
 from anymail_conformance.plugin import proved
 
+# Signed webhooks' tokens go to the default replay store: the test database.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def webhook_settings(settings):
