@@ -12,6 +12,10 @@ from django.urls import include, path
 
 from anymail.registry import installed_esps
 
+# At least the test-only "fake" ESP (testproject/fake_esp.py), so these tests pass with
+# anymail-base alone installed; any real ESP installed is listed too.
+pytestmark = pytest.mark.usefixtures("fake_esp_installed")
+
 
 def urlconf(urlpatterns: list) -> types.ModuleType:
     """A URLconf module (ROOT_URLCONF may be a module object) with these patterns."""
