@@ -126,6 +126,17 @@ class EspDescription:
     #: whether its webhooks are signed and verified (then WEBHOOK_SECRET basic auth is
     #: optional, and the check for a missing WEBHOOK_SECRET stays quiet for it)
     signed_webhooks: bool = False
+    #: The status a webhook answers when the fault is on our side (a receiver raised,
+    #: the store failed, a setting is missing): the one that makes *this* ESP retry,
+    #: from its documentation. Most ESPs retry a 5xx; Brevo retries only 429.
+    webhook_retry_status: int = 503
+    #: How long (seconds) the ESP keeps redelivering a webhook it got no 2xx for: the
+    #: events already handled are remembered this long, so a redelivery isn't
+    #: signalled twice.
+    webhook_retry_window: float = 3 * 24 * 3600
+    #: The ESP's page that documents its webhook retries (which answers it retries,
+    #: for how long).
+    webhook_retry_docs: str | None = None
     distribution: str = ""
     backend: str = ""
     class_prefix: str = ""
@@ -148,6 +159,10 @@ class EspDescription:
             if not getattr(self, attribute):
                 object.__setattr__(self, attribute, default)
         object.__setattr__(self, "event_types", frozenset(EventType(e) for e in self.event_types))
+        if not (400 <= self.webhook_retry_status <= 599):
+            raise ValueError(f"{self.id}: webhook_retry_status must be a 4xx or 5xx status")
+        if not self.webhook_retry_window > 0:
+            raise ValueError(f"{self.id}: webhook_retry_window must be positive (seconds)")
 
     @property
     def module(self) -> str:

@@ -184,8 +184,19 @@ class EmailAddress:
 
     @property
     def idna_addr_spec(self) -> str:
-        """The addr_spec with an ASCII (IDNA) domain; the local part is left as is."""
+        """The addr_spec with an ASCII (IDNA) domain; the local part is left as is.
+        (An ASCII domain is returned exactly as given.)"""
+        if self.domain.isascii():
+            return self.addr_spec
         return f"{self.username}@{self.idna_domain}"
+
+    @property
+    def idna_address(self) -> str:
+        """Like ``address`` ("Name <addr>"), with the domain in its ASCII (IDNA) form:
+        what an ESP whose API types addresses as ``format: email`` expects."""
+        if not self.display_name:
+            return self.idna_addr_spec
+        return f"{_quote_display_name(self.display_name)} <{self.idna_addr_spec}>"
 
     @property
     def address(self) -> str:
