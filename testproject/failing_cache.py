@@ -8,3 +8,20 @@ class FailingCache(BaseCache):
         raise ConnectionError("cache server unreachable")
 
     get = set = delete = add
+
+
+class ContendedCache(BaseCache):
+    """A cache whose ``add()`` says "already there" without anything stored, as
+    Django's database cache does under write contention."""
+
+    def add(self, *args, **kwargs):
+        return False
+
+    def get(self, *args, **kwargs):
+        return kwargs.get("default")
+
+    def delete(self, *args, **kwargs):
+        return False
+
+    def delete_many(self, *args, **kwargs):
+        return None

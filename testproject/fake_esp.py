@@ -9,7 +9,6 @@ Inbound payload: a raw MIME message.
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
 from anymail.exceptions import AnymailWebhookValidationFailure
@@ -17,6 +16,7 @@ from anymail.features import EventType, FeatureSupport
 from anymail.inbound import AnymailInboundMessage
 from anymail.registry import EspDescription, WebhookRoute
 from anymail.utils import UNSET, get_anymail_setting
+from anymail.webhooks import readers
 from anymail.webhooks.base import AnymailInboundWebhookView, AnymailTrackingWebhookView
 
 esp = EspDescription(
@@ -74,17 +74,18 @@ class FakeTrackingWebhookView(AnymailTrackingWebhookView):
 
 
 def tracking_events(data):
-    """The pure half: a parsed payload in, normalized events out."""
+    """The pure half: a parsed payload in, normalized events out (read through the
+    typed readers: a payload of the wrong shape is a 400)."""
     return [
         AnymailTrackingEvent(
-            event_type=item["event"],
-            timestamp=datetime.fromtimestamp(item["ts"], tz=UTC),
-            event_id=item.get("token"),
-            message_id=item["id"],
-            recipient=item["to"],
+            event_type=readers.text(readers.required(item, "event"), "event"),
+            timestamp=readers.epoch_timestamp(readers.required(item, "ts"), "ts"),
+            event_id=readers.optional_text(item.get("token"), "token"),
+            message_id=readers.text(readers.required(item, "id"), "id"),
+            recipient=readers.text(readers.required(item, "to"), "to"),
             esp_event=item,
         )
-        for item in data["events"]
+        for item in readers.list_of(readers.required(data, "events"), "events")
     ]
 
 

@@ -84,8 +84,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any, config: Any)
     from anymail_conformance.profiles import esps_under_test
 
     terminalreporter.section("Anymail conformance: what was proved")
+    guarantees = ("retry-answer", "duplicates", "partial-batch", "event-ids")
     for under_test in esps_under_test():
         items = PROVED.get(under_test.id, set())
+        if not items:
+            continue  # not run in this session (pytest -k another ESP)
         features = [name for name in FEATURE_SPECS if f"feature:{name}" in items]
         missing_features = [name for name in FEATURE_SPECS if f"feature:{name}" not in items]
         declared_events = sorted(under_test.esp.event_types)
@@ -94,6 +97,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any, config: Any)
         terminalreporter.write_line(
             f"{under_test.esp.name}: {len(features)}/{len(FEATURE_SPECS)} declared feature cells "
             f"proved; {len(events)}/{len(declared_events)} declared event types proved by fixtures"
+        )
+        held = [g for g in guarantees if f"webhook:{g}" in items]
+        terminalreporter.write_line(
+            f"  webhook guarantees proved: {', '.join(held) or 'none'} "
+            f"({len(held)}/{len(guarantees)}; retry answer {under_test.esp.webhook_retry_status})"
         )
         if missing_features:
             terminalreporter.write_line(f"  unproved features: {', '.join(missing_features)}")

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from anymail.signals import tracking
+from anymail.signals import inbound, tracking
 from anymail.testing import SignalCapture, basic_auth_header
 from anymail_conformance.fixtures import (
     SECRET,
@@ -84,10 +84,18 @@ def test_missing_or_wrong_basic_auth_rejected(esp, webhook_settings):
             assert signals == []
 
 
+def forget_handled_events():
+    """Empty the replay store, so the same fixture may be posted again as new."""
+    from anymail.models import WebhookReplayToken
+
+    WebhookReplayToken.objects.all().delete()
+
+
 def test_rotated_secrets_each_accepted(esp, webhook_settings):
     webhook_settings(esp, secret=["old:secret", SECRET])
     for fixture in _first_fixtures(esp):
         for credentials in ("old:secret", SECRET):
+            forget_handled_events()
             response, signals = post(esp, fixture.data, credentials=credentials)
             assert response.status_code == 200, (fixture.name, response.content)
             assert signals
@@ -136,19 +144,118 @@ def test_signed_webhooks_reject_bad_signatures(signed_esp, webhook_settings):
     assert tampered_routes, f"{esp.id} signs webhooks, but tamper() signed no route"
 
 
-def test_raising_receiver_gives_400(esp, webhook_settings):
-    webhook_settings(esp)
-    fixtures = [
+# --- losing no event, repeating none (the rule in DESIGN.md section 6)
+
+
+def _tracking_fixtures(esp):
+    return [
         f for f in _first_fixtures(esp) if f.data["expected_events"][0]["event_type"] != "inbound"
     ]
 
-    def broken(sender, event, esp_name, **kwargs):
-        raise RuntimeError("receiver failed")
 
-    tracking.connect(broken)
-    try:
-        for fixture in fixtures:
-            response, _ = post(esp, fixture.data)
-            assert response.status_code == 400, fixture.name
-    finally:
-        tracking.disconnect(broken)
+class _Failing:
+    """A receiver (for both signals) that raises for the events at given positions."""
+
+    def __init__(self, fail_at=()):
+        self.fail_at = set(fail_at)
+        self.seen = []
+
+    def __call__(self, sender, event, esp_name, **kwargs):
+        position = len(self.seen)
+        self.seen.append(event)
+        if position in self.fail_at:
+            raise RuntimeError("receiver failed (the site's database is down)")
+
+    def __enter__(self):
+        tracking.connect(self, weak=False)
+        inbound.connect(self, weak=False)
+        return self
+
+    def __exit__(self, *exc):
+        tracking.disconnect(self)
+        inbound.disconnect(self)
+
+
+def test_raising_receiver_gives_the_esps_retry_answer_and_the_retry_is_accepted(
+    esp, webhook_settings
+):
+    """Our fault (a receiver raises): the status this ESP retries, never a 4xx the
+    ESP would take as final; its retry is then processed."""
+    webhook_settings(esp)
+    for fixture in _first_fixtures(esp):
+        request = esp.profile.prepare_webhook(fixture.data["request"])
+        with _Failing(fail_at={0}):
+            response, _ = post(esp, fixture.data, request=request)
+        assert response.status_code == esp.esp.webhook_retry_status, fixture.name
+        assert response["Retry-After"]
+        retried, signals = post(esp, fixture.data, request=request)
+        assert retried.status_code == 200, (fixture.name, retried.content)
+        assert len(signals) == len(fixture.expected_events)
+    proved(esp.id, "webhook:retry-answer")
+
+
+def test_identical_redelivery_is_acknowledged_and_not_signalled_again(esp, webhook_settings):
+    webhook_settings(esp)
+    for fixture in _first_fixtures(esp):
+        request = esp.profile.prepare_webhook(fixture.data["request"])
+        first, signals = post(esp, fixture.data, request=request)
+        assert first.status_code == 200, fixture.name
+        assert signals, fixture.name
+        again, signals = post(esp, fixture.data, request=request)
+        assert again.status_code == 200, fixture.name
+        assert signals == [], f"{fixture.name}: a redelivery was signalled again"
+    proved(esp.id, "webhook:duplicates")
+
+
+def test_a_batch_that_failed_part_way_signals_only_the_rest_on_redelivery(esp, webhook_settings):
+    webhook_settings(esp)
+    fixtures = [
+        f
+        for f in load_fixtures(esp.profile)
+        if f.expected_status == 200
+        and f.expected_events
+        and f.data["request"].get("method", "POST") != "HEAD"
+    ]
+    # The largest batch whose events have distinct ids (a published sample may repeat
+    # a placeholder id, such as SendGrid's "sg_event_id", in every event).
+    for fixture in sorted(fixtures, key=lambda f: -len(f.expected_events)):
+        _, signals = post(esp, fixture.data)
+        forget_handled_events()
+        ids = [captured.event.event_id for captured in signals]
+        if len(set(ids)) == len(ids):
+            break
+    count = len(fixture.expected_events)
+    fail_at = count - 1  # the last event (the only one, for an ESP that posts one)
+    request = esp.profile.prepare_webhook(fixture.data["request"])
+    with _Failing(fail_at={fail_at}) as failing:
+        failed, _ = post(esp, fixture.data, request=request)
+    assert failed.status_code == esp.esp.webhook_retry_status
+    assert len(failing.seen) == count
+    handled_ids = [event.event_id for event in failing.seen[:fail_at]]
+    retried, signals = post(esp, fixture.data, request=request)
+    assert retried.status_code == 200, retried.content
+    redelivered = [captured.event.event_id for captured in signals]
+    assert redelivered == [event.event_id for event in failing.seen[fail_at:]]
+    assert not set(redelivered) & set(handled_ids)
+    proved(esp.id, "webhook:partial-batch")
+
+
+def test_every_event_has_a_stable_event_id(esp, webhook_settings):
+    """The ESP's own id, or a digest of its raw event: the same on every delivery of
+    the same post, so receivers can be idempotent."""
+    webhook_settings(esp)
+    checked = 0
+    for fixture in load_fixtures(esp.profile):
+        if fixture.expected_status != 200 or not fixture.expected_events:
+            continue
+        forget_handled_events()
+        request = esp.profile.prepare_webhook(fixture.data["request"])
+        _, first = post(esp, fixture.data, request=request)
+        forget_handled_events()
+        _, second = post(esp, fixture.data, request=request)
+        first_ids = [captured.event.event_id for captured in first]
+        assert all(isinstance(i, str) and i for i in first_ids), (fixture.name, first_ids)
+        assert first_ids == [captured.event.event_id for captured in second], fixture.name
+        checked += 1
+    assert checked
+    proved(esp.id, "webhook:event-ids")

@@ -160,19 +160,19 @@ def test_an_unimplemented_hook_of_a_feature_declared_no_is_unsupported(settings)
 
 
 def tiny_events(payload):
-    """A pure converter: payload in, events out."""
-    from datetime import UTC, datetime
-
+    """A pure converter: payload in, events out. It reads the payload through the
+    typed readers, so a payload of the wrong shape is a ValueError (a 400)."""
     from anymail.events import AnymailTrackingEvent
+    from anymail.webhooks import readers
 
     return [
         AnymailTrackingEvent(
-            event_type=item["type"],
-            timestamp=datetime.fromtimestamp(item["ts"], tz=UTC),
-            recipient=item["to"],
+            event_type=readers.text(readers.required(item, "type"), "type"),
+            timestamp=readers.epoch_timestamp(readers.required(item, "ts"), "ts"),
+            recipient=readers.optional_text(item.get("to"), "to"),
             esp_event=item,
         )
-        for item in payload
+        for item in readers.list_of(payload, "payload")
     ]
 
 

@@ -64,7 +64,10 @@ def test_missing_required_setting_names_every_place_it_may_be_given():
     assert 'ANYMAIL = {"MAILGUN_API_KEY": ...}' in message
     assert "ANYMAIL_MAILGUN_API_KEY" in message
     assert " or MAILGUN_API_KEY" in message
-    assert 'api_key="..."' in message
+    # ... and as a backend option: a MAILERS alias's OPTIONS, or get_connection()
+    assert 'the option "api_key"' in message
+    assert 'MAILERS alias\'s "OPTIONS"' in message
+    assert "get_connection(api_key=...)" in message
     # A configuration error is an ImproperlyConfigured, as Django code expects.
     assert isinstance(excinfo.value, ImproperlyConfigured)
 

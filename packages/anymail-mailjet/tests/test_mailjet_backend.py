@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from anymail.conformance.mailjet.profile import PROFILE
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -31,7 +32,8 @@ BIG_ID = 288230376151711749
 
 class MailjetAPI:
     """Answers like Send API v3: a Sent entry with its own MessageID for each
-    recipient (or ``reply`` when a test sets it)."""
+    recipient (or ``reply`` when a test sets it). Template reads get the conformance
+    profile's template API (its ``TEMPLATES``)."""
 
     def __init__(self) -> None:
         self.reply: FakeResponse | None = None
@@ -40,6 +42,8 @@ class MailjetAPI:
     def __call__(self, request):
         if self.reply is not None:
             return self.reply
+        if request.method == "GET":
+            return PROFILE.template_content(request)
         body = request.json()
         sent = []
         for message in body.get("Messages") or [body]:
@@ -287,34 +291,235 @@ def test_merge_metadata_gives_each_message_its_own_payload(mailjet):
     assert "Vars" not in first
 
 
-def test_merge_data_without_to_recipients_is_one_message(mailjet):
-    send(to=[], cc=["cc@example.com"], merge_data={}, merge_global_data={"a": "b"})
+# --- a "to" recipient is required (issue #23) ---
+
+
+@pytest.mark.parametrize(
+    "recipients",
+    [
+        {"cc": ["cc@example.com"]},
+        {"bcc": ["bcc@example.com"]},
+        {"cc": ["cc@example.com"], "bcc": ["bcc@example.com"]},
+        # batch sending goes to "to" recipients: with none, it was one plain message
+        {"cc": ["cc@example.com"], "merge_data": {}, "merge_global_data": {"a": "b"}},
+    ],
+)
+@pytest.mark.parametrize("ignore_unsupported", [False, True])
+def test_cc_or_bcc_without_to_is_refused_and_nothing_sent(
+    mailjet, settings, recipients, ignore_unsupported
+):
+    """Send API v3 answers 400 ('Missing "To" or "Recipients" property') to a message
+    with no To: refuse it first, clearly, even under IGNORE_UNSUPPORTED_FEATURES."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": ignore_unsupported}
+    with pytest.raises(AnymailUnsupportedFeature) as raised:
+        send(to=[], **recipients)
+    error = str(raised.value)
+    assert "at least one `to` recipient" in error
+    assert "`cc` or `bcc`" in error
+    assert mailjet.requests == []
+
+
+def test_recipients_from_esp_extra_are_not_refused(mailjet):
+    send(to=[], bcc=["bcc@example.com"], esp_extra={"To": "list@example.com"})
     body = posted(mailjet)
-    assert body["Cc"] == "cc@example.com"
-    assert body["Vars"] == {"a": "b"}
-    assert "Messages" not in body
-    assert "Recipients" not in body
+    assert (body["To"], body["Bcc"]) == ("list@example.com", "bcc@example.com")
 
 
-def test_stored_template_by_numeric_id_with_templates_sender(mailjet):
-    message = AnymailMessage(to=["alice@example.com", "Bob <bob@example.com>"])
-    message.template_id = "176375"
+# --- stored templates and the template's sender (issue #23) ---
+
+
+def template_message(template_id="176375", **kwargs):
+    """A stored-template message as the docs show it: no subject or body, and
+    from_email = None (set after construction) to use the template's sender."""
+    message = AnymailMessage(to=["alice@example.com", "Bob <bob@example.com>"], **kwargs)
+    message.template_id = template_id
     message.from_email = None
+    return message
+
+
+def test_stored_template_uses_the_sender_stored_with_the_template(mailjet):
+    """Send API v3 needs FromEmail: with from_email = None, Anymail reads the
+    template's "From" through the template API, then sends with it (Anymail 6.0)."""
+    message = template_message()
     message.merge_data = {
         "alice@example.com": {"name": "Alice"},
         "bob@example.com": {"name": "Bob"},
     }
     message.merge_global_data = {"ship_date": "May 15"}
     message.send()
-    body = posted(mailjet)
+    lookup, send_request = mailjet.requests
+    assert (lookup.method, lookup.path) == ("GET", "/v3/REST/template/176375/detailcontent")
+    assert lookup.headers["Authorization"] == (
+        "Basic " + b64encode(f"{API_KEY}:{SECRET_KEY}".encode()).decode()
+    )
+    assert (send_request.method, send_request.path) == ("POST", "/v3/send")
+    body = send_request.json()
     assert body["Mj-TemplateID"] == 176375  # a number: Mailjet reads a string as a name
     assert body["Mj-TemplateLanguage"] is True
-    assert "FromEmail" not in body
-    assert "FromName" not in body
+    assert (body["FromEmail"], body["FromName"]) == ("orders@example.com", "Order Desk")
     assert "Subject" not in body
     assert "Text-part" not in body
     assert body["Vars"] == {"ship_date": "May 15"}
+    assert [item["Email"] for item in body["Recipients"]] == [
+        "alice@example.com",
+        "bob@example.com",
+    ]
     assert message.anymail_status.status == {"sent"}
+    # (The message itself is left as the caller set it.)
+    assert message.from_email is None
+
+
+def test_template_sender_goes_to_every_message_of_a_batch_with_one_lookup(mailjet):
+    message = template_message(cc=["cc@example.com"])
+    message.merge_data = {"alice@example.com": {"name": "Alice"}}
+    message.send()
+    lookups = [request for request in mailjet.requests if request.method == "GET"]
+    assert len(lookups) == 1
+    messages = posted(mailjet)["Messages"]
+    assert len(messages) == 2
+    for item in messages:
+        assert (item["FromEmail"], item["FromName"]) == ("orders@example.com", "Order Desk")
+
+
+@pytest.mark.parametrize(
+    ("template_id", "from_email", "from_name"),
+    [
+        # "<addr>" with an internationalized domain: sent in IDNA form, with no name
+        ("176376", "bare@xn--bcher-kva.example", None),
+        # a display name with an unquoted comma is one name, not two addresses
+        ("176377", "widgets@example.com", "Widgets, Inc."),
+    ],
+)
+def test_template_sender_forms(mailjet, template_id, from_email, from_name):
+    template_message(template_id).send()
+    body = posted(mailjet)
+    assert body["FromEmail"] == from_email
+    assert body.get("FromName") == from_name
+
+
+def test_template_without_a_stored_sender_is_refused_and_nothing_sent(mailjet):
+    message = template_message("176378")
+    with pytest.raises(AnymailAPIError) as raised:
+        message.send()
+    error = str(raised.value)
+    assert "template 176378 has no sender" in error
+    assert "from_email" in error
+    assert [request.method for request in mailjet.requests] == ["GET"]
+
+
+def test_unknown_template_gives_mailjets_error_and_nothing_sent(mailjet):
+    message = template_message("999999")
+    with pytest.raises(AnymailAPIError) as raised:
+        message.send()
+    error = str(raised.value)
+    assert raised.value.status_code == 404
+    assert "Mailjet says: Object not found" in error
+    assert "template 999999" in error
+    assert SECRET_KEY not in error
+    assert [request.method for request in mailjet.requests] == ["GET"]
+
+
+def test_template_name_with_templates_sender_is_refused_before_any_call(mailjet):
+    """The template API reads a template by numeric ID: a name (which v3 accepts in
+    Mj-TemplateID) can't give its sender, so the message is refused, clearly."""
+    with pytest.raises(AnymailUnsupportedFeature) as raised:
+        template_message("order-shipped").send()
+    error = str(raised.value)
+    assert "'order-shipped'" in error
+    assert "numeric" in error
+    assert "from_email" in error
+    assert mailjet.requests == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"from_email": "Shop <shop@example.com>"},
+        {"esp_extra": {"FromEmail": "extra@example.com"}},
+    ],
+)
+def test_template_with_a_sender_of_its_own_needs_no_lookup(mailjet, kwargs):
+    message = AnymailMessage(to=["alice@example.com"], template_id="176375")
+    if "from_email" in kwargs:
+        message.from_email = kwargs["from_email"]
+    else:
+        message.from_email = None
+        message.esp_extra = kwargs["esp_extra"]
+    message.send()
+    [request] = mailjet.requests
+    assert request.method == "POST"
+    assert request.json()["FromEmail"] in ("shop@example.com", "extra@example.com")
+
+
+def test_template_sender_through_the_conformance_profiles_server(settings):
+    """The profile's own fake server serves the template API, and counts only sends."""
+    with PROFILE.server() as server:
+        settings.ANYMAIL = PROFILE.backend_settings(server)
+        settings.EMAIL_BACKEND = "anymail.backends.mailjet.EmailBackend"
+        template_message().send()
+        [sent] = PROFILE.sent_messages(server)
+        assert sent.from_email == ["Order Desk <orders@example.com>"]
+        assert sent.template_id == "176375"
+        assert PROFILE.request_count(server) == 1
+        assert len(server.requests) == 2
+
+
+# --- internationalized domains (issue #24 task 5) ---
+
+
+def test_internationalized_domains_are_sent_in_idna_form(mailjet):
+    message = send(
+        from_email="Bücherei <shop@bücher.example>",
+        to=["Ünïcode <to@bücher.example>", '"Doe, Jane" <jane@bücher.example>'],
+        cc=["cc@bücher.example"],
+        bcc=["bcc@bücher.example"],
+        reply_to=["Reply <reply@bücher.example>"],
+        envelope_sender="bounces@bücher.example",
+    )
+    body = posted(mailjet)
+    assert (body["FromEmail"], body["FromName"]) == ("shop@xn--bcher-kva.example", "Bücherei")
+    assert body["Sender"] == "bounces@xn--bcher-kva.example"
+    to = split_recipients(body["To"])
+    assert to[0] == "Ünïcode <to@xn--bcher-kva.example>"
+    assert getaddresses([to[1]])[0][1] == "jane@xn--bcher-kva.example"
+    assert body["Cc"] == "cc@xn--bcher-kva.example"
+    assert body["Bcc"] == "bcc@xn--bcher-kva.example"
+    assert body["Headers"]["Reply-To"] == "Reply <reply@xn--bcher-kva.example>"
+    assert "bücher" not in json.dumps(body, ensure_ascii=False).replace("Bücherei", "")
+    # Mailjet's Sent list names the IDNA addresses: each status is still found.
+    recipients = message.anymail_status.recipients
+    assert set(recipients) == {
+        "to@bücher.example",
+        "jane@bücher.example",
+        "cc@bücher.example",
+        "bcc@bücher.example",
+    }
+    assert {status.status for status in recipients.values()} == {"sent"}
+    assert recipients["to@bücher.example"].message_id == str(BIG_ID)
+
+
+@pytest.mark.parametrize("key", ["to@bücher.example", "to@xn--bcher-kva.example"])
+def test_internationalized_batch_recipients_keep_their_merge_data(mailjet, key):
+    send(
+        to=["to@bücher.example", "other@example.com"],
+        merge_data={key: {"name": "Ü"}},
+        merge_metadata={key: {"order": "1"}},
+        cc=["cc@bücher.example"],
+    )
+    first, second = posted(mailjet)["Messages"]
+    assert first["To"] == "to@xn--bcher-kva.example"
+    assert first["Cc"] == "cc@xn--bcher-kva.example"
+    assert first["Vars"] == {"name": "Ü"}
+    assert json.loads(first["Mj-EventPayLoad"]) == {"order": "1"}
+    assert "Vars" not in second
+
+
+def test_internationalized_recipients_list(mailjet):
+    message = send(to=["Ünïcode <to@bücher.example>"], merge_data={"to@bücher.example": {"n": 1}})
+    assert posted(mailjet)["Recipients"] == [
+        {"Email": "to@xn--bcher-kva.example", "Name": "Ünïcode", "Vars": {"n": 1}}
+    ]
+    assert message.anymail_status.recipients["to@bücher.example"].status == "sent"
 
 
 def test_template_name_is_sent_as_a_string(mailjet):

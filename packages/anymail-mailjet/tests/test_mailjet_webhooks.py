@@ -8,6 +8,7 @@ import json
 import pytest
 
 from anymail.conformance.mailjet.profile import PROFILE
+from anymail.events import event_digest
 from anymail.message import AnymailMessage
 from anymail.webhooks.mailjet import inbound_events, tracking_events
 from anymail_conformance import WebhookFixtureTests, load_fixtures
@@ -50,7 +51,53 @@ def test_ungrouped_post_sends_one_signal(webhook_client):
     assert response.status_code == 200
     assert signal.event.event_type == "complained"
     assert signal.event.esp_event == sample("spam")
-    assert signal.event.event_id is None
+    # Mailjet's events have no id: the view gives each the digest of its raw event.
+    assert signal.event.event_id == event_digest(sample("spam"))
+
+
+def test_converter_leaves_event_id_to_the_view():
+    """No id of our own invented in the converter: Mailjet has none to give."""
+    assert [event.event_id for event in tracking_events(sample("spam"))] == [None]
+    assert [event.event_id for event in inbound_events(sample("inbound"))] == [None]
+
+
+def test_redelivered_events_are_acknowledged_and_not_signalled_again(webhook_client):
+    """Mailjet redelivers until it gets a 200: an event handled once (alone or in a
+    grouped post) is acknowledged again, and only new events are signalled."""
+    response, [first] = webhook_client.post(TRACKING, sample("spam"))
+    assert response.status_code == 200
+    response, signals = webhook_client.post(TRACKING, sample("spam"))
+    assert (response.status_code, signals) == (200, [])
+    response, signals = webhook_client.post(TRACKING, [sample("spam"), sample("open")])
+    assert response.status_code == 200
+    assert [s.event.event_type for s in signals] == ["opened"]
+    assert signals[0].event.event_id != first.event.event_id
+
+
+def test_a_raising_receiver_gets_mailjets_retry_and_the_retry_is_signalled(
+    webhook_client, settings
+):
+    """A fault on our side: an answer that isn't 200 (Mailjet retries any such), so the
+    events aren't lost; the redelivery is signalled."""
+    from anymail.signals import tracking
+
+    calls = []
+
+    def failing_receiver(sender, event, esp_name, **kwargs):
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    tracking.connect(failing_receiver)
+    try:
+        response, _signals = webhook_client.post(TRACKING, sample("open"))
+        assert response.status_code == 503
+        assert response["Retry-After"]
+        response, _signals = webhook_client.post(TRACKING, sample("open"))
+        assert response.status_code == 200
+    finally:
+        tracking.disconnect(failing_receiver)
+    assert calls == [event_digest(sample("open"))] * 2
 
 
 def test_json_with_another_content_type_is_accepted(webhook_client):
@@ -66,9 +113,20 @@ def test_json_with_another_content_type_is_accepted(webhook_client):
         [],  # no events
         [{"event": "sent", "time": 1433333949}, "not an event"],
         {"event": "sent"},  # no time
+        {"event": "sent", "time": None},
+        {"event": "sent", "time": [1433333949]},
+        {"event": "sent", "time": True},
         {"event": "sent", "time": "yesterday"},
+        {"event": "sent", "time": "inf"},
         {"time": 1433333949, "email": "a@example.com"},  # no event name
         {"event": "sent", "time": 10**20},  # out of range
+        {"event": "sent", "time": 10**400},  # too large for a float
+        {"event": "sent", "time": 1433333949, "MessageID": {"id": 1}},
+        {"event": "sent", "time": 1433333949, "email": ["a@example.com"]},
+        {"event": "sent", "time": 1433333949, "smtp_reply": 250},
+        {"event": "open", "time": 1433333949, "agent": {"ua": "x"}},
+        {"event": "bounce", "time": 1433333949, "error": ["user unknown"]},
+        [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
     ],
 )
 def test_malformed_events_are_refused_with_400(webhook_client, body):
@@ -157,6 +215,25 @@ def test_metadata_is_the_payload_json_object(payload, metadata):
     assert event.esp_event["Payload"] == payload
 
 
+def test_deeply_nested_json_is_malformed_not_a_crash(webhook_client):
+    """JSON nested beyond Python's recursion limit: a 400, like any unreadable body
+    (never the retry answer, which would have Mailjet resend it for a day)."""
+    body = "[" * 100_000 + "]" * 100_000
+    response, signals = webhook_client.post(TRACKING, body, content_type="application/json")
+    assert (response.status_code, signals) == (400, [])
+    event = sample("open")
+    event["Payload"] = "[" * 100_000 + "]" * 100_000  # unreadable metadata: left out
+    [converted] = tracking_events(event)
+    assert converted.metadata == {}
+
+
+def test_inbound_spam_score_that_isnt_a_float_is_left_out():
+    data = sample("inbound")
+    data["SpamAssassinScore"] = 10**400
+    [event] = inbound_events(data)
+    assert event.message.spam_score is None
+
+
 def test_message_id_keeps_every_digit():
     body = '{"event": "sent", "time": 1433333949, "MessageID": 288230376151711749}'
     [event] = tracking_events(json.loads(body))
@@ -230,7 +307,8 @@ def test_inbound_message_has_headers_envelope_and_spam_score(webhook_client):
     assert response.status_code == 200
     assert signal.signal == "inbound"
     event = signal.event
-    assert (event.event_type, event.timestamp, event.event_id) == ("inbound", None, None)
+    assert (event.event_type, event.timestamp) == ("inbound", None)
+    assert event.event_id == event_digest(sample("inbound_with_attachment"))
     assert event.esp_event == sample("inbound_with_attachment")
     message = event.message
     assert message["Message-ID"] == (

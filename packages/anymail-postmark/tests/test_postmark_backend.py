@@ -18,6 +18,7 @@ from anymail.conformance.postmark.profile import (
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
+    AnymailInvalidAddress,
     AnymailRecipientsRefused,
     AnymailUnsupportedFeature,
 )
@@ -254,6 +255,68 @@ def test_server_token_never_in_errors_or_debug_output(postmark, settings, capsys
     output = capsys.readouterr().out
     assert "X-Postmark-Server-Token: ********" in output
     assert SERVER_TOKEN not in output
+
+
+# ---------------------------------------------------------------------------
+# Internationalized domains: Postmark takes addresses with an ASCII (IDNA) domain
+
+
+def test_idn_domains_are_sent_in_idna_form(postmark):
+    msg = send(
+        from_email="Bücherei <info@bücher.example>",
+        to=["Jürgen <jürgen@bücher.example>", "plain@example.com"],
+        cc=["cc@münchen.example"],
+        bcc=["bcc@bücher.example"],
+        reply_to=["Antwort <antwort@bücher.example>"],
+    )
+    [request] = postmark.requests
+    sent = request.json()
+    assert sent["From"] == "Bücherei <info@xn--bcher-kva.example>"
+    # The local part and display name stay as written; only the domain is encoded.
+    assert sent["To"] == "Jürgen <jürgen@xn--bcher-kva.example>, plain@example.com"
+    assert sent["Cc"] == "cc@xn--mnchen-3ya.example"
+    assert sent["Bcc"] == "bcc@xn--bcher-kva.example"
+    assert sent["ReplyTo"] == "Antwort <antwort@xn--bcher-kva.example>"
+    assert "bücher" not in json.dumps(sent, ensure_ascii=False)
+    # The send status is keyed by the addresses as the message gave them.
+    assert set(msg.anymail_status.recipients) == {
+        "jürgen@bücher.example",
+        "plain@example.com",
+        "cc@münchen.example",
+        "bcc@bücher.example",
+    }
+    assert msg.anymail_status.status == {"sent"}
+
+
+def test_idn_domains_in_a_merge_batch(postmark):
+    send(
+        to=["a@bücher.example", "b@example.com"],
+        subject="",
+        body="",
+        template_id="welcome",
+        merge_data={"a@bücher.example": {"name": "A"}, "b@example.com": {"name": "B"}},
+        merge_metadata={"a@bücher.example": {"id": "1"}},
+    )
+    messages = sent_json(postmark)["Messages"]
+    assert [(m["To"], m["TemplateModel"], m.get("Metadata")) for m in messages] == [
+        ("a@xn--bcher-kva.example", {"name": "A"}, {"id": "1"}),
+        ("b@example.com", {"name": "B"}, None),
+    ]
+
+
+def test_an_inactive_idn_recipient_is_matched(postmark):
+    # Postmark names inactive recipients as it knows them: IDNA, lowercased.
+    answer_with(postmark, FakePostmarkAPI(inactive=["gone@xn--bcher-kva.example"]))
+    msg = send(to=["Gone@Bücher.example", "here@example.com"])
+    recipients = msg.anymail_status.recipients
+    assert recipients["Gone@Bücher.example"].status == "rejected"
+    assert recipients["here@example.com"].status == "sent"
+
+
+def test_an_invalid_idn_domain_is_refused_before_sending(postmark):
+    with pytest.raises(AnymailInvalidAddress):
+        send(to=["someone@" + "ü" * 70 + ".example"])
+    assert postmark.requests == []
 
 
 # ---------------------------------------------------------------------------

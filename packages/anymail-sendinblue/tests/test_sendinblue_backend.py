@@ -8,6 +8,7 @@ refuses a message without an HTML body, and attachment names Brevo doesn't list.
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from email.mime.application import MIMEApplication
@@ -20,6 +21,7 @@ from anymail.conformance.sendinblue.profile import API_KEY, brevo_error
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
+    AnymailInvalidAddress,
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
@@ -115,6 +117,50 @@ def test_send_posts_json_to_smtp_email_with_the_api_key_header(sendinblue):
         "cc@example.com",
         "bcc@example.com",
     }
+
+
+def test_internationalized_domains_are_sent_in_idna_form(sendinblue):
+    """Brevo's API types every address ``format: email`` (ASCII): a Unicode domain
+    goes as its IDNA (punycode) form, in every address field. (The fake refuses a
+    non-ASCII address as Brevo does.)"""
+    msg = message(
+        from_email="Bücher <shop@bücher.example>",
+        to=["Ünïcode <user@bücher.example>", "to@example.com"],
+        cc=["cc@exämple.com"],
+        bcc=["bcc@bücher.example"],
+        reply_to=["reply@bücher.example"],
+    )
+    msg.send()
+    body = sent_json(sendinblue)
+    assert body["sender"] == {"email": "shop@xn--bcher-kva.example", "name": "Bücher"}
+    assert body["to"] == [
+        {"email": "user@xn--bcher-kva.example", "name": "Ünïcode"},
+        {"email": "to@example.com"},
+    ]
+    assert body["cc"] == [{"email": "cc@xn--exmple-cua.com"}]
+    assert body["bcc"] == [{"email": "bcc@xn--bcher-kva.example"}]
+    assert body["replyTo"] == {"email": "reply@xn--bcher-kva.example"}
+    # anymail_status is keyed by the addresses as the message gave them.
+    assert set(msg.anymail_status.recipients) == {
+        "user@bücher.example",
+        "to@example.com",
+        "cc@exämple.com",
+        "bcc@bücher.example",
+    }
+
+
+def test_internationalized_domain_with_a_template(sendinblue):
+    msg = message(subject=None, body=None, html=None, to=["user@bücher.example"])
+    msg.from_email = None
+    msg.template_id = 7
+    msg.send()
+    assert sent_json(sendinblue)["to"] == [{"email": "user@xn--bcher-kva.example"}]
+
+
+def test_a_domain_with_no_idna_form_is_an_invalid_address(sendinblue):
+    with pytest.raises(AnymailInvalidAddress, match=re.escape("user@bücher..example")):
+        message(to=["user@bücher..example"]).send()
+    assert sendinblue.requests == []
 
 
 def test_metadata_owns_the_x_mailin_custom_header(sendinblue):
@@ -464,28 +510,6 @@ def test_fake_server_checks_what_brevo_requires(sendinblue):
     assert json.loads(response.text)["message"] == "htmlContent is missing"
     response = requests.post(url, json={**body, "templateId": "7"}, headers=headers, timeout=5)
     assert json.loads(response.text)["message"] == "templateId should be type integer"
-
-
-def test_readme_local_trial_with_the_fake_api():
-    """The README's "Trying it locally" snippet works as written."""
-    from django.core.mail import send_mail
-    from django.test import override_settings
-
-    from anymail.conformance.sendinblue.profile import PROFILE
-    from anymail.testing import MAILERS_SUPPORTED
-
-    backend = "anymail.backends.sendinblue.EmailBackend"
-    # The README shows both: MAILERS on Django 6.1+, EMAIL_BACKEND before.
-    mailer = (
-        {"MAILERS": {"default": {"BACKEND": backend}}}
-        if MAILERS_SUPPORTED
-        else {"EMAIL_BACKEND": backend}
-    )
-    with (
-        PROFILE.server() as server,
-        override_settings(**mailer, ANYMAIL=PROFILE.backend_settings(server)),
-    ):
-        send_mail("Hi", "Text", "from@example.com", ["to@example.com"], html_message="<p>Hi</p>")
-        sent = PROFILE.sent_messages(server)[-1]
-    assert (sent.subject, sent.text, sent.html) == ("Hi", "Text", "<p>Hi</p>")
-    assert sent.to == ["to@example.com"]
+    unicode_to = {**body, "templateId": 7, "to": [{"email": "user@bücher.example"}]}
+    response = requests.post(url, json=unicode_to, headers=headers, timeout=5)
+    assert json.loads(response.text)["message"] == "email is not valid in to"

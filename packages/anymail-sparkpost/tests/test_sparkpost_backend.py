@@ -414,6 +414,124 @@ def test_attachment_without_filename_or_content_id(sparkpost):
     assert sparkpost.requests == []
 
 
+# --- an empty body ---
+
+
+def test_empty_body_sends_an_empty_text_part(sparkpost):
+    # SparkPost's content needs text or html; Django sends an empty text/plain part
+    send(body="")
+    content = posted(sparkpost)["content"]
+    assert content["text"] == ""
+    assert "html" not in content
+    # with attachments only, too
+    message = AnymailMessage("s", "", "from@example.com", ["to@example.com"])
+    message.attach("a.txt", "text", "text/plain")
+    message.send()
+    content = posted(sparkpost)["content"]
+    assert content["text"] == ""
+    assert len(content["attachments"]) == 1
+    # SparkPost wants text or html beside AMP HTML
+    send(body="", esp_extra={"amp_html": "<html amp4email></html>"})
+    content = posted(sparkpost)["content"]
+    assert content["text"] == ""
+    assert content["amp_html"] == "<html amp4email></html>"
+
+
+def test_empty_body_leaves_other_content_alone(sparkpost):
+    # an HTML-only message is sent as it is
+    send(body="", alternatives=[("<p>HTML</p>", "text/html")])
+    content = posted(sparkpost)["content"]
+    assert content["html"] == "<p>HTML</p>"
+    assert "text" not in content
+    # a stored template is the content: no text with it
+    message = AnymailMessage(from_email="from@example.com", to=["to@example.com"])
+    message.template_id = "welcome"
+    message.send()
+    assert posted(sparkpost)["content"] == {"template_id": "welcome"}
+    # esp_extra's raw MIME replaces the content (python-sparkpost drops the rest)
+    send(body="", esp_extra={"email_rfc822": "Subject: raw\r\n\r\nRaw body\r\n"})
+    assert posted(sparkpost)["content"] == {"email_rfc822": "Subject: raw\r\n\r\nRaw body\r\n"}
+
+
+# --- internationalized domains: IDNA (punycode) wherever the API takes an address ---
+
+
+def test_idna_domains_everywhere(sparkpost):
+    message = send(
+        from_email="Fröm <from@bücher.example>",
+        to=["Tö <to@bücher.example>", "to2@münchen.example"],
+        cc=["Cc <cc@bücher.example>"],
+        bcc=["bcc@bücher.example"],
+        reply_to=["Reply <reply@bücher.example>"],
+        envelope_sender="bounces@bücher.example",
+    )
+    body = posted(sparkpost)
+    assert body["content"]["from"] == {"email": "from@xn--bcher-kva.example", "name": "Fröm"}
+    assert body["content"]["reply_to"] == "Reply <reply@xn--bcher-kva.example>"
+    assert body["return_path"] == "bounces@xn--bcher-kva.example"
+    to_header = "Tö <to@xn--bcher-kva.example>, to2@xn--mnchen-3ya.example"
+    assert [r["address"] for r in body["recipients"]] == [
+        {"email": "to@xn--bcher-kva.example", "header_to": to_header},
+        {"email": "to2@xn--mnchen-3ya.example", "header_to": to_header},
+        {"email": "cc@xn--bcher-kva.example", "header_to": to_header},
+        {"email": "bcc@xn--bcher-kva.example", "header_to": to_header},
+    ]
+    assert body["content"]["headers"] == {"CC": "Cc <cc@xn--bcher-kva.example>"}
+    # anymail_status is keyed by the addresses as the message gave them
+    assert set(message.anymail_status.recipients) == {
+        "to@bücher.example",
+        "to2@münchen.example",
+        "cc@bücher.example",
+        "bcc@bücher.example",
+    }
+
+
+def test_idna_one_recipient_spoofed_to_and_template_override(sparkpost):
+    send(to=["Tö <to@bücher.example>"])
+    assert posted(sparkpost)["recipients"] == [
+        {"address": {"email": "to@xn--bcher-kva.example", "name": "Tö"}}
+    ]
+    send(to=["real@bücher.example"], headers={"To": "Shown <shown@bücher.example>"})
+    assert posted(sparkpost)["recipients"] == [
+        {
+            "address": {
+                "email": "real@xn--bcher-kva.example",
+                "header_to": "Shown <shown@xn--bcher-kva.example>",
+            }
+        }
+    ]
+    message = AnymailMessage(
+        from_email="Shop <shop@bücher.example>",
+        to=["to@bücher.example"],
+        reply_to=["r@bücher.example"],
+    )
+    message.template_id = "welcome"
+    message.send()
+    assert posted(sparkpost)["override"] == {
+        "from": {"email": "shop@xn--bcher-kva.example", "name": "Shop"},
+        "reply_to": "r@xn--bcher-kva.example",
+    }
+
+
+def test_idna_merge_data_keys_match_recipients_in_either_form(sparkpost):
+    send(
+        to=["a@bücher.example", "b@bücher.example"],
+        merge_data={
+            "a@bücher.example": {"name": "A"},
+            "b@xn--bcher-kva.example": {"name": "B"},  # the ASCII form matches too
+        },
+        merge_metadata={"a@xn--bcher-kva.example": {"order": "1"}},
+    )
+    assert posted(sparkpost)["recipients"] == [
+        {
+            "address": {"email": "a@xn--bcher-kva.example"},
+            "metadata": {"order": "1"},
+            "substitution_data": {"name": "A"},
+        },
+        {"address": {"email": "b@xn--bcher-kva.example"}, "substitution_data": {"name": "B"}},
+    ]
+
+
 # --- status and errors ---
 
 

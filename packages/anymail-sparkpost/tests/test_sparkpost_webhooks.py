@@ -168,3 +168,102 @@ def test_inbound_converter_skips_the_ping():
     assert inbound_events([{"msys": {}}]) == []
     with pytest.raises(ValueError, match="non-empty"):
         inbound_events([])
+
+
+# --- the recipient: raw_rcpt_to (case preserved), else rcpt_to ---
+
+
+def _samples_with_a_recipient():
+    """Each published sample that names a recipient, as a one-event batch and its
+    event class (message, track, gen, unsubscribe and relay events)."""
+    samples = []
+    for item in batch("tracking_batch_all_samples"):
+        [(event_class, data)] = item["msys"].items()
+        if "rcpt_to" in data:
+            samples.append(pytest.param([item], event_class, id=f"{event_class}-{data['type']}"))
+    return samples
+
+
+@pytest.mark.parametrize(("items", "event_class"), _samples_with_a_recipient())
+def test_recipient_is_raw_rcpt_to_without_rcpt_to(
+    webhook_client, webhook_secret, items, event_class
+):
+    data = items[0]["msys"][event_class]
+    del data["rcpt_to"]
+    data["raw_rcpt_to"] = "Recipient.Name@Example.COM"
+    response, [signal] = webhook_client.post(TRACKING, items)
+    assert response.status_code == 200
+    assert signal.event.recipient == "Recipient.Name@Example.COM"
+
+
+@pytest.mark.parametrize(("items", "event_class"), _samples_with_a_recipient())
+def test_recipient_prefers_raw_rcpt_to_and_falls_back_to_rcpt_to(items, event_class):
+    data = items[0]["msys"][event_class]
+    # SparkPost lowercases rcpt_to; raw_rcpt_to is the address as it was sent
+    data["rcpt_to"] = "recipient.name@example.com"
+    data["raw_rcpt_to"] = "Recipient.Name@Example.COM"
+    assert [e.recipient for e in tracking_events(items)] == ["Recipient.Name@Example.COM"]
+    del data["raw_rcpt_to"]
+    assert [e.recipient for e in tracking_events(items)] == ["recipient.name@example.com"]
+    del data["rcpt_to"]
+    assert [e.recipient for e in tracking_events(items)] == [None]
+
+
+# --- bounce classes ---
+
+
+def test_challenge_response_bounce_keeps_a_reject_reason(webhook_client, webhook_secret):
+    # Bounce class 100, Challenge-Response: "The message is a challenge-response
+    # probe", category Soft (SparkPost's Bounce Classification Codes). The message
+    # wasn't delivered: an autoresponded event with the soft bounces' reason.
+    items = batch("tracking_bounce_bounced")
+    items[0]["msys"]["message_event"]["bounce_class"] = "100"
+    response, [signal] = webhook_client.post(TRACKING, items)
+    assert response.status_code == 200
+    assert signal.event.event_type == "autoresponded"
+    assert signal.event.reject_reason == "bounced"
+    # an auto-reply (class 60) was delivered: it has no reject reason
+    items[0]["msys"]["message_event"]["bounce_class"] = "60"
+    [event] = tracking_events(items)
+    assert (event.event_type, event.reject_reason) == ("autoresponded", None)
+
+
+# --- retries: what SparkPost's retry logic needs from the answers ---
+
+
+def test_fault_on_our_side_gets_503_and_the_redelivery_is_signalled_once(
+    webhook_client, webhook_secret
+):
+    # SparkPost re-posts a batch it got no 2xx for, for 8 hours
+    # (https://support.sparkpost.com/docs/tech-resources/webhook-data-streams)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from anymail.models import WebhookReplayToken
+    from anymail.signals import tracking
+
+    calls = []
+
+    def receiver(sender, event, esp_name, **kwargs):
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    items = batch("tracking_delivery_delivered")
+    tracking.connect(receiver)
+    try:
+        response, _ = webhook_client.post(TRACKING, items)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        posted_at = timezone.now()
+        response, _ = webhook_client.post(TRACKING, items)  # SparkPost's retry
+        assert response.status_code == 200
+        response, _ = webhook_client.post(TRACKING, items)  # a duplicate delivery
+        assert response.status_code == 200
+    finally:
+        tracking.disconnect(receiver)
+    assert calls == ["92356927693813856", "92356927693813856"]
+    # the handled event is remembered for SparkPost's whole retry window
+    [token] = WebhookReplayToken.objects.filter(esp_id="sparkpost")
+    assert abs(token.expires_at - (posted_at + timedelta(hours=8))) < timedelta(minutes=5)

@@ -128,16 +128,34 @@ def _configured_backends() -> list[tuple[str, str, dict[str, Any]]]:
     return [("EMAIL_BACKEND", str(backend), {})] if backend else []
 
 
-@register(Tags.compatibility)
-def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """A configured ESP backend, or a routed ESP webhook, whose required setting is
-    missing: say so now, rather than at the first send or with a 500 to the first
-    webhook."""
+def _routed(esp: Any) -> bool | None:
+    """Whether any of the ESP's webhook URLs is in the URLconf (None: the URLconf is
+    broken, which Django's own checks report)."""
     from django.urls import NoReverseMatch, reverse
 
+    for route in esp.webhooks:
+        try:
+            reverse(f"anymail:{esp.id}_{route.name}")
+        except NoReverseMatch:
+            continue
+        except Exception:
+            return None
+        return True
+    return False
+
+
+def _required_settings_messages(level: type[Any], deploy: bool) -> list[Any]:
+    """Missing required settings of the configured backends and routed webhooks.
+
+    A plain ``manage.py check`` (and ``migrate``) warns: a key may legitimately be
+    missing at the first deploy (Mandrill issues its webhook key only after it has
+    reached the deployed URL; a backend's key may be passed to get_connection), and
+    the webhook answers so the ESP retries until it is set. ``check --deploy``
+    reports the same as errors.
+    """
     from anymail.registry import installed_esps
 
-    errors = []
+    messages = []
     esps = installed_esps().values()
     by_backend = {esp.backend: esp for esp in esps}
     for where, backend, options in _configured_backends():
@@ -145,41 +163,147 @@ def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
         if esp is None:
             continue
         for name in _missing(esp.required_settings, options, esp.id):
-            errors.append(
-                Error(
+            first = name.split(" or ")[0]
+            option = first.lower().removeprefix(esp.id + "_")
+            where_option = (
+                f"the option {option!r} in {where}['OPTIONS']"
+                if where.startswith("MAILERS")
+                else f"the backend option {option!r}"
+            )
+            messages.append(
+                level(
                     f"{where} uses Anymail's {esp.name} backend, but {name} is not set.",
-                    hint=f"Set ANYMAIL = {{{name.split(' or ')[0]!r}: ...}} (or "
-                    f"ANYMAIL_{name.split(' or ')[0]}, or the backend option "
-                    f"{name.split(' or ')[0].lower().removeprefix(esp.id + '_')!r}).",
-                    id="anymail.E003",
+                    hint=f"Set ANYMAIL = {{{first!r}: ...}} (or ANYMAIL_{first}, or "
+                    f"{where_option}). Ignore this if you pass it to get_connection().",
+                    id="anymail.E003" if deploy else "anymail.W005",
                 )
             )
     for esp in esps:
         if not esp.webhook_required_settings:
             continue
-        routed = False
-        for route in esp.webhooks:
-            try:
-                reverse(f"anymail:{esp.id}_{route.name}")
-            except NoReverseMatch:
-                continue
-            except Exception:  # a broken URLconf is reported by Django's own checks
-                return errors
-            routed = True
-            break
+        routed = _routed(esp)
+        if routed is None:
+            return messages
         if not routed:
             continue
         for name in _missing(esp.webhook_required_settings, {}, esp.id):
+            first = name.split(" or ")[0]
+            messages.append(
+                level(
+                    f"Anymail's {esp.name} webhooks are routed, but {name} is not set: "
+                    f"until it is, they answer {esp.webhook_retry_status} so {esp.name} "
+                    "retries later (no event is lost, none is handled).",
+                    hint=f"Set ANYMAIL = {{{first!r}: ...}} (or ANYMAIL_{first}).",
+                    id="anymail.E004" if deploy else "anymail.W006",
+                )
+            )
+    return messages
+
+
+@register(Tags.compatibility)
+def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A configured ESP backend, or a routed ESP webhook, whose required setting is
+    missing: a warning (it never blocks ``migrate`` or a first deploy)."""
+    return _required_settings_messages(Warning, deploy=False)
+
+
+@register(Tags.compatibility, deploy=True)
+def check_required_settings_deploy(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """``check --deploy``: a missing required setting is an error."""
+    return _required_settings_messages(Error, deploy=True)
+
+
+#: Backend options every Anymail backend reads (besides its ESP's own settings).
+GENERAL_OPTIONS = frozenset(
+    {
+        "fail_silently",
+        "ignore_recipient_status",
+        "ignore_unsupported_features",
+        "send_defaults",
+        "requests_timeout",
+        "debug_api_requests",
+        "api_url",
+    }
+)
+
+
+def backend_options(esp: Any) -> frozenset[str]:
+    """The option names an ESP's backend accepts: the general ones and its declared
+    settings without the ESP prefix (``"MAILGUN_API_KEY"`` → ``"api_key"``)."""
+    prefix = esp.id.upper() + "_"
+    return GENERAL_OPTIONS | {
+        name.removeprefix(prefix).lower() for name in esp.settings if name.startswith(prefix)
+    }
+
+
+@register(Tags.compatibility)
+def check_mailers_options(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A MAILERS alias (Django 6.1+) with an OPTIONS key its Anymail backend doesn't
+    know (a typo: ``batch_send_mesages``) fails only at the first send: say so now."""
+    import difflib
+
+    from anymail.registry import installed_esps
+
+    by_backend = {esp.backend: esp for esp in installed_esps().values()}
+    errors = []
+    for where, backend, options in _configured_backends():
+        esp = by_backend.get(backend)
+        if esp is None or not where.startswith("MAILERS"):
+            continue
+        known = backend_options(esp)
+        for option in sorted(set(options) - known):
+            close = difflib.get_close_matches(option, sorted(known), n=1)
             errors.append(
                 Error(
-                    f"Anymail's {esp.name} webhooks are routed, but {name} is not set: "
-                    "every webhook post would fail.",
-                    hint=f"Set ANYMAIL = {{{name.split(' or ')[0]!r}: ...}} "
-                    f"(or ANYMAIL_{name.split(' or ')[0]}).",
-                    id="anymail.E004",
+                    f"{where}['OPTIONS'] has {option!r}, which Anymail's {esp.name} backend "
+                    "doesn't know: sending would fail.",
+                    hint=(f"Did you mean {close[0]!r}? " if close else "")
+                    + f"Its options are: {', '.join(sorted(known))}.",
+                    id="anymail.E005",
                 )
             )
     return errors
+
+
+@register(Tags.database)
+def check_replay_store_table(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[Warning]:
+    """The default replay store is a table: without ``migrate``, every webhook would
+    answer so the ESP retries. (A database check: it runs when Django is asked to
+    check databases, as ``migrate`` and ``check --database`` do.)"""
+    from django.db import connections, router
+
+    from anymail.models import WebhookReplayToken
+    from anymail.registry import installed_esps
+    from anymail.utils import get_anymail_setting
+
+    if not databases:
+        return []
+    if get_anymail_setting("webhook_replay_store", default="database") != "database":
+        return []
+    if not any(_routed(esp) for esp in installed_esps().values()):
+        return []
+    alias = router.db_for_write(WebhookReplayToken)
+    if alias not in databases:
+        return []
+    try:
+        with connections[alias].cursor() as cursor:
+            tables = connections[alias].introspection.table_names(cursor)
+    except Exception:  # the database is down: Django's own checks say so
+        return []
+    if WebhookReplayToken._meta.db_table in tables:
+        return []
+    return [
+        Warning(
+            f"Anymail's webhook replay store table ({WebhookReplayToken._meta.db_table}) is "
+            f"missing from the database {alias!r}: every webhook would answer so the ESP "
+            "retries.",
+            hint="Run `python manage.py migrate anymail` (or set "
+            "ANYMAIL['WEBHOOK_REPLAY_STORE'] = 'cache').",
+            id="anymail.W007",
+        )
+    ]
 
 
 #: Cache backends that can't make replay protection hold across processes.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +13,19 @@ from anymail.features import EventType, RejectReason
 if TYPE_CHECKING:
     from anymail.inbound import AnymailInboundMessage
 
-__all__ = ["AnymailEvent", "AnymailInboundEvent", "AnymailTrackingEvent"]
+__all__ = [
+    "AnymailEvent",
+    "AnymailEventFieldError",
+    "AnymailInboundEvent",
+    "AnymailTrackingEvent",
+    "event_digest",
+]
+
+
+class AnymailEventFieldError(TypeError, ValueError):
+    """An event field of the wrong type: the ESP's payload carried a value that isn't
+    what the field documents. A ValueError (a malformed payload: the webhook answers
+    400) and, as before, a TypeError."""
 
 
 def _optional_str(name: str, value: Any) -> str | None:
@@ -18,7 +33,46 @@ def _optional_str(name: str, value: Any) -> str | None:
     JSON type) is refused, so a webhook answers 400 instead of signalling it."""
     if value is None or isinstance(value, str):
         return value
-    raise TypeError(f"Event {name} must be a str or None, not {type(value).__name__}")
+    raise AnymailEventFieldError(f"Event {name} must be a str or None, not {type(value).__name__}")
+
+
+#: The prefix of an ``event_id`` Anymail derived from the raw event (the ESP gave none).
+DIGEST_PREFIX = "sha256:"
+
+
+def _canonical(raw: Any) -> Any:
+    """``raw`` as plain JSON-able data: mappings (a QueryDict's lists of values
+    included) with sorted keys, sequences as lists, bytes as latin-1 text."""
+    if isinstance(raw, Mapping):
+        getlist = getattr(raw, "getlist", None)
+        return {
+            str(key): _canonical(getlist(key) if getlist is not None else raw[key])
+            for key in sorted(raw, key=str)
+        }
+    if isinstance(raw, (list, tuple)):
+        return [_canonical(item) for item in raw]
+    if isinstance(raw, (bytes, bytearray)):
+        return bytes(raw).decode("latin-1")
+    if raw is None or isinstance(raw, (str, int, float, bool)):
+        return raw
+    as_bytes = getattr(raw, "as_bytes", None)  # an email.message.Message
+    if callable(as_bytes):
+        return as_bytes().decode("latin-1")
+    raise TypeError(f"can't digest a {type(raw).__name__}")
+
+
+def event_digest(raw: Any) -> str:
+    """A stable ``event_id`` for an event whose ESP gives it none: ``"sha256:"`` and
+    the first 32 hex digits of the SHA-256 of the raw event (the ESP's own data for
+    that one event, as JSON with sorted keys and no spaces, UTF-8).
+
+    The ESP redelivers the same raw event, so every redelivery gets the same id, and
+    two different events (a different recipient, time, or type) get different ones.
+    Raises TypeError for data that has no canonical form.
+    """
+    text = json.dumps(_canonical(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+    return DIGEST_PREFIX + digest[:32]
 
 
 class AnymailEvent:
@@ -39,7 +93,9 @@ class AnymailEvent:
                 f"Unknown event_type {event_type!r}; expected one of {[e.value for e in EventType]}"
             )
         if timestamp is not None and not isinstance(timestamp, datetime):
-            raise TypeError(f"Event timestamp must be a datetime, not {type(timestamp).__name__}")
+            raise AnymailEventFieldError(
+                f"Event timestamp must be a datetime, not {type(timestamp).__name__}"
+            )
         if timestamp is not None and (timestamp.tzinfo is None or timestamp.utcoffset() is None):
             raise ValueError(f"Event timestamps must be aware datetimes, not {timestamp!r}")
         self.event_type = str(event_type)
@@ -103,11 +159,11 @@ class AnymailTrackingEvent(AnymailEvent):
         if metadata is not None and not (
             isinstance(metadata, dict) and all(isinstance(key, str) for key in metadata)
         ):
-            raise TypeError("Event metadata must be a dict with str keys")
+            raise AnymailEventFieldError("Event metadata must be a dict with str keys")
         if tags is not None and not (
             isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)
         ):
-            raise TypeError("Event tags must be a list of str")
+            raise AnymailEventFieldError("Event tags must be a list of str")
         self.message_id = _optional_str("message_id", message_id)
         self.recipient = _optional_str("recipient", recipient)
         self.reject_reason = None if reject_reason is None else str(reject_reason)

@@ -97,7 +97,12 @@ def get_anymail_setting(
         message = (
             f"You must set {setting} in your Django settings, as "
             + " or ".join(f"{place}" for place in places)
-            + (f', or pass {name}="..." to the backend (get_connection)' if esp_name else "")
+            + (
+                f', or as the option "{name}" of the backend: a MAILERS alias\'s '
+                f'"OPTIONS" (Django 6.1+) or get_connection({name}=...)'
+                if esp_name
+                else ""
+            )
             + "."
         )
         raise AnymailConfigurationError(message)

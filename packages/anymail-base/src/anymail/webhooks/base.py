@@ -15,15 +15,27 @@ answers 400 and no signal is sent. Then converting it:
 
 5. ``parse_events``: the payload becomes normalized events, normally by calling a
    pure function of the ESP's module (payload in, events out) that tests can call
-   directly. A payload that can't be converted gets a 400, never a 500.
-6. One signal per event, in order. If a receiver raises, processing stops and the
-   ESP gets a 400 (so it retries later); the error is logged.
+   directly. A payload the converter refuses (a ``ValueError``) gets a 400.
+6. Every event gets a stable ``event_id`` (the ESP's, or a digest of its raw event),
+   and the events are claimed in the replay store in one operation: an event already
+   handled (a redelivery) is not signalled again.
+7. One signal per event, in order.
+
+Who is at fault decides the answer. A request that is wrong (auth, signature,
+replay, malformed payload) gets a 400 and no signal: the ESP should not send it
+again. A fault on our side -- a receiver that raises, the store or database failing,
+a missing setting, the converter failing on a payload it should have read -- gets
+the ESP's declared retry answer (``EspDescription.webhook_retry_status``: 503 for
+most, 429 for Brevo) with ``Retry-After``, and is logged with its traceback. The
+events already signalled stay claimed, the others are released, so the retry
+signals only what wasn't handled. A duplicate is acknowledged with 200.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import warnings
@@ -33,12 +45,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.request import RawPostDataException
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from anymail.events import AnymailEvent
+from anymail.events import AnymailEvent, event_digest
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
@@ -66,6 +79,28 @@ class _Duplicate(Exception):
 
 
 logger = logging.getLogger("anymail.webhooks")
+
+
+def read_json(body: bytes) -> Any:
+    """A JSON body; a ValueError (a 400) for one that isn't JSON or is nested too deeply
+    to parse (the parser's RecursionError)."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _file_digest(upload: Any) -> str:
+    """An uploaded file's name and content, as a digest (for derived event ids)."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return f"{upload.name}:{digest.hexdigest()}"
+
+
+#: The Retry-After (seconds) sent with a retry answer.
+RETRY_AFTER_SECONDS = 60
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -108,16 +143,37 @@ class AnymailBaseWebhookView(View):
             for key in ("webhook_secret", "webhook_replay_store", "webhook_replay_cache")
             if key in kwargs
         }
-        self.esp_settings = self.read_esp_settings(kwargs)
+        #: A setting the view can't work without is missing or wrong: every request
+        #: gets the ESP's retry answer (the ESP keeps the events until it is fixed).
+        self.configuration_error: AnymailConfigurationError | None = None
+        try:
+            self.esp_settings = self.read_esp_settings(kwargs)
+        except AnymailConfigurationError as err:
+            self.configuration_error = err
+            self.esp_settings = {}
         super().__init__(**kwargs)
-        self.basic_auth = self._secrets(
-            get_anymail_setting("webhook_secret", kwargs=settings_kwargs, default=None)
-        )
-        self.replay_store = get_replay_store(
-            get_anymail_setting("webhook_replay_store", kwargs=settings_kwargs, default="database"),
-            get_anymail_setting("webhook_replay_cache", kwargs=settings_kwargs, default="default"),
-        )
-        if not self.basic_auth and self.warn_if_no_basic_auth:
+        try:
+            self.basic_auth = self._secrets(
+                get_anymail_setting("webhook_secret", kwargs=settings_kwargs, default=None)
+            )
+            self.replay_store = get_replay_store(
+                get_anymail_setting(
+                    "webhook_replay_store", kwargs=settings_kwargs, default="database"
+                ),
+                get_anymail_setting(
+                    "webhook_replay_cache", kwargs=settings_kwargs, default="default"
+                ),
+            )
+        except AnymailConfigurationError as err:
+            # post() and head() answer so the ESP retries, before using either.
+            self.configuration_error = self.configuration_error or err
+            self.basic_auth, self.replay_store = [], None
+        if (
+            self.configuration_error is None
+            and not self.basic_auth
+            and self.warn_if_no_basic_auth
+            and not (self.esp is not None and self.esp.signed_webhooks)
+        ):
             warnings.warn(
                 f"Your Anymail {self.esp_name} webhooks are insecure and open to anyone on the web: "
                 "set ANYMAIL['WEBHOOK_SECRET'] (and put it in the webhook URL you give your ESP).",
@@ -144,13 +200,27 @@ class AnymailBaseWebhookView(View):
     # ------------------------------------------------------------------
     # Request handling
 
+    @property
+    def retry_status(self) -> int:
+        """The status that makes this ESP retry (its description declares it)."""
+        return self.esp.webhook_retry_status if self.esp is not None else 503
+
+    @property
+    def retry_window(self) -> float:
+        """How long the ESP redelivers: how long handled events are remembered."""
+        return self.esp.webhook_retry_window if self.esp is not None else 3 * 24 * 3600
+
     def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Some ESPs check a URL exists with HEAD before posting: authenticate, say OK."""
+        if self.configuration_error is not None:
+            return self.retry_later("a setting is missing", self.configuration_error)
         self.validate_basic_auth(request)
         return HttpResponse()
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.claimed_tokens: list[str] = []
+        if self.configuration_error is not None:
+            return self.retry_later("a setting is missing", self.configuration_error)
         self.validate_basic_auth(request)
         try:
             payload = self.read_payload(request)
@@ -169,42 +239,116 @@ class AnymailBaseWebhookView(View):
                 "Duplicate %s webhook delivery acknowledged, not re-signalled", self.esp_name
             )
             return HttpResponse("Already received", content_type="text/plain")
-        except AnymailWebhookUnavailable:
+        except AnymailWebhookUnavailable as err:
             self._release_tokens()
-            return self.unavailable()
-        except Exception:
+            return self.retry_later("the webhook can't be verified now", err)
+        except AnymailConfigurationError as err:
             self._release_tokens()
-            raise
-        try:
-            events = self.parse_events(request, payload)
+            return self.retry_later("a setting is missing", err)
         except AnymailWebhookValidationFailure:
             self._release_tokens()
             raise
-        except AnymailWebhookUnavailable:
-            self._release_tokens()
-            return self.unavailable()
-        except Exception as err:
+        except ValueError as err:  # a signature or header that can't be read
             self._release_tokens()
             return self.malformed(err)
-        try:
-            for event in events:
-                self.signal_for(event).send(sender=type(self), event=event, esp_name=self.esp_name)
-        except Exception:
+        except Exception as err:  # our verification code failed
             self._release_tokens()
-            logger.exception(
-                "Error in an Anymail %s %s signal receiver", self.esp_name, self.signal_name
+            return self.retry_later("verifying the request failed", err)
+        try:
+            events = self.parse_events(request, payload)
+            for index, event in enumerate(events):
+                if not event.event_id:
+                    event.event_id = self.derive_event_id(request, event, index)
+        except AnymailWebhookValidationFailure:
+            self._release_tokens()
+            raise
+        except ValueError as err:  # the converter refused the payload
+            self._release_tokens()
+            return self.malformed(err)
+        except (AnymailWebhookUnavailable, AnymailConfigurationError) as err:
+            self._release_tokens()
+            return self.retry_later("the webhook can't be processed now", err)
+        except Exception as err:  # our converter failed on a payload it should read
+            self._release_tokens()
+            return self.retry_later("converting the events failed", err)
+        return self.deliver(events)
+
+    def deliver(self, events: Sequence[AnymailEvent]) -> HttpResponse:
+        """Claim the events (one store operation), signal the ones not handled before,
+        in order. A receiver that raises: the events from it on are released and the
+        ESP gets its retry answer; the earlier ones stay handled."""
+        protection = self.replay_protection(None)
+        try:
+            claims = protection.claim_events(
+                [event.event_id for event in events if event.event_id], self.retry_window
             )
-            return HttpResponseBadRequest(
-                f"Error processing {self.esp_name} webhook event", content_type="text/plain"
-            )
+        except AnymailWebhookUnavailable as err:
+            self._release_tokens()
+            return self.retry_later("the replay store failed", err)
+        pending = [event for event in events if event.event_id in claims]
+        for position, event in enumerate(pending):
+            try:
+                self.signal_for(event).send(sender=type(self), event=event, esp_name=self.esp_name)
+            except Exception as err:
+                unhandled = [claims[e.event_id] for e in pending[position:] if e.event_id]
+                try:
+                    protection.release_many(dict.fromkeys(unhandled))
+                except AnymailWebhookUnavailable:
+                    logger.exception(
+                        "Anymail %s webhook: couldn't release the claims of unhandled events",
+                        self.esp_name,
+                    )
+                self._release_tokens()
+                return self.retry_later(
+                    f"a {self.signal_name} signal receiver raised (event {event.event_id})", err
+                )
+        if events and not pending:
+            logger.info("Duplicate %s webhook events acknowledged, not re-signalled", self.esp_name)
+            return HttpResponse("Already received", content_type="text/plain")
         return HttpResponse()
 
-    def unavailable(self) -> HttpResponse:
-        """503 for a fault on our side (AnymailWebhookUnavailable): the ESP retries."""
-        logger.exception("Anymail %s webhook can't be processed now", self.esp_name)
-        return HttpResponse(
-            "Temporarily unable to process the webhook", content_type="text/plain", status=503
+    def derive_event_id(self, request: HttpRequest, event: AnymailEvent, index: int) -> str:
+        """A stable id for an event the ESP gave none: the digest of its raw event
+        (:func:`anymail.events.event_digest`), or, for a raw event with no canonical
+        form, of the request body and the event's position in it."""
+        try:
+            return event_digest(event.esp_event)
+        except (TypeError, RecursionError):  # no canonical form; nested too deeply
+            pass
+        try:
+            body: Any = request.body
+        except RawPostDataException:  # a multipart post, already read into POST/FILES
+            body = {
+                "fields": request.POST,
+                "files": {
+                    name: [_file_digest(upload) for upload in request.FILES.getlist(name)]
+                    for name in request.FILES
+                },
+            }
+        return event_digest([body, index])
+
+    def retry_later(self, reason: str, err: BaseException | None = None) -> HttpResponse:
+        """A fault on our side: the answer that makes this ESP retry (its declared
+        ``webhook_retry_status``), logged with the traceback."""
+        logger.error(
+            "Anymail %s webhook: %s; answering %s so %s retries",
+            self.esp_name,
+            reason,
+            self.retry_status,
+            self.esp_name,
+            exc_info=(type(err), err, err.__traceback__) if err is not None else None,
         )
+        response = HttpResponse(
+            f"Temporarily unable to process the {self.esp_name} webhook; please retry",
+            content_type="text/plain",
+            status=self.retry_status,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    def unavailable(self) -> HttpResponse:
+        """Kept for ESP views that answered a fault themselves: the retry answer."""
+        return self.retry_later("the webhook can't be processed now")
 
     def malformed(self, err: Exception) -> HttpResponse:
         logger.warning(
@@ -293,7 +437,7 @@ class AnymailBaseWebhookView(View):
         QueryDict; uploaded files stay in ``request.FILES``). Raise (anything) for a
         body that can't be read: the ESP gets a 400."""
         if request.content_type == "application/json":
-            return json.loads(request.body.decode("utf-8"))
+            return read_json(request.body)
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return request.POST
         raise ValueError(f"unexpected content type {request.content_type!r}")

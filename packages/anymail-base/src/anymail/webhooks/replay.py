@@ -1,19 +1,26 @@
-"""Replay protection for webhooks: a signed request is accepted once, and only while
-its timestamp is within the ESP's tolerance window.
+"""Replay and duplicate protection for webhooks.
 
-The accepted tokens live in a store shared by every process that serves webhooks
-(``WEBHOOK_REPLAY_STORE``):
+Two kinds of keys are claimed in one store:
+
+- a signed request's one-time token, accepted once and only while its timestamp is
+  within the ESP's tolerance window (replay protection);
+- each event's ``event_id``, kept for the ESP's retry window, so an event that was
+  handled is not signalled again when the ESP redelivers it (a retry of a batch that
+  failed part way, a duplicate post, a replay of an unsigned body).
+
+The store is shared by every process that serves webhooks (``WEBHOOK_REPLAY_STORE``):
 
 - ``"database"`` (the default): the ``WebhookReplayToken`` table (run ``migrate``).
-  A unique key makes "accept once" atomic across processes and servers, and nothing
-  is evicted before it expires, however many other webhooks arrive.
+  A unique key makes "accept once" atomic across processes and servers; a request
+  claims all its keys with one bulk insert, and nothing is evicted before it expires.
 - ``"cache"``: the Django cache ``WEBHOOK_REPLAY_CACHE`` (default "default"), through
   its atomic ``add()``. Only as safe as the cache: shared by every process (Redis,
-  Memcached), and big enough to hold a tolerance window of tokens (a local-memory
-  cache is neither; the system check ``anymail.W004`` says so).
+  Memcached), and big enough to hold a window of keys (the check ``anymail.W004``).
 
-A store that fails raises :class:`ReplayStoreUnavailable`: the webhook then answers
-503, so the ESP retries later, rather than mistake the failure for a replay.
+A claim that is refused is confirmed (the key read back) before it counts as "already
+received": a store that can't tell a duplicate from its own failure raises
+:class:`ReplayStoreUnavailable`, and the webhook answers so the ESP retries. A store
+failure is never taken for a duplicate.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ import contextlib
 import hashlib
 import math
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from anymail.exceptions import AnymailWebhookUnavailable, AnymailWebhookValidationFailure
 
@@ -32,6 +40,7 @@ __all__ = [
     "CacheReplayStore",
     "DatabaseReplayStore",
     "ReplayProtection",
+    "ReplayStore",
     "ReplayStoreUnavailable",
     "get_replay_store",
 ]
@@ -46,11 +55,25 @@ def _nothing() -> Iterator[None]:
 
 
 class ReplayStoreUnavailable(AnymailWebhookUnavailable):
-    """The replay store failed (a database or cache error): a fault on our side."""
+    """The replay store failed (a database or cache error), or couldn't confirm a
+    refused claim: a fault on our side, never a duplicate."""
+
+
+class ReplayStore(Protocol):
+    """What the webhook views need of a store."""
+
+    def claim_many(self, keys: Sequence[str], esp_id: str, lifetime: float) -> set[str]:
+        """Claim every key; return those this call now holds (new, or expired and
+        taken over). A key not returned is confirmed held by an earlier claim."""
+        ...
+
+    def release_many(self, keys: Iterable[str]) -> None:
+        """Forget keys this request claimed (it failed, so the ESP's retry is accepted)."""
+        ...
 
 
 class DatabaseReplayStore:
-    """Tokens in the ``WebhookReplayToken`` table (``anymail`` app's migration)."""
+    """Keys in the ``WebhookReplayToken`` table (``anymail`` app's migrations)."""
 
     #: purge expired rows on about one claim in this many
     purge_every = 200
@@ -60,31 +83,67 @@ class DatabaseReplayStore:
 
     def claim(self, key: str, esp_id: str, lifetime: float) -> bool:
         """Record ``key``; False if it is already recorded and not expired."""
-        from django.db import IntegrityError, connections, router, transaction
+        return key in self.claim_many([key], esp_id, lifetime)
+
+    def claim_many(self, keys: Sequence[str], esp_id: str, lifetime: float) -> set[str]:
+        if not keys:
+            return set()
+        from django.db import connections, router, transaction
         from django.utils import timezone
 
         from anymail.models import WebhookReplayToken
 
+        owner = uuid.uuid4().hex
         now = timezone.now()
         expires_at = now + timedelta(seconds=lifetime)
+        keys = list(dict.fromkeys(keys))
         try:
             database = router.db_for_write(WebhookReplayToken)
             tokens = WebhookReplayToken.objects.using(database)
-            # Inside a transaction (ATOMIC_REQUESTS), a failed INSERT must not break it:
-            # a savepoint. In autocommit (the usual case), a savepoint would only cost.
-            in_transaction = not connections[database].get_autocommit()
-            try:
+            # One write: insert every key, ignoring the ones already there. (Inside a
+            # transaction, ATOMIC_REQUESTS, no IntegrityError can break it: no savepoint.)
+            tokens.bulk_create(
+                [
+                    WebhookReplayToken(key=key, esp_id=esp_id, expires_at=expires_at, owner=owner)
+                    for key in keys
+                ],
+                ignore_conflicts=True,
+            )
+            # One read: which keys this claim holds, and which are held elsewhere.
+            held = {
+                key: (row_owner, row_expires)
+                for key, row_owner, row_expires in tokens.filter(key__in=keys).values_list(
+                    "key", "owner", "expires_at"
+                )
+            }
+            mine = {key for key, (row_owner, _) in held.items() if row_owner == owner}
+            expired = [
+                key for key, (row_owner, exp) in held.items() if key not in mine and exp <= now
+            ]
+            if expired:
+                # Kept past its window: free to claim again (rare, so a second write).
+                in_transaction = not connections[database].get_autocommit()
                 with transaction.atomic(using=database) if in_transaction else _nothing():
-                    tokens.create(key=key, esp_id=esp_id, expires_at=expires_at)
-            except IntegrityError:
-                # Already there: free to claim again only if it has expired.
-                return (
-                    tokens.filter(key=key, expires_at__lte=now).update(expires_at=expires_at) == 1
+                    tokens.filter(key__in=expired, expires_at__lte=now).update(
+                        owner=owner, expires_at=expires_at
+                    )
+                mine |= set(
+                    tokens.filter(key__in=expired, owner=owner).values_list("key", flat=True)
+                )
+            vanished = set(keys) - set(held)
+            if vanished:
+                # Refused by the insert, yet not there: released by another request
+                # between the two statements. Not a confirmed duplicate.
+                raise ReplayStoreUnavailable(
+                    f"Anymail's webhook replay store couldn't confirm {len(vanished)} claim(s); "
+                    "the ESP will retry."
                 )
             self._claims += 1
             if self._claims % self.purge_every == 0:
                 tokens.filter(expires_at__lte=now).delete()
-            return True
+            return mine
+        except ReplayStoreUnavailable:
+            raise
         except Exception as err:  # the database is down, the table is missing, ...
             raise ReplayStoreUnavailable(
                 f"Anymail's webhook replay store (the database) failed: {type(err).__name__}: "
@@ -92,35 +151,69 @@ class DatabaseReplayStore:
             ) from err
 
     def release(self, key: str) -> None:
+        self.release_many([key])
+
+    def release_many(self, keys: Iterable[str]) -> None:
         from anymail.models import WebhookReplayToken
 
+        keys = list(keys)
+        if not keys:
+            return
         try:
-            WebhookReplayToken.objects.filter(key=key).delete()
+            WebhookReplayToken.objects.filter(key__in=keys).delete()
         except Exception as err:
             raise ReplayStoreUnavailable(f"Anymail's webhook replay store failed: {err}") from err
 
 
 class CacheReplayStore:
-    """Tokens in a Django cache, through its atomic ``add()``."""
+    """Keys in a Django cache, through its atomic ``add()``; a refused ``add()`` is
+    confirmed by reading the key back (the database cache's ``add()`` can return
+    False under write contention without anything stored)."""
+
+    prefix = "anymail:webhook-token:"
 
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias
 
     def claim(self, key: str, esp_id: str, lifetime: float) -> bool:
+        return key in self.claim_many([key], esp_id, lifetime)
+
+    def claim_many(self, keys: Sequence[str], esp_id: str, lifetime: float) -> set[str]:
         from django.core.cache import caches
 
+        owner = uuid.uuid4().hex
+        mine = set()
         try:
-            return bool(caches[self.alias].add(f"anymail:webhook-token:{key}", True, lifetime))
+            cache = caches[self.alias]
+            for key in dict.fromkeys(keys):
+                cache_key = self.prefix + key
+                if cache.add(cache_key, owner, lifetime):
+                    mine.add(key)
+                    continue
+                holder = cache.get(cache_key)
+                if holder is None:
+                    raise ReplayStoreUnavailable(
+                        f"Anymail's webhook replay store (cache {self.alias!r}) refused a claim "
+                        "it doesn't hold: the ESP will retry."
+                    )
+                if holder == owner:  # pragma: no cover - an add() that stored, yet said no
+                    mine.add(key)
+        except ReplayStoreUnavailable:
+            raise
         except Exception as err:
             raise ReplayStoreUnavailable(
                 f"Anymail's webhook replay store (cache {self.alias!r}) failed: {err}"
             ) from err
+        return mine
 
     def release(self, key: str) -> None:
+        self.release_many([key])
+
+    def release_many(self, keys: Iterable[str]) -> None:
         from django.core.cache import caches
 
         try:
-            caches[self.alias].delete(f"anymail:webhook-token:{key}")
+            caches[self.alias].delete_many([self.prefix + key for key in keys])
         except Exception as err:
             raise ReplayStoreUnavailable(f"Anymail's webhook replay store failed: {err}") from err
 
@@ -139,15 +232,15 @@ def get_replay_store(store: str = "database", cache_alias: str = "default") -> A
 
 class ReplayProtection:
     """One ESP's window and store: refuses timestamps outside the tolerance, and
-    says whether a token was already accepted."""
+    says whether a token (or an event) was already accepted."""
 
     def __init__(self, esp_id: str, tolerance: float | None, store: Any) -> None:
         self.esp_id = esp_id
         self.tolerance = tolerance
         self.store = store
 
-    def key(self, token: str) -> str:
-        data = f"{self.esp_id}\n{token}".encode("utf-8", errors="surrogatepass")
+    def key(self, token: str, kind: str = "") -> str:
+        data = f"{self.esp_id}\n{kind}{token}".encode("utf-8", errors="surrogatepass")
         return hashlib.sha256(data).hexdigest()
 
     def check_timestamp(self, timestamp: float | datetime) -> None:
@@ -177,5 +270,16 @@ class ReplayProtection:
         lifetime = self.tolerance * 2 if self.tolerance else DEFAULT_TOKEN_LIFETIME
         return key if self.store.claim(key, self.esp_id, lifetime) else None
 
+    def claim_events(self, event_ids: Sequence[str], lifetime: float) -> dict[str, str]:
+        """Claim each event id (in one store operation); {event id: key} for the ones
+        this request now holds. The others were already handled (or are being
+        handled by a concurrent delivery of the same events)."""
+        keys = {event_id: self.key(event_id, kind="event\n") for event_id in event_ids}
+        mine = self.store.claim_many(list(keys.values()), self.esp_id, lifetime)
+        return {event_id: key for event_id, key in keys.items() if key in mine}
+
     def release(self, key: str) -> None:
         self.store.release(key)
+
+    def release_many(self, keys: Iterable[str]) -> None:
+        self.store.release_many(keys)

@@ -61,6 +61,16 @@ ESP = EspDescription(
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
+    # Mailjet's Event API guide: the endpoint "must return a 200 OK HTTP code if all
+    # goes well. Any other HTTP code will result in our server retrying the request
+    # later. Our system will retry every 30s and will stop after 24h, unless a new
+    # event is generated." Any non-200 answer is retried, so the default 503 makes
+    # Mailjet retry a fault on our side.
+    webhook_retry_status=503,
+    # 24 hours documented; remembered twice that long, because the guide says the
+    # retries go on past 24 hours while new events keep coming.
+    webhook_retry_window=2 * 24 * 3600,
+    webhook_retry_docs="https://dev.mailjet.com/email/guides/webhooks/",
     required_settings=("MAILJET_API_KEY", "MAILJET_SECRET_KEY"),
     settings=(
         "MAILJET_API_KEY",

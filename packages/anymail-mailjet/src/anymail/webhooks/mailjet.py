@@ -9,6 +9,11 @@ Event API posts are JSON: one event object per post, or, with "group events"
 (https://dev.mailjet.com/email/guides/webhooks/). Mailjet retries any answer but
 200 every 30 seconds for 24 hours. Parse API posts are one JSON object per
 received message (https://dev.mailjet.com/email/guides/parse-api/).
+
+The converters raise ValueError for every payload they can't read (a malformed
+post gets a 400); any other exception would be a bug here, answered so that
+Mailjet retries. Mailjet's events carry no id of their own: they leave
+``event_id`` None, and the base view gives each event the digest of its raw event.
 """
 
 from __future__ import annotations
@@ -52,7 +57,15 @@ class MailjetWebhookView(AnymailBaseWebhookView):
 
     def read_payload(self, request: HttpRequest) -> Any:
         # Mailjet documents JSON bodies; parse them whatever Content-Type says.
-        return json.loads(request.body.decode("utf-8"))
+        return _loads(request.body.decode("utf-8"))
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with JSON nested too deeply to parse a ValueError like any other."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise ValueError("JSON nested too deeply") from err
 
 
 # ---------------------------------------------------------------------------
@@ -134,11 +147,15 @@ def tracking_event(data: Any) -> AnymailTrackingEvent:
     # MessageID (a number) is what the Send API returned; events of grouped posts
     # may carry only the older string mj_message_id.
     message_id = data.get("MessageID", data.get("mj_message_id"))
+    if message_id is not None and (
+        isinstance(message_id, bool) or not isinstance(message_id, int | str)
+    ):
+        raise ValueError("a Mailjet event's MessageID is a number")
     campaign = data.get("customcampaign")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=datetime.fromtimestamp(float(data["time"]), tz=UTC),
-        event_id=None,  # Mailjet's events have no id
+        timestamp=event_time(data.get("time")),
+        event_id=None,  # Mailjet's events have no id: the view fills in a digest
         esp_event=data,
         message_id=None if message_id in (None, "") else str(message_id),
         recipient=data.get("email") or None,
@@ -153,13 +170,24 @@ def tracking_event(data: Any) -> AnymailTrackingEvent:
     )
 
 
+def event_time(value: Any) -> datetime:
+    """An event's ``time`` (a Unix timestamp) as an aware datetime; ValueError for a
+    missing or unreadable one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("a Mailjet event has a numeric 'time'")
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (OverflowError, OSError) as err:  # (float("yesterday") is a ValueError)
+        raise ValueError(f"a Mailjet event's time is out of range: {value!r}") from err
+
+
 def event_metadata(payload: Any) -> dict[str, Any]:
     """The metadata Anymail sent as Mj-EventPayLoad (a JSON object). A payload that
     isn't one (set by some other tool) is left in esp_event, and metadata is {}."""
     if not isinstance(payload, str) or not payload:
         return {}
     try:
-        metadata = json.loads(payload)
+        metadata = _loads(payload)
     except ValueError:
         return {}
     return metadata if isinstance(metadata, dict) else {}
@@ -216,7 +244,7 @@ def message_from_parse(payload: dict[str, Any]) -> AnymailInboundMessage:
     )
     message.envelope_sender = _str_or_none(payload.get("Sender"))
     message.envelope_recipient = _str_or_none(payload.get("Recipient"))
-    with contextlib.suppress(TypeError, ValueError):
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
         message.spam_score = float(payload.get("SpamAssassinScore"))
     return message
 

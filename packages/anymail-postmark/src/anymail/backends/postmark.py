@@ -74,8 +74,10 @@ def inactive_addresses(message: Any) -> set[str]:
 
 
 def _join(emails: Sequence[EmailAddress]) -> str:
-    """Postmark's address fields are one comma-separated string ("Name <addr>, addr")."""
-    return ", ".join(email.address for email in emails)
+    """Postmark's address fields are one comma-separated string ("Name <addr>, addr"),
+    with each domain in its ASCII (IDNA) form: ``user@bücher.example`` is sent as
+    ``user@xn--bcher-kva.example``."""
+    return ", ".join(email.idna_address for email in emails)
 
 
 class PostmarkPayload(BasePayload):
@@ -125,7 +127,7 @@ class PostmarkPayload(BasePayload):
     # --- the hooks the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.fields["From"] = email.address
+        self.fields["From"] = email.idna_address
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         getattr(self, recipient_type).extend(emails)
@@ -588,7 +590,8 @@ def _entry_status(
     inactive = inactive_addresses(item.get("Message"))
     result = []
     for email in recipients:
-        is_inactive = email.addr_spec.lower() in inactive
+        # Postmark names them as it knows them: lowercased, the domain in IDNA form.
+        is_inactive = email.idna_addr_spec.lower() in inactive
         if code == 0:
             status = AnymailRecipientStatus(
                 item["MessageID"], "rejected" if is_inactive else "sent"

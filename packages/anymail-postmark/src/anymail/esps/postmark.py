@@ -72,4 +72,14 @@ ESP = EspDescription(
         "POSTMARK_SEND_DEFAULTS",
     ),
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-postmark#readme",
+    # Postmark retries both webhooks after a 5xx. Its outbound (tracking) webhooks retry
+    # only 5xx, 408, 429 and timeouts, 6 times over about an hour; its inbound webhook
+    # retries anything but a 200 or a 403, 10 times over about 10.5 hours (1 min, 5 min,
+    # 3 x 10 min, 15 min, 30 min, 1 h, 2 h, 6 h). Handled events are remembered for the
+    # longer of the two, with a margin.
+    webhook_retry_status=503,
+    webhook_retry_window=12 * 3600,
+    webhook_retry_docs=(
+        "https://postmarkapp.com/support/article/understanding-inbound-webhook-retries-in-postmark"
+    ),
 )

@@ -7,6 +7,11 @@ the URL you give Postmark, is what authenticates them.
 Tracking payloads name their kind in ``RecordType`` (Delivery, Bounce,
 SpamComplaint, Open, Click, SubscriptionChange); a bounce's ``Type`` says what
 kind of bounce it is (https://postmarkapp.com/developer/api/bounce-api#bounce-types).
+
+Event ids: a bounce or spam complaint has its bounce ``ID``, an inbound message its
+``MessageID``. Delivery, Open, Click and SubscriptionChange events have no id of
+their own: the converters leave ``event_id`` None, and the base view gives them a
+digest of the event (the same for Postmark's retries of the post).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +46,8 @@ __all__ = [
     "tracking_events",
 ]
 
+logger = logging.getLogger(__name__)
+
 
 class PostmarkWebhookView(AnymailBaseWebhookView):
     """Reading a Postmark post: a JSON object, authenticated by basic auth only."""
@@ -52,7 +60,28 @@ class PostmarkWebhookView(AnymailBaseWebhookView):
         payload = super().read_payload(request)
         if not isinstance(payload, dict):
             raise ValueError("Postmark posts a JSON object")
+        _check_depth(payload)
         return payload
+
+
+#: Postmark's payloads nest a few levels (Geo, Client, the inbound address lists);
+#: anything much deeper is not Postmark's, and is refused before it is read.
+MAX_DEPTH = 32
+
+
+def _check_depth(payload: Any) -> None:
+    """Refuse (ValueError) JSON nested deeper than MAX_DEPTH, without recursing."""
+    level: list[Any] = [payload]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return
+    raise ValueError(f"Postmark payload nested more than {MAX_DEPTH} levels deep")
 
 
 # ---------------------------------------------------------------------------
@@ -105,9 +134,17 @@ TIMESTAMP_FIELDS = {
 }
 
 
-def _text(value: Any) -> str | None:
-    """A string field, or None for a missing or empty one."""
-    return str(value) if value not in (None, "") else None
+def _text(value: Any, name: str) -> str | None:
+    """A string field, or None for a missing or empty one. (A number, as Postmark
+    gives a bounce ``ID``, is read as its text.) Any other type is a malformed
+    payload: ValueError."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"Postmark {name} must be a string, not {type(value).__name__}")
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -148,10 +185,10 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
             event_type: EventType = EventType.COMPLAINED
         else:
             event_type, reject_reason = BOUNCE_TYPES.get(
-                str(payload.get("Type")), (EventType.UNKNOWN, None)
+                _text(payload.get("Type"), "Type") or "", (EventType.UNKNOWN, None)
             )
         recipient = payload.get("Email")
-        description = _text(payload.get("Description"))
+        description = _text(payload.get("Description"), "Description")
     elif record_type == "SubscriptionChange":
         # SuppressSending: true when Postmark stops sending to the recipient (on
         # the message stream), false when it starts again.
@@ -165,30 +202,38 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
         )
         recipient = payload.get("Recipient")
         # HardBounce, SpamComplaint or ManualSuppression (an unsubscribe, or your own)
-        description = _text(payload.get("SuppressionReason"))
+        description = _text(payload.get("SuppressionReason"), "SuppressionReason")
     else:
         event_type = EVENT_TYPE_MAP.get(record_type, EventType.UNKNOWN)
         recipient = payload.get("Recipient")
     timestamp_field = TIMESTAMP_FIELDS.get(record_type)
-    bounce_id = payload.get("ID") if record_type in ("Bounce", "SpamComplaint") else None
-    tag = payload.get("Tag")
+    # Only bounces and spam complaints have an id of their own (the bounce ID). The
+    # others (Delivery, Open, Click, SubscriptionChange) have none: their event_id is
+    # left None here, and Anymail's webhook view gives them a digest of the event.
+    event_id = (
+        _text(payload.get("ID"), "ID") if record_type in ("Bounce", "SpamComplaint") else None
+    )
+    tag = _text(payload.get("Tag"), "Tag")
     return [
         AnymailTrackingEvent(
             event_type=event_type,
             timestamp=_timestamp(payload.get(timestamp_field)) if timestamp_field else None,
-            # Only bounces and spam complaints have an id of their own.
-            event_id=str(bounce_id) if bounce_id not in (None, "") else None,
+            event_id=event_id,
             esp_event=payload,
-            message_id=_text(payload.get("MessageID")),
-            recipient=_text(recipient),
+            message_id=_text(payload.get("MessageID"), "MessageID"),
+            recipient=_text(recipient, "recipient"),
             reject_reason=reject_reason,
             description=description,
             # Delivery: the receiving server's response; bounces: the bounce details.
-            mta_response=_text(payload.get("Details")),
+            mta_response=_text(payload.get("Details"), "Details"),
             metadata=dict(_dict(payload.get("Metadata"), "Metadata")),
-            tags=[str(tag)] if tag else [],
-            click_url=_text(payload.get("OriginalLink")) if record_type == "Click" else None,
-            user_agent=_text(payload.get("UserAgent")),
+            tags=[tag] if tag else [],
+            click_url=(
+                _text(payload.get("OriginalLink"), "OriginalLink")
+                if record_type == "Click"
+                else None
+            ),
+            user_agent=_text(payload.get("UserAgent"), "UserAgent"),
         )
     ]
 
@@ -201,13 +246,15 @@ _ENVELOPE_FROM = re.compile(r"\benvelope-from=\"?(?P<address>[^\s;\"]+)")
 
 def inbound_events(payload: dict[str, Any]) -> list[AnymailInboundEvent]:
     """The inbound event of one Postmark inbound webhook post."""
-    if not payload.get("MessageID") or not (payload.get("FromFull") or payload.get("From")):
+    message_id = _text(payload.get("MessageID"), "MessageID")
+    if not message_id or not (payload.get("FromFull") or payload.get("From")):
         raise ValueError("not a Postmark inbound message (no MessageID or From)")
     message = message_from_payload(payload)
     return [
         AnymailInboundEvent(
             timestamp=None,  # Postmark gives only the sender's Date header
-            event_id=_text(payload.get("MessageID")),
+            # Postmark's id for the inbound message: the same in every retry of its post.
+            event_id=message_id,
             esp_event=payload,
             message=message,
         )
@@ -217,35 +264,37 @@ def inbound_events(payload: dict[str, Any]) -> list[AnymailInboundEvent]:
 def message_from_payload(payload: dict[str, Any]) -> AnymailInboundMessage:
     """Rebuild the message from Postmark's parsed JSON (Postmark doesn't post the raw
     MIME): its headers list, the address fields, the bodies and the attachments."""
-    headers = [
-        (str(header["Name"]), str(header["Value"]))
-        for header in _list(payload.get("Headers"), "Headers")
-    ]
+    headers = [_header(header) for header in _list(payload.get("Headers"), "Headers")]
     present = {name.lower() for name, _ in headers}
-    for name, value in (("Date", payload.get("Date")), ("Reply-To", payload.get("ReplyTo"))):
+    for name, field in (("Date", "Date"), ("Reply-To", "ReplyTo")):
+        value = _text(payload.get(field), field)
         if value and name.lower() not in present:
-            headers.append((name, str(value)))
+            headers.append((name, value))
+    message_id = str(payload.get("MessageID"))
     message = AnymailInboundMessage.construct(
         headers=headers,
-        from_email=_address(_dict(payload.get("FromFull"), "FromFull"))
-        or _text(payload.get("From")),
+        from_email=_address(_dict(payload.get("FromFull"), "FromFull"), "FromFull")
+        or _text(payload.get("From"), "From"),
         to=_addresses(payload, "To"),
         cc=_addresses(payload, "Cc"),
-        subject=_text(payload.get("Subject")),
-        text=_text(payload.get("TextBody")),
-        html=_text(payload.get("HtmlBody")),
+        subject=_text(payload.get("Subject"), "Subject"),
+        text=_text(payload.get("TextBody"), "TextBody"),
+        html=_text(payload.get("HtmlBody"), "HtmlBody"),
         attachments=[
-            _attachment(attachment)
-            for attachment in _list(payload.get("Attachments"), "Attachments")
+            _attachment(attachment, position, message_id)
+            for position, attachment in enumerate(
+                _list(payload.get("Attachments"), "Attachments"), start=1
+            )
         ],
     )
-    message.envelope_recipient = _text(payload.get("OriginalRecipient"))
+    message.envelope_recipient = _text(payload.get("OriginalRecipient"), "OriginalRecipient")
     spf = message.get("Received-SPF")
     if spf is not None:
         match = _ENVELOPE_FROM.search(str(spf))
         message.envelope_sender = match["address"] if match else None
     stripped = payload.get("StrippedTextReply")
-    message.stripped_text = str(stripped) if stripped is not None else None
+    # (An empty StrippedTextReply stays "": Postmark found no reply text.)
+    message.stripped_text = None if stripped is None else _text(stripped, "StrippedTextReply") or ""
     # SpamAssassin's results, as headers (when the inbound server checks for spam).
     spam_status = message.get("X-Spam-Status")
     if spam_status is not None:
@@ -265,37 +314,74 @@ def _list(value: Any, name: str) -> list[Any]:
     return value
 
 
-def _address(full: dict[str, Any]) -> str | None:
+def _header(header: Any) -> tuple[str, str]:
+    """One of the inbound ``Headers``: {"Name": ..., "Value": ...}."""
+    header = _dict(header, "Headers item")
+    name = _text(header.get("Name"), "header Name")
+    if not name:
+        raise ValueError("Postmark header has no Name")
+    return name, _text(header.get("Value"), "header Value") or ""
+
+
+def _address(full: dict[str, Any], field: str) -> str | None:
     """An address ("Name <addr>") from one of Postmark's {"Email", "Name"} objects."""
-    email = full.get("Email")
+    email = _text(full.get("Email"), f"{field} Email")
     if not email:
         return None
-    return EmailAddress(str(full.get("Name") or ""), str(email)).address
+    return EmailAddress(_text(full.get("Name"), f"{field} Name") or "", email).address
 
 
 def _addresses(payload: dict[str, Any], field: str) -> str | None:
     """A To or Cc header value, from the parsed ``<field>Full`` list (display names
     kept, properly quoted), else Postmark's own string."""
     full = _list(payload.get(f"{field}Full"), f"{field}Full")
-    addresses = [address for address in (_address(_dict(item, field)) for item in full) if address]
+    addresses = [
+        address
+        for address in (_address(_dict(item, f"{field}Full item"), f"{field}Full") for item in full)
+        if address
+    ]
     if addresses:
         return ", ".join(addresses)
-    return _text(payload.get(field))
+    return _text(payload.get(field), field)
 
 
-def _attachment(attachment: Any) -> AnymailInboundMessage:
+def _attachment(attachment: Any, position: int, message_id: str) -> AnymailInboundMessage:
     attachment = _dict(attachment, "attachment")
-    try:
-        content = base64.b64decode(str(attachment.get("Content") or ""), validate=True)
-    except binascii.Error as err:
-        raise ValueError(f"Postmark attachment content is not base64: {err}") from err
     return AnymailInboundMessage.construct_attachment(
-        content_type=str(attachment.get("ContentType") or "application/octet-stream"),
-        content=content,
-        filename=_text(attachment.get("Name")),
+        content_type=_text(attachment.get("ContentType"), "attachment ContentType")
+        or "application/octet-stream",
+        content=_attachment_content(attachment.get("Content"), position, message_id),
+        filename=_text(attachment.get("Name"), "attachment Name"),
         # Set for a part the message refers to (an inline image); "" otherwise.
-        content_id=_text(attachment.get("ContentID")),
+        content_id=_text(attachment.get("ContentID"), "attachment ContentID"),
     )
+
+
+def _attachment_content(content: Any, position: int, message_id: str) -> bytes:
+    """An attachment's ``Content``: base64 (line breaks allowed), decoded.
+
+    Content that isn't base64 doesn't cost the whole message (Postmark would retry
+    the post and then give up on it): the attachment keeps the text Postmark sent,
+    and a warning names the message and the attachment, never the content.
+    """
+    if content is None:
+        return b""
+    if not isinstance(content, str):
+        raise ValueError(f"Postmark attachment {position} Content is not a string")
+    try:
+        return base64.b64decode(_WHITESPACE.sub("", content), validate=True)
+    except (binascii.Error, ValueError):
+        logger.warning(
+            "Postmark inbound message %r: attachment %d's Content is not base64 "
+            "(%d characters); kept as the text Postmark sent",
+            message_id,
+            position,
+            len(content),
+        )
+        return content.encode("utf-8", errors="replace")
+
+
+_WHITESPACE = re.compile(r"\s+")
 
 
 # ---------------------------------------------------------------------------

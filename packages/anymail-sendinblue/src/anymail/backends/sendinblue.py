@@ -174,10 +174,14 @@ class SendinBluePayload(RequestsPayload):
 
     @staticmethod
     def address(email: EmailAddress) -> dict[str, str]:
-        """Brevo's {"email", "name"} object (without "name" when there is none)."""
+        """Brevo's {"email", "name"} object (without "name" when there is none).
+
+        Brevo's reference types the address ``format: email`` (ASCII): an
+        internationalized domain is sent in its IDNA (punycode) form. A domain with
+        no IDNA form raises AnymailInvalidAddress, and nothing is sent."""
         if email.display_name:
-            return {"email": email.addr_spec, "name": email.display_name}
-        return {"email": email.addr_spec}
+            return {"email": email.idna_addr_spec, "name": email.display_name}
+        return {"email": email.idna_addr_spec}
 
     def send_inline_images_as_attachments(self) -> None:
         """IGNORE_UNSUPPORTED_FEATURES: Brevo can't send inline images, so (as Anymail

@@ -79,5 +79,13 @@ ESP = EspDescription(
         "SENDINBLUE_API_URL",
         "SENDINBLUE_SEND_DEFAULTS",
     ),
+    # Brevo retries a webhook post only when the answer is 429 (or there is none):
+    # every other 4xx and every 5xx discards it. So a fault on our side answers 429.
+    webhook_retry_status=429,
+    # Four retries, 10 min, 1 h, 2 h and 8 h apart: the last comes 11 h 10 min after
+    # the first post. A day leaves room for the 10-minute pauses Brevo adds while a
+    # server doesn't answer, and for queueing on Brevo's side.
+    webhook_retry_window=24 * 3600,
+    webhook_retry_docs="https://developers.brevo.com/docs/retry-mechanism",
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sendinblue#readme",
 )

@@ -6,6 +6,11 @@ https://developers.brevo.com/docs/transactional-webhooks. Brevo doesn't sign its
 webhooks: authenticate them with Anymail's ``WEBHOOK_SECRET`` basic auth, which
 Brevo sends when it is in the webhook URL (``https://user:pass@host/...``).
 
+Brevo retries a post only when the answer is 429 or there is none
+(https://developers.brevo.com/docs/retry-mechanism): the ESP description declares
+429 as the answer to a fault on our side, and every malformed payload must raise
+ValueError (answered 400, which Brevo doesn't retry).
+
 SendinBlue has no inbound webhook in Anymail (6.0 docs): only the tracking route.
 """
 
@@ -50,19 +55,28 @@ EVENT_TYPE_MAP = {
     "unique_proxy_open": EventType.OPENED,
     "proxy_open": EventType.OPENED,
     "click": EventType.CLICKED,
+    # Brevo's posts (and its changelog) say "unsubscribe"; its samples "unsubscribed".
+    "unsubscribe": EventType.UNSUBSCRIBED,
     "unsubscribed": EventType.UNSUBSCRIBED,
 }
 
-#: Brevo events → normalized reject reasons (for the bounced and rejected events).
+#: Brevo events → normalized reject reasons (bounces, rejections and complaints).
 REJECT_REASON_MAP = {
     "hard_bounce": RejectReason.BOUNCED,
     "soft_bounce": RejectReason.BOUNCED,
     "blocked": RejectReason.BLOCKED,
     "invalid_email": RejectReason.INVALID,
+    "spam": RejectReason.SPAM,
 }
 
-#: ``ts_epoch`` is documented in milliseconds but some samples give seconds: a value
-#: above this (in 1973 as seconds) is milliseconds.
+#: The fields that may carry the event's time, most reliable first. Only ``ts_epoch``
+#: (milliseconds) has been reliably UTC: ``ts`` and ``ts_event`` (seconds) have
+#: followed the account's time zone and daylight saving time, hours off, though
+#: Brevo documents ``ts_event`` as UTC. (``date``, local time as text, isn't used.)
+TIMESTAMP_FIELDS = ("ts_epoch", "ts_event", "ts")
+
+#: ``ts_epoch`` is documented in milliseconds but some of Brevo's samples give
+#: seconds: a value above this (in 1973 as seconds) is milliseconds.
 _MILLISECONDS_FROM = 10**11
 
 
@@ -87,6 +101,8 @@ def tracking_event(data: Any) -> AnymailTrackingEvent:
         event_type=EVENT_TYPE_MAP.get(brevo_event, EventType.UNKNOWN),
         timestamp=event_timestamp(data),
         # Brevo's "id" is the webhook's id, the same for every event: not an event id.
+        # The view gives the event a digest of its raw JSON, the same when Brevo
+        # posts it again.
         event_id=None,
         esp_event=data,
         message_id=bracketed(_text(data.get("message-id"), "message-id")),
@@ -103,18 +119,21 @@ def tracking_event(data: Any) -> AnymailTrackingEvent:
 
 
 def event_timestamp(data: Mapping[str, Any]) -> datetime | None:
-    """When the event happened, in UTC: ``ts_event`` (seconds), else ``ts``, else
-    ``ts_epoch``. (``date`` is in the account's time zone, so it isn't used.)"""
-    for field in ("ts_event", "ts", "ts_epoch"):
+    """When the event happened, in UTC: ``ts_epoch`` (milliseconds), the one field
+    that is reliably UTC; else ``ts_event``, else ``ts`` (seconds)."""
+    for field in TIMESTAMP_FIELDS:
         value = data.get(field)
         if value is None or value == "":
             continue
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError(f"SendinBlue webhook {field} is not a timestamp: {value!r}")
-        seconds = float(value)
-        if field == "ts_epoch" and seconds > _MILLISECONDS_FROM:
-            seconds /= 1000
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            seconds = float(value)
+            if field == "ts_epoch" and abs(seconds) > _MILLISECONDS_FROM:
+                seconds /= 1000
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError) as err:  # infinite, or no such year
+            raise ValueError(f"SendinBlue webhook {field} is out of range: {value!r}") from err
     return None
 
 
@@ -190,7 +209,10 @@ class SendinBlueWebhookView(AnymailBaseWebhookView):
         """The JSON value Brevo posted (an object, or an array when batched)."""
         if request.content_type != "application/json":
             raise ValueError(f"SendinBlue posts JSON, not {request.content_type!r}")
-        return json.loads(request.body.decode("utf-8"))
+        try:
+            return json.loads(request.body.decode("utf-8"))
+        except RecursionError as err:
+            raise ValueError("SendinBlue webhook JSON is nested too deeply") from err
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         items = payload if isinstance(payload, list) else [payload]

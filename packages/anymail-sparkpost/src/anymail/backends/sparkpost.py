@@ -61,6 +61,11 @@ DEFAULT_API_URL = "https://api.sparkpost.com/api/v1"
 API_KEY_ENVIRONMENT_VARIABLE = "SPARKPOST_API_KEY"
 #: Seconds to wait for SparkPost (REQUESTS_TIMEOUT), as for Anymail's requests-based ESPs.
 DEFAULT_TIMEOUT = 30.0
+#: Transmissions.send keywords that give the transmission its content: without one
+#: of them, Anymail sends an empty text part. (Not amp_html: SparkPost wants text or
+#: html beside it. "content" is a whole content object given in esp_extra, such as
+#: an A/B test's.)
+CONTENT_KEYWORDS = ("text", "html", "template", "email_rfc822", "content")
 
 
 @functools.cache
@@ -131,6 +136,22 @@ def _address(email: EmailAddress) -> dict[str, str]:
     return address
 
 
+def _header(emails: Sequence[EmailAddress]) -> str:
+    """Addresses as a header value ("Name <user@example.com>, ..."), domains in IDNA."""
+    return ", ".join(email.idna_address for email in emails)
+
+
+def _per_recipient(data: Mapping[str, Any] | None, email: EmailAddress) -> Any:
+    """A recipient's merge_data / merge_metadata, keyed by its address as the message
+    gave it or in its IDNA (ASCII) form; None if it has none."""
+    if not data:
+        return None
+    for key in (email.addr_spec, email.idna_addr_spec):
+        if key in data:
+            return data[key]
+    return None
+
+
 def _count(value: Any) -> int:
     try:
         return int(value or 0)
@@ -175,6 +196,10 @@ class SparkPostPayload(BasePayload):
             self.params["custom_headers"] = self.headers
         # esp_extra replaces whatever Anymail set for the same keyword (6.0 docs).
         self.params.update(self.extra)
+        if not any(key in self.params for key in CONTENT_KEYWORDS):
+            # No body at all: SparkPost's content needs text or html. Send an empty
+            # text part, as Django's own (SMTP) send of the message would.
+            self.params["text"] = ""
 
     def _unsupported_with_template(self, feature: str, what: str) -> None:
         self.unsupported_feature(
@@ -253,7 +278,7 @@ class SparkPostPayload(BasePayload):
         self.params["substitution_data"] = merge_global_data
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        value = ", ".join(email.address for email in emails)
+        value = _header(emails)
         if self.template:
             self._override()["reply_to"] = value
         else:
@@ -332,14 +357,14 @@ class SparkPostPayload(BasePayload):
         to, cc, bcc = self.recipients["to"], self.recipients["cc"], self.recipients["bcc"]
         batch = self.merge_data is not None or self.merge_metadata is not None
         shown = self.spoofed_to if self.spoofed_to is not None else to
-        to_header = ", ".join(email.address for email in shown)
+        to_header = _header(shown)
         share_to_header = bool(to_header) and bool(
             self.spoofed_to is not None or cc or bcc or (len(to) > 1 and not batch)
         )
         if cc and not self.template:
             # (A stored template's content can't carry headers: with one, cc
             # recipients still get their copy, showing the To header, but no CC header.)
-            self.headers["CC"] = ", ".join(email.address for email in cc)
+            self.headers["CC"] = _header(cc)
 
         recipients = []
         for kind, emails in (("to", to), ("cc", cc), ("bcc", bcc)):
@@ -355,10 +380,12 @@ class SparkPostPayload(BasePayload):
                 else:
                     address = _address(email)
                 recipient: dict[str, Any] = {"address": address}
-                if self.merge_metadata and email.addr_spec in self.merge_metadata:
-                    recipient["metadata"] = self.merge_metadata[email.addr_spec]
-                if self.merge_data and email.addr_spec in self.merge_data:
-                    recipient["substitution_data"] = self.merge_data[email.addr_spec]
+                metadata = _per_recipient(self.merge_metadata, email)
+                if metadata is not None:
+                    recipient["metadata"] = metadata
+                substitution_data = _per_recipient(self.merge_data, email)
+                if substitution_data is not None:
+                    recipient["substitution_data"] = substitution_data
                 recipients.append(recipient)
         return recipients
 

@@ -71,5 +71,11 @@ ESP = EspDescription(
         "SPARKPOST_API_URL",
         "SPARKPOST_SEND_DEFAULTS",
     ),
+    # SparkPost re-posts a batch for any answer that isn't a 2xx (a 4xx too), with
+    # growing gaps, 12 attempts in all, and gives up 8 hours after the first
+    # ("Best Practices for Managing Webhook Data Streams"). Any 5xx does.
+    webhook_retry_status=503,
+    webhook_retry_window=8 * 3600,
+    webhook_retry_docs="https://support.sparkpost.com/docs/tech-resources/webhook-data-streams",
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sparkpost#readme",
 )

@@ -82,7 +82,13 @@ BOUNCE_CLASS_EVENT_TYPES = {
     "100": EventType.AUTORESPONDED,  # Challenge-Response probe
 }
 
-#: bounce_class → reject reason, for bounced and rejected events.
+#: bounce_class → reject reason, for the bounce and out_of_band events of these
+#: classes: those that are bounced or rejected to Anymail, and the challenge-response
+#: probe (autoresponded, but the message wasn't delivered: it waits for the sender to
+#: answer the challenge). The reason follows the class's category on SparkPost's page:
+#: Hard → invalid, Soft → bounced (Timeout → timed_out), Block → blocked or spam,
+#: Admin → blocked, Undetermined → other. An auto-reply (60) was delivered, and the
+#: deferred, subscribe and unsubscribe classes aren't rejections: no reason.
 REJECT_REASON_MAP = {
     "1": RejectReason.OTHER,  # Undetermined
     "10": RejectReason.INVALID,  # Invalid Recipient
@@ -100,6 +106,7 @@ REJECT_REASON_MAP = {
     "52": RejectReason.SPAM,  # Spam Content
     "53": RejectReason.BLOCKED,  # Prohibited Attachment
     "54": RejectReason.BLOCKED,  # Relaying Denied
+    "100": RejectReason.BOUNCED,  # Challenge-Response (category Soft)
 }
 
 
@@ -166,11 +173,12 @@ def tracking_event(item: dict[str, Any], data: dict[str, Any]) -> AnymailTrackin
     """One event; ``item`` is its wrapped form ({"msys": {class: data}}), the esp_event."""
     event_type = EVENT_TYPE_MAP.get(_str(data.get("type")) or "", EventType.UNKNOWN)
     bounce_class = _str(data.get("bounce_class")) or ""
-    if event_type == EventType.BOUNCED:
-        event_type = BOUNCE_CLASS_EVENT_TYPES.get(bounce_class, EventType.BOUNCED)
     reject_reason = None
-    if event_type == EventType.BOUNCED:
-        reject_reason = REJECT_REASON_MAP.get(bounce_class, RejectReason.OTHER)
+    if event_type == EventType.BOUNCED:  # a bounce or out_of_band event
+        event_type = BOUNCE_CLASS_EVENT_TYPES.get(bounce_class, EventType.BOUNCED)
+        reject_reason = REJECT_REASON_MAP.get(bounce_class)
+        if event_type == EventType.BOUNCED and reject_reason is None:
+            reject_reason = RejectReason.OTHER  # Undetermined, or a class new to Anymail
     elif event_type == EventType.REJECTED:
         # policy and generation rejections: SparkPost's policy refused the recipient
         reject_reason = REJECT_REASON_MAP.get(bounce_class, RejectReason.BLOCKED)
@@ -183,7 +191,9 @@ def tracking_event(item: dict[str, Any], data: dict[str, Any]) -> AnymailTrackin
         esp_event=item,
         # Anymail's message_id is SparkPost's transmission_id (not its message_id).
         message_id=_str(data.get("transmission_id")),
-        recipient=_str(data.get("rcpt_to")),
+        # raw_rcpt_to is the address as it was sent (SparkPost lowercases rcpt_to);
+        # some events (opens and clicks, say) may carry only one of the two.
+        recipient=_str(data.get("raw_rcpt_to")) or _str(data.get("rcpt_to")),
         reject_reason=reject_reason,
         description=_str(data.get("reason")),
         mta_response=_str(data.get("raw_reason")),

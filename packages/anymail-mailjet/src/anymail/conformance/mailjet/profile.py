@@ -1,12 +1,16 @@
 """Mailjet's conformance profile: a fake Send API v3 on 127.0.0.1 that answers like
 Mailjet (a ``Sent`` entry, with its own MessageID, for every recipient), read back
-from its JSON posts. Mailjet doesn't sign webhooks: fixtures are posted as they are."""
+from its JSON posts. It also serves the template API call the backend makes for a
+stored template sent with ``from_email = None`` (``GET /v3/REST/template/<id>/
+detailcontent``, from :data:`TEMPLATES`). Mailjet doesn't sign webhooks: fixtures
+are posted as they are."""
 
 from __future__ import annotations
 
 import base64
 import itertools
 import json
+import re
 import uuid
 from email.header import decode_header, make_header
 from email.utils import formataddr, getaddresses
@@ -14,13 +18,38 @@ from typing import Any
 
 from anymail_conformance import FakeResponse, Profile, RecordedRequest, SentAttachment, SentMessage
 
-__all__ = ["API_KEY", "PROFILE", "SECRET_KEY", "MailjetProfile", "addresses", "recipients_of"]
+__all__ = [
+    "API_KEY",
+    "PROFILE",
+    "SECRET_KEY",
+    "TEMPLATES",
+    "MailjetProfile",
+    "addresses",
+    "recipients_of",
+]
 
 API_KEY = "test-mailjet-api-key"
 SECRET_KEY = "test-mailjet-secret-key"
 
 #: MessageIDs above 2**53 (as Mailjet's are), to prove they are read exactly.
 FIRST_MESSAGE_ID = 288230376151711744
+
+#: The fake account's stored templates: numeric ID -> the ``Headers`` of the template's
+#: content, as ``GET /v3/REST/template/<id>/detailcontent`` returns them. (Mailjet's
+#: template guide: "From" is the sender, in one of the forms ``a@example.com``,
+#: ``<a@example.com>`` or ``"Name" <a@example.com>``; "Subject" and "Reply-to" too.)
+TEMPLATES: dict[int, dict[str, str]] = {
+    176375: {
+        "From": '"Order Desk" <orders@example.com>',
+        "Subject": "Your order {{var:order_no}}",
+        "Reply-to": "help@example.com",
+    },
+    176376: {"From": "<bare@bücher.example>", "Subject": "Bare sender"},
+    176377: {"From": "Widgets, Inc. <widgets@example.com>"},  # an unquoted comma
+    176378: {"Subject": "No sender stored"},
+}
+
+_TEMPLATE_CONTENT = re.compile(r"/v3/REST/template/(?P<id>[^/]+)/detailcontent")
 
 
 def _readable(name: str) -> str:
@@ -97,6 +126,8 @@ class MailjetProfile(Profile):
             )
         if scenario == "malformed":
             return FakeResponse(200, "<html>Sent?</html>", {"Content-Type": "text/html"})
+        if request.method == "GET":
+            return self.template_content(request)
         body = request.json()
         messages = body.get("Messages") or [body]
         sent = [
@@ -106,12 +137,34 @@ class MailjetProfile(Profile):
         ]
         return FakeResponse.json({"Sent": sent})
 
+    def template_content(self, request: RecordedRequest) -> FakeResponse:
+        """``GET /v3/REST/template/<id>/detailcontent``: the template's content, in the
+        REST API's ``{"Count", "Data", "Total"}`` envelope; 404 for a template the
+        account doesn't have."""
+        match = _TEMPLATE_CONTENT.fullmatch(request.path)
+        template_id = match["id"] if match else ""
+        if not template_id.isdigit() or int(template_id) not in TEMPLATES:
+            return FakeResponse.json(
+                {"ErrorInfo": "", "ErrorMessage": "Object not found", "StatusCode": 404}, 404
+            )
+        content = {
+            "Headers": TEMPLATES[int(template_id)],
+            "Html-part": "<p>Hello {{var:name}}</p>",
+            "MJMLContent": "",
+            "Text-part": "Hello {{var:name}}",
+        }
+        return FakeResponse.json({"Count": 1, "Data": [content], "Total": 1})
+
+    @staticmethod
+    def is_send(request: RecordedRequest) -> bool:
+        return request.method == "POST" and request.path.endswith("/v3/send")
+
     def sent_messages(self, server: Any) -> list[SentMessage]:
-        return [
-            self.read_message(request)
-            for request in server.requests
-            if request.method == "POST" and request.path.endswith("/v3/send")
-        ]
+        return [self.read_message(request) for request in server.requests if self.is_send(request)]
+
+    def request_count(self, server: Any) -> int:
+        """Send API calls only (not the template reads that may precede them)."""
+        return sum(1 for request in getattr(server, "requests", ()) if self.is_send(request))
 
     def read_message(self, request: RecordedRequest) -> SentMessage:
         """One API call as a SentMessage. A ``Messages`` batch (one message per "to"

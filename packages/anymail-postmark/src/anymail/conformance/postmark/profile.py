@@ -59,10 +59,12 @@ def _error(code: int, message: str, status: int = 422) -> FakeResponse:
 class FakePostmarkAPI:
     """Postmark's email API, as far as the tests need it.
 
-    It refuses what Postmark refuses (a missing server token, invalid JSON, a
+    It refuses what Postmark refuses (a missing server token, invalid JSON, an
+    address whose domain isn't ASCII, a
     templated message with its own subject or body, a batch of more than 500, a
     message without a body or recipients) and treats the addresses in ``inactive``
-    as suppressed: a message to only inactive recipients gets ErrorCode 406 (HTTP 422
+    as suppressed (give them as Postmark would list them: an internationalized domain
+    in its IDNA form): a message to only inactive recipients gets ErrorCode 406 (HTTP 422
     when sent alone), one with some gets "Message OK, but will not deliver to these
     inactive addresses: ...". ``inactive`` may also be a function of the recipients
     (to make each message's last recipient inactive, say).
@@ -154,6 +156,11 @@ class FakePostmarkAPI:
             return "Invalid message."
         if not message.get("From"):
             return "Invalid 'From' address: ''."
+        for field in ("From", "To", "Cc", "Bcc", "ReplyTo"):
+            for addr in _addr_specs(message.get(field)):
+                # Anymail sends every domain in its ASCII (IDNA) form; hold it to that.
+                if not addr.rpartition("@")[2].isascii():
+                    return f"Invalid '{field}' address: '{addr}'."
         if not any(message.get(field) for field in ("To", "Cc", "Bcc")):
             return "Zero recipients specified"
         if sum(len(_addr_specs(message.get(f))) for f in ("To", "Cc", "Bcc")) > 50:

@@ -3,10 +3,11 @@ read back from its JSON posts. Brevo doesn't sign webhooks, so fixtures are post
 as they are (with the suite's basic auth).
 
 The fake checks what Brevo's API reference makes mandatory for every message (the
-``api-key`` header; ``to``; ``sender`` and ``subject`` unless ``templateId``; an
-integer ``templateId`` naming a template of the account; each attachment's name and
-base64 content) and answers as Brevo documents (201 ``{"messageId"}``, 202 for a
-scheduled message, errors as ``{"code", "message"}``). With ``strict=True``
+``api-key`` header; ``to``; ``sender`` and ``subject`` unless ``templateId``; ASCII
+addresses, which the reference types ``format: email``; an integer ``templateId``
+naming a template of the account; each attachment's name and base64 content) and
+answers as Brevo documents (201 ``{"messageId"}``, 202 for a scheduled message,
+errors as ``{"code", "message"}``). With ``strict=True``
 (:func:`brevo_error`) it also applies the two rules the suite's own messages don't
 follow: an HTML body unless there is a template, and attachment extensions from
 Brevo's published list.
@@ -51,6 +52,11 @@ def brevo_error(request: RecordedRequest, *, strict: bool = False) -> FakeRespon
         return error(400, "bad_request", "Input must be a valid JSON object")
     if not isinstance(body, dict):
         return error(400, "bad_request", "Input must be a valid JSON object")
+    for field, address in _address_fields(body):
+        # The reference types each address "format: email": an ASCII addr-spec (an
+        # internationalized domain goes in its IDNA form).
+        if not isinstance(address, str) or not address.isascii() or "@" not in address:
+            return error(400, "invalid_parameter", f"email is not valid in {field}")
     template_id = body.get("templateId")
     if template_id is not None:
         if not isinstance(template_id, int) or isinstance(template_id, bool):
@@ -77,6 +83,20 @@ def brevo_error(request: RecordedRequest, *, strict: bool = False) -> FakeRespon
         if strict and extension not in ALLOWED_ATTACHMENT_EXTENSIONS:
             return error(400, "invalid_parameter", f"Unsupported file extension for {name}")
     return None
+
+
+def _address_fields(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field, email) for each address of a ``smtp/email`` body, message versions too."""
+    found = []
+    for part in [body, *(v for v in body.get("messageVersions") or () if isinstance(v, dict))]:
+        for field in ("sender", "to", "cc", "bcc", "replyTo"):
+            entries = part.get(field)
+            if isinstance(entries, dict):
+                entries = [entries]
+            for entry in entries or ():
+                if isinstance(entry, dict) and "email" in entry:
+                    found.append((field, entry["email"]))
+    return found
 
 
 def _addresses(entries: Any) -> list[str]:

@@ -1,0 +1,104 @@
+"""Typed readers for webhook payloads: each returns the documented type or raises
+:class:`MalformedPayload` (a ValueError), which the view answers with a 400.
+
+A converter that reads its payload only through these never fails with a KeyError,
+TypeError or AttributeError on a payload of the wrong shape; such an exception from a
+converter means a bug on our side, and the view answers so the ESP retries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "MalformedPayload",
+    "epoch_timestamp",
+    "iso_timestamp",
+    "list_of",
+    "mapping",
+    "optional_text",
+    "required",
+    "text",
+]
+
+
+class MalformedPayload(ValueError):
+    """A webhook payload that isn't the shape the ESP documents."""
+
+
+_MISSING: Any = object()
+
+
+def mapping(value: Any, name: str, *, allow_none: bool = True) -> Mapping[str, Any]:
+    """An object (dict); ``None`` reads as empty unless ``allow_none`` is False."""
+    if value is None and allow_none:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MalformedPayload(f"{name} must be an object, not {type(value).__name__}")
+    return value
+
+
+def list_of(value: Any, name: str) -> list[Any]:
+    """A list; ``None`` reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedPayload(f"{name} must be a list, not {type(value).__name__}")
+    return value
+
+
+def required(container: Any, key: str, name: str | None = None) -> Any:
+    """``container[key]``, which must be there (and not null)."""
+    value = mapping(container, name or "payload", allow_none=False).get(key, _MISSING)
+    if value is _MISSING or value is None:
+        raise MalformedPayload(f"{name + '.' if name else ''}{key} is missing")
+    return value
+
+
+def text(value: Any, name: str, *, numbers: bool = False) -> str:
+    """A string. With ``numbers``, an integer is accepted as its text (some ESPs
+    send ids as JSON numbers)."""
+    if isinstance(value, str):
+        return value
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise MalformedPayload(f"{name} must be a string, not {type(value).__name__}")
+
+
+def optional_text(value: Any, name: str, *, numbers: bool = False) -> str | None:
+    """A string, or None for a missing or empty one."""
+    if value is None or value == "":
+        return None
+    return text(value, name, numbers=numbers)
+
+
+def epoch_timestamp(value: Any, name: str, *, scale: float = 1.0) -> datetime | None:
+    """Seconds (or, with ``scale=1000``, milliseconds) since the epoch, as an aware UTC
+    datetime; None for a missing value."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value) / scale
+        if isinstance(value, bool) or not math.isfinite(seconds):
+            raise ValueError
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise MalformedPayload(f"{name} is not a timestamp: {str(value)[:40]!r}") from None
+
+
+def iso_timestamp(value: Any, name: str) -> datetime | None:
+    """An ISO 8601 time (a naive one is taken as UTC), as an aware datetime."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{name} must be an ISO 8601 string")
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        parsed = parse_datetime(value) or datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedPayload(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
