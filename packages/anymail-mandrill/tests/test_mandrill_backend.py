@@ -256,6 +256,54 @@ def test_envelope_sender_gives_only_the_return_path_domain(mandrill):
     assert sent_body(mandrill)["message"]["return_path_domain"] == "mail.example.com"
 
 
+def test_internationalized_domains_are_sent_in_idna_form(mandrill):
+    # Issue #23: Mandrill's API takes ASCII addresses; an IDNA (punycode) domain is the
+    # same mailbox. Display names and local parts stay as given.
+    message = send(
+        from_email="Frédéric <from@exämple.com>",
+        to=["Zoë <zoe@bücher.example>", "plain@example.com"],
+        cc=["cc@bücher.example"],
+        bcc=["bcc@bücher.example"],
+        reply_to=["Zoë <reply@bücher.example>", "r2@example.com"],
+        envelope_sender="bounces@mail.bücher.example",
+        merge_data={"zoe@bücher.example": {"name": "Zoë"}},
+        merge_metadata={"zoe@bücher.example": {"order": "1"}},
+    )
+    msg = sent_body(mandrill)["message"]
+    assert msg["from_email"] == "from@xn--exmple-cua.com"
+    assert msg["from_name"] == "Frédéric"
+    assert msg["to"] == [
+        {"email": "zoe@xn--bcher-kva.example", "type": "to", "name": "Zoë"},
+        {"email": "plain@example.com", "type": "to"},
+        {"email": "cc@xn--bcher-kva.example", "type": "cc"},
+        {"email": "bcc@xn--bcher-kva.example", "type": "bcc"},
+    ]
+    assert msg["headers"]["Reply-To"] == "Zoë <reply@xn--bcher-kva.example>, r2@example.com"
+    assert msg["return_path_domain"] == "mail.xn--bcher-kva.example"
+    # merge data and metadata must name the recipient as it was sent
+    assert [item["rcpt"] for item in msg["merge_vars"]] == ["zoe@xn--bcher-kva.example"]
+    assert [item["rcpt"] for item in msg["recipient_metadata"]] == ["zoe@xn--bcher-kva.example"]
+    # anymail_status is keyed by the addresses as the message gave them
+    assert set(message.anymail_status.recipients) == {
+        "zoe@bücher.example",
+        "plain@example.com",
+        "cc@bücher.example",
+        "bcc@bücher.example",
+    }
+    assert message.anymail_status.recipients["zoe@bücher.example"].message_id == "id-0"
+    assert message.anymail_status.recipients["zoe@bücher.example"].status == "sent"
+
+
+def test_idna_in_esp_extra_recipient_metadata_dict(mandrill):
+    send(
+        to=["zoe@bücher.example"],
+        esp_extra={"message": {"recipient_metadata": {"zoe@bücher.example": {"k": "v"}}}},
+    )
+    assert sent_body(mandrill)["message"]["recipient_metadata"] == [
+        {"rcpt": "zoe@xn--bcher-kva.example", "values": {"k": "v"}}
+    ]
+
+
 def test_merge_data_is_a_batch_send(mandrill):
     send(
         to=["alice@example.com", "Bob <bob@example.com>"],

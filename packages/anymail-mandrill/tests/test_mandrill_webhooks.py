@@ -3,15 +3,14 @@ signature (URL forms, proxies, key lists), replays, the URL check, tracking and
 inbound events in one batch, and the pure converters."""
 
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 
 from anymail.conformance.mandrill.profile import PROFILE, WEBHOOK_KEY
+from anymail.esps.mandrill import ESP
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
-from anymail.exceptions import AnymailConfigurationError
 from anymail.webhooks.mandrill import (
     inbound_events,
     message_from_fields,
@@ -22,9 +21,8 @@ from anymail.webhooks.mandrill import (
 from anymail_conformance import WebhookFixtureTests, load_fixtures
 
 FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
-VECTOR = json.loads(
-    (Path(PROFILE.fixtures_dir).parent / "signature_vector.json").read_text(encoding="utf-8")
-)
+#: A batch with the X-Mandrill-Signature Mandrill really sent, and the key and URL it signed.
+SIGNED_SAMPLE = FIXTURES["click_signed_sample"].data
 COMBINED_URL = "http://testserver/anymail/mandrill/"
 TRACKING_URL = "http://testserver/anymail/mandrill/tracking/"
 
@@ -45,6 +43,12 @@ def forget_accepted_signatures():
     from django.core.cache import cache
 
     cache.clear()
+
+
+def assert_retry_answer(response):
+    """A fault on our side: the answer Mandrill retries (its declared retry status)."""
+    assert response.status_code == ESP.webhook_retry_status == 503, response.content
+    assert response["Retry-After"]
 
 
 def events_of(name):
@@ -71,9 +75,29 @@ def post(webhook_client, events, *, url=COMBINED_URL, key=WEBHOOK_KEY, route=Non
 
 
 def test_sign_matches_a_real_mandrill_signature():
-    params = list(VECTOR["form"].items())
-    assert sign(VECTOR["webhook_key"], VECTOR["url"], params) == VECTOR["signature"]
-    assert sign("other-key", VECTOR["url"], params) != VECTOR["signature"]
+    params = list(SIGNED_SAMPLE["request"]["form"].items())
+    key, url = SIGNED_SAMPLE["signed_with"]["webhook_key"], SIGNED_SAMPLE["signed_with"]["url"]
+    signature = SIGNED_SAMPLE["request"]["headers"]["X-Mandrill-Signature"]
+    assert sign(key, url, params) == signature
+    assert sign("other-key", url, params) != signature
+
+
+def test_the_view_accepts_a_real_mandrill_signature(webhook_client, settings):
+    # The request as Mandrill sent it, unchanged: its key, and its URL as the one signed.
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "MANDRILL_WEBHOOK_KEY": SIGNED_SAMPLE["signed_with"]["webhook_key"],
+        "MANDRILL_WEBHOOK_URL": SIGNED_SAMPLE["signed_with"]["url"],
+    }
+    request = SIGNED_SAMPLE["request"]
+    response, signals = webhook_client.post(
+        "anymail:mandrill_webhook",
+        urlencode(request["form"]),
+        "application/x-www-form-urlencoded",
+        request["headers"],
+    )
+    assert response.status_code == 200, response.content
+    assert [s.event.event_type for s in signals] == ["clicked", "clicked"]
 
 
 def test_sign_sorts_parameters_by_name():
@@ -215,12 +239,14 @@ def test_webhook_key_as_view_kwarg():
     assert view.webhook_urls == ["https://x.example/"]
 
 
-def test_bad_key_setting_type(settings):
-    from anymail.webhooks.mandrill import MandrillCombinedWebhookView
-
-    settings.ANYMAIL = {"MANDRILL_WEBHOOK_KEY": 1234}
-    with pytest.raises(AnymailConfigurationError, match="MANDRILL_WEBHOOK_KEY"):
-        MandrillCombinedWebhookView()
+def test_bad_key_setting_type(settings, webhook_client, caplog):
+    # A setting error is a fault on our side: Mandrill gets the retry answer and keeps
+    # the batch until the setting is fixed; the log names the setting.
+    settings.ANYMAIL = {**settings.ANYMAIL, "MANDRILL_WEBHOOK_KEY": 1234}
+    response, signals = post(webhook_client, events_of("send_sent"))
+    assert_retry_answer(response)
+    assert signals == []
+    assert "MANDRILL_WEBHOOK_KEY must be a string or a list of strings" in caplog.text
 
 
 # --- replays ---
@@ -246,12 +272,45 @@ def test_a_failed_request_can_be_retried(webhook_client):
     events = events_of("soft_bounce_bounced")
     tracking.connect(broken)
     try:
-        assert post(webhook_client, events)[0].status_code == 400
+        assert_retry_answer(post(webhook_client, events)[0])
     finally:
         tracking.disconnect(broken)
     response, signals = post(webhook_client, events)  # Mandrill's retry
     assert response.status_code == 200
     assert len(signals) == 1
+
+
+def test_a_retried_batch_signals_only_the_events_not_yet_handled(webhook_client):
+    # Mandrill gives events no id: each gets the digest of its raw event, the same in
+    # every redelivery, so Mandrill's retry of a half-handled batch signals the rest.
+    from anymail.signals import tracking
+
+    batch = [*events_of("send_sent"), *events_of("open_opened")]
+    seen = []
+
+    def fails_on_opens(sender, event, esp_name, **kwargs):
+        seen.append(event.event_type)
+        if event.event_type == "opened":
+            raise RuntimeError("receiver failed")
+
+    tracking.connect(fails_on_opens)
+    try:
+        assert_retry_answer(post(webhook_client, batch)[0])
+    finally:
+        tracking.disconnect(fails_on_opens)
+    assert seen == ["sent", "opened"]
+    response, signals = post(webhook_client, batch)  # Mandrill's retry
+    assert response.status_code == 200
+    assert [s.event.event_type for s in signals] == ["opened"]
+    assert signals[0].event.event_id.startswith("sha256:")
+
+
+def test_retry_declaration_covers_mandrills_retries():
+    # Up to 20 retries, 15-25 minutes apart (Mailchimp's release note, 17 June 2024):
+    # handled events must be remembered at least that long.
+    assert ESP.webhook_retry_window >= 20 * 25 * 60
+    assert 500 <= ESP.webhook_retry_status <= 599
+    assert ESP.webhook_retry_docs.startswith("https://mailchimp.com/developer/")
 
 
 # --- URL checks and a missing key ---
@@ -262,7 +321,7 @@ def test_head_checks_basic_auth(client):
     assert client.head("/anymail/mandrill/tracking/").status_code == 400
 
 
-def test_before_the_key_is_set(webhook_client, settings):
+def test_before_the_key_is_set(webhook_client, settings, caplog):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
     # Mandrill's URL check: HEAD, or (if that fails) an empty batch signed "test-webhook".
     response = webhook_client.client.head(
@@ -272,12 +331,14 @@ def test_before_the_key_is_set(webhook_client, settings):
     response, signals = post(webhook_client, [], key="test-webhook")
     assert response.status_code == 200
     assert signals == []
-    # Anything else is a configuration error (a server fault: Mandrill retries later).
-    with pytest.raises(AnymailConfigurationError, match="MANDRILL_WEBHOOK_KEY"):
-        post(webhook_client, events_of("send_sent"), key="test-webhook")
+    # Anything else is a configuration error (a fault on our side: Mandrill retries later).
+    response, signals = post(webhook_client, events_of("send_sent"), key="test-webhook")
+    assert_retry_answer(response)
+    assert signals == []
+    assert "MANDRILL_WEBHOOK_KEY" in caplog.text
 
 
-def test_missing_key_is_a_500_not_a_400(settings):
+def test_missing_key_gets_the_retry_answer_not_a_400(settings):
     settings.ANYMAIL = {}
     value = json.dumps(events_of("send_sent"))
     response = Client(raise_request_exception=False).post(
@@ -286,7 +347,7 @@ def test_missing_key_is_a_500_not_a_400(settings):
         content_type="application/x-www-form-urlencoded",
         headers={"X-Mandrill-Signature": sign("k", COMBINED_URL, [("mandrill_events", value)])},
     )
-    assert response.status_code == 500
+    assert_retry_answer(response)
 
 
 def test_test_webhook_key_only_signs_empty_batches(webhook_client):
@@ -304,14 +365,15 @@ def test_test_webhook_key_only_signs_empty_batches(webhook_client):
         ("DJRILL_WEBHOOK_URL", "ANYMAIL_MANDRILL_WEBHOOK_URL"),
     ],
 )
-def test_djrill_webhook_settings_raise_with_migration_advice(settings, setting, advice):
-    from anymail.webhooks.mandrill import MandrillCombinedWebhookView
-
+def test_djrill_webhook_settings_refused_with_migration_advice(
+    settings, webhook_client, caplog, setting, advice
+):
     setattr(settings, setting, "anything")
-    with pytest.raises(AnymailConfigurationError) as raised:
-        MandrillCombinedWebhookView()
-    assert setting in str(raised.value)
-    assert advice in str(raised.value)
+    response, signals = post(webhook_client, events_of("send_sent"))
+    assert_retry_answer(response)  # Mandrill keeps the batch until the setting is gone
+    assert signals == []
+    assert setting in caplog.text
+    assert advice in caplog.text
 
 
 # --- one URL, two signals ---
@@ -344,12 +406,84 @@ def test_non_ascii_payload_signature(webhook_client):
 
 @pytest.mark.parametrize(
     "value",
-    ["{not json", '{"event": "send"}', '["a string"]', '[{"event": "send", "ts": "not-a-time"}]'],
+    [
+        "{not json",
+        '{"event": "send"}',
+        '["a string"]',
+        '[{"event": "send", "ts": "not-a-time"}]',
+        # wrong types where the converter used to fail with TypeError/OverflowError
+        '[{"event": "send", "ts": [1]}]',
+        '[{"event": "send", "ts": {"a": 1}}]',
+        '[{"event": "send", "ts": 1e400}]',
+        '[{"event": "send", "ts": 100000000000000000000}]',
+        '[{"event": "inbound", "ts": 1, "msg": {"attachments": {"a": {"content": 5}}}}]',
+    ],
 )
 def test_malformed_batches_are_400(webhook_client, value):
     response, signals = post(webhook_client, value)
+    assert response.status_code == 400, response.content
+    assert signals == []
+
+
+@pytest.mark.parametrize(
+    ("value", "attribute", "expected"),
+    [
+        ('[{"event": "deferral", "ts": 1, "msg": {"smtp_events": 5}}]', "mta_response", None),
+        ('[{"event": "send", "ts": 1, "msg": {"metadata": [1], "tags": "x"}}]', "tags", []),
+        ('[{"event": "inbound", "ts": 1, "msg": {"to": 5, "subject": "Hi"}}]', "message.to", []),
+    ],
+)
+def test_optional_fields_of_the_wrong_type_are_left_out(webhook_client, value, attribute, expected):
+    # Like a missing metadata or tags: the event still comes through (these used to
+    # fail with a TypeError, which is now answered as a fault of ours).
+    response, signals = post(webhook_client, value)
+    assert response.status_code == 200, response.content
+    [signal] = signals
+    owner, _, name = attribute.rpartition(".")
+    target = getattr(signal.event, owner) if owner else signal.event
+    assert getattr(target, name) == expected
+
+
+DEEP_UNBALANCED = "[" * 3000
+DEEP_BALANCED = "[" * 1000 + "]" * 1000
+DEEP_IN_AN_EVENT = (
+    '[{"event": "send", "ts": 1, "msg": {"email": "a@example.com", "metadata": {"a": '
+    + "[" * 1000
+    + "]" * 1000
+    + "}}}]"
+)
+
+
+@pytest.mark.parametrize(
+    "key", [WEBHOOK_KEY, "not-the-webhook-key"], ids=["signed", "bad-signature"]
+)
+@pytest.mark.parametrize(
+    "value", [DEEP_UNBALANCED, DEEP_BALANCED, DEEP_IN_AN_EVENT], ids=["3000", "1000", "in-event"]
+)
+def test_deeply_nested_batches_are_400(settings, key, value):
+    # Issue #23: the JSON parser's RecursionError was a 500 (the URL-check probe caught
+    # only ValueError). Signed or not, it is a malformed payload: 400, nothing signalled.
+    from anymail.testing import WebhookClient
+
+    client = WebhookClient(Client(raise_request_exception=False), basic_auth="user:pass")
+    response, signals = post(client, value, key=key)
+    assert response.status_code == 400, response.content
+    assert signals == []
+
+
+def test_nesting_deeper_than_the_limit_is_400_even_where_it_parses(webhook_client):
+    # A batch nested 200 levels deep parses, but no Mandrill payload nests like that,
+    # and code after the parser (the event digest, receivers) recurses over it.
+    nested = json.loads("[" * 200 + "]" * 200)
+    events = events_of("send_sent")
+    events[0]["msg"]["metadata"] = {"deep": nested}
+    response, signals = post(webhook_client, events)
     assert response.status_code == 400
     assert signals == []
+    # ... while Mandrill's own nesting (an inbound message's spam report, say) is fine
+    response, signals = post(webhook_client, events_of("inbound_text_attachment"))
+    assert response.status_code == 200
+    assert len(signals) == 1
 
 
 # --- the pure converters ---
@@ -374,8 +508,28 @@ def test_sync_events_carry_the_entry():
     [blacklist_add, *_] = tracking_events(events_of("sync_blacklist_unknown"))
     assert blacklist_add.event_type == "unknown"
     assert blacklist_add.recipient == "example.webhook@mandrillapp.com"
-    assert blacklist_add.description == "Example detail"
     assert blacklist_add.message_id is None
+
+
+def test_sync_event_description_is_the_sync_reason():
+    # Issue #23: a denylist entry's reason ("hard-bounce", a manual edit, ...) is the
+    # event's description; an allowlist entry has no reason, only the user's note.
+    blacklist = tracking_events(events_of("sync_blacklist_unknown"))
+    assert [event.description for event in blacklist] == ["hard-bounce"] * 3
+    whitelist = tracking_events(events_of("sync_whitelist_unknown"))
+    assert [event.description for event in whitelist] == ["example details"] * 2
+    [manual] = tracking_events(
+        [
+            {
+                "type": "blacklist",
+                "action": "add",
+                "ts": 1420303407,
+                "reject": {"email": "someone@example.com", "reason": "manual edit"},
+            }
+        ]
+    )
+    assert manual.description == "manual edit"
+    assert manual.recipient == "someone@example.com"
 
 
 def test_unknown_message_event_is_unknown():

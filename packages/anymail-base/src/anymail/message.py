@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
+from anymail.exceptions import AnymailSerializationError
 from anymail.utils import mime_attachment
 
 __all__ = [
@@ -193,6 +194,12 @@ def attach_inline_image(
     The Content-ID's domain is "inline" unless given: a hostname there can make
     some ESPs and mailbox providers mistake the id for a filename or a link.
     """
+    if not isinstance(content, bytes):
+        raise AnymailSerializationError(
+            f"attach_inline_image() needs the image's content as bytes, not "
+            f"{type(content).__name__}" + (" (no content)" if content is None else "") + ".",
+            field="attachments",
+        )
     content_id = make_msgid(idstring, domain or "inline")[1:-1]  # without <>
     if not subtype:  # sniff it (MIMEImage knows the common image formats)
         subtype = MIMEImage(content).get_content_subtype()

@@ -282,7 +282,18 @@ def parse_address_list(addresses: Any, field: str | None = None) -> list[EmailAd
     for item in addresses:
         if item is None:
             continue
+        if not isinstance(item, str | Promise):
+            raise AnymailInvalidAddress(
+                f"Invalid email address {item!r}{where}: an address must be a str, "
+                f"not {type(item).__name__}."
+            )
         text = force_str(item)
+        if "\r" in text or "\n" in text:
+            # Django's own EmailMessage.message() raises BadHeaderError for the same:
+            # a newline would let an address add headers (or recipients) of its own.
+            raise AnymailInvalidAddress(
+                f"Invalid email address {text!r}{where}: it contains a line break (CR or LF)."
+            )
         if not text.strip():
             raise AnymailInvalidAddress(f"Invalid email address '{text}'{where}: it is empty.")
         found = [pair for pair in getaddresses([text]) if any(pair)]
@@ -372,7 +383,13 @@ class Attachment:
                     field="attachments",
                 ) from err
             self.name = force_str(name) if name is not None else None
-            self._content = content if isinstance(content, bytes | str) else force_str(content)
+            if not isinstance(content, bytes | str):
+                raise AnymailSerializationError(
+                    f"Attachment {self.name!r} content must be bytes or str, not "
+                    f"{type(content).__name__}.",
+                    field="attachments",
+                )
+            self._content = content
             if not mimetype and self.name:
                 mimetype = mimetypes.guess_type(self.name)[0]
             self.mimetype = mimetype or "application/octet-stream"

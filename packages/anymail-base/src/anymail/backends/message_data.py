@@ -8,6 +8,7 @@ attachments split from inline images, Django's SMTP header semantics applied).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from django.core.mail import EmailMessage
 from django.utils.encoding import force_str
 from requests.structures import CaseInsensitiveDict
 
-from anymail.exceptions import AnymailSerializationError
+from anymail.exceptions import AnymailSerializationError, AnymailWarning
 from anymail.features import feature_specs
 from anymail.message import ANYMAIL_ATTRIBUTES
 from anymail.normalize import json_dict
@@ -33,7 +34,8 @@ from anymail.utils import (
 
 __all__ = ["DEFAULTABLE_ATTRIBUTES", "MessageData"]
 
-#: EmailMessage attributes that SEND_DEFAULTS may also supply.
+#: EmailMessage attributes that SEND_DEFAULTS may also supply: every attribute
+#: (the docs: SEND_DEFAULTS "work for all django.core.mail.EmailMessage attributes").
 DJANGO_ATTRIBUTES = (
     "from_email",
     "to",
@@ -45,8 +47,15 @@ DJANGO_ATTRIBUTES = (
     "extra_headers",
     "attachments",
     "alternatives",
+    "encoding",
+    "content_subtype",
+    "mixed_subtype",
+    "alternative_subtype",
 )
 DEFAULTABLE_ATTRIBUTES = frozenset(ANYMAIL_ATTRIBUTES) | frozenset(DJANGO_ATTRIBUTES) | {"headers"}
+#: Defaults that apply to the message object itself (not merged into MessageData):
+#: set on the message before it is read, when the message doesn't set them.
+MESSAGE_OBJECT_DEFAULTS = ("encoding", "content_subtype", "mixed_subtype", "alternative_subtype")
 
 
 @dataclass
@@ -103,6 +112,13 @@ class MessageData:
     ) -> MessageData:
         """Normalize ``message``, merged with ``defaults`` (the combined send defaults)."""
         defaults = defaults or {}
+        class_defaults = type(message)
+        for attr in MESSAGE_OBJECT_DEFAULTS:
+            # (Only where the message keeps its class's value: an explicit setting wins.)
+            if attr in defaults and getattr(message, attr, None) == getattr(
+                class_defaults, attr, None
+            ):
+                setattr(message, attr, defaults[attr])
 
         def get(attr: str) -> Any:
             value = getattr(message, attr, UNSET)
@@ -117,8 +133,8 @@ class MessageData:
             headers_value = merge_with_default(defaults["headers"], headers_value or {})
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         for name, value in (headers_value or {}).items():
-            name = _text(name, "headers (a header name)")
-            headers[name] = _text(value, f"headers[{name!r}]")
+            name = _text(name, "headers (a header name)", strict=True)
+            headers[name] = _text(value, f"headers[{name!r}]", strict=True)
             _no_newlines(name, "headers (a header name)")
             _no_newlines(headers[name], f"headers[{name!r}]")
 
@@ -146,11 +162,11 @@ class MessageData:
             data.envelope_sender = parse_single_address(envelope_sender, field="envelope_sender")
 
         subject = get("subject")
-        data.subject = _text(subject, "subject") if subject is not None else None
+        data.subject = _text(subject, "subject", strict=True) if subject is not None else None
         if data.subject is not None:
             _no_newlines(data.subject, "subject")
         body = get("body")
-        body = _text(body, "body") if body is not None else None
+        body = _text(body, "body", strict=True) if body is not None else None
         if getattr(message, "content_subtype", "plain") == "html":
             data.html = body
         else:
@@ -179,6 +195,8 @@ class MessageData:
         for spec in feature_specs():
             if spec.normalize is not None:
                 setattr(data, spec.attribute, spec.normalize(get(spec.attribute)))
+        for tag in data.tags:
+            _no_newlines(tag, "tags")
         data.esp_extra = json_dict_or_mapping(get("esp_extra"))
         for name in ("merge_data", "merge_metadata"):
             per_recipient = getattr(data, name)
@@ -189,6 +207,7 @@ class MessageData:
                         f"recipient, not {type(value).__name__} ({value!r}).",
                         field=f"{name}[{recipient!r}]",
                     )
+        _warn_unmatched_recipients(data)
         return data
 
     def as_send_params(self) -> dict[str, Any]:
@@ -215,8 +234,35 @@ class MessageData:
         return params
 
 
-def _text(value: Any, field: str) -> str:
-    """force_str, with an Anymail error naming the field for bytes that aren't UTF-8."""
+def _warn_unmatched_recipients(data: MessageData) -> None:
+    """merge_data / merge_metadata keys that match no "to" recipient would be dropped
+    without a word: warn, naming them (a typo, or a cc/bcc address, which batch
+    sends don't personalize)."""
+    for name in ("merge_data", "merge_metadata"):
+        per_recipient = getattr(data, name)
+        if not per_recipient:
+            continue
+        to = {address.addr_spec.lower() for address in data.to}
+        unmatched = [key for key in per_recipient if str(key).strip().lower() not in to]
+        if unmatched:
+            warnings.warn(
+                f"`{name}` has data for {', '.join(map(repr, unmatched))}, which "
+                "is not among the message's `to` addresses: it is not sent. (Batch sends "
+                "personalize each `to` recipient; key the data by their addr_spec.)",
+                AnymailWarning,
+                stacklevel=4,
+            )
+
+
+def _text(value: Any, field: str, strict: bool = False) -> str:
+    """force_str, with an Anymail error naming the field for bytes that aren't UTF-8.
+    With ``strict``, anything but str or bytes (None, a number) is refused too, rather
+    than sent as its Python text ("None", "5")."""
+    if strict and not isinstance(value, str | bytes):
+        raise AnymailSerializationError(
+            f"`{field}` must be a str, not {type(value).__name__} ({value!r}).",
+            field=field,
+        )
     try:
         return force_str(value)
     except UnicodeDecodeError as err:

@@ -5,6 +5,11 @@ Every message is one JSON post to ``<MANDRILL_API_URL>/messages/send.json`` (or,
 body (``"key"``), not in a header: the backend lists it in ``secret_attributes`` so
 errors and ``DEBUG_API_REQUESTS`` output redact it.
 
+Addresses go to Mandrill with their domains in IDNA (punycode) form, wherever the API
+takes one (from, to/cc/bcc, Reply-To, return_path_domain, and the ``rcpt`` of merge
+vars and recipient metadata, which must match a recipient); display names and local
+parts are sent as given.
+
 API reference: https://mailchimp.com/developer/transactional/api/messages/send-new-message/
 """
 
@@ -25,6 +30,7 @@ from anymail.esps.mandrill import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailDeprecationWarning,
+    AnymailInvalidAddress,
     AnymailRequestsAPIError,
     AnymailSerializationError,
 )
@@ -124,8 +130,9 @@ class MandrillPayload(RequestsPayload):
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
-        #: every recipient's addr_spec, in order (for matching the response)
-        self.recipients: list[str] = []
+        #: every recipient, in order, as (addr_spec as given, addr_spec as sent): the
+        #: response names the one sent, anymail_status the one given
+        self.recipients: list[tuple[str, str]] = []
         self.extra: dict[str, Any] = {}
         super().__init__(message, defaults, backend)
 
@@ -155,18 +162,18 @@ class MandrillPayload(RequestsPayload):
     # --- the set_* methods the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.msg["from_email"] = email.addr_spec
+        self.msg["from_email"] = email.idna_addr_spec
         if email.display_name:
             self.msg["from_name"] = email.display_name
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         to = self.msg.setdefault("to", [])
         for email in emails:
-            recipient = {"email": email.addr_spec, "type": recipient_type}
+            recipient = {"email": email.idna_addr_spec, "type": recipient_type}
             if email.display_name:
                 recipient["name"] = email.display_name
             to.append(recipient)
-            self.recipients.append(email.addr_spec)
+            self.recipients.append((email.addr_spec, email.idna_addr_spec))
 
     def set_subject(self, subject: str) -> None:
         self.msg["subject"] = subject
@@ -180,7 +187,7 @@ class MandrillPayload(RequestsPayload):
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
         # Mandrill has no reply_to field; it allows a Reply-To header.
         self.msg.setdefault("headers", {})["Reply-To"] = ", ".join(
-            email.address for email in emails
+            email.idna_address for email in emails
         )
 
     def set_extra_headers(self, headers: Mapping[str, str]) -> None:
@@ -218,7 +225,7 @@ class MandrillPayload(RequestsPayload):
 
     def set_envelope_sender(self, email: EmailAddress) -> None:
         # Mandrill generates the bounce mailbox itself; only its domain can be chosen.
-        self.msg["return_path_domain"] = email.domain
+        self.msg["return_path_domain"] = email.idna_domain
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self.msg["metadata"] = metadata
@@ -254,7 +261,7 @@ class MandrillPayload(RequestsPayload):
 
     def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
         self.msg["merge_vars"] = [
-            {"rcpt": email, "vars": name_content_list(values)}
+            {"rcpt": idna_addr_spec(email), "vars": name_content_list(values)}
             for email, values in merge_data.items()
         ]
 
@@ -356,6 +363,17 @@ def djrill_attribute_advice(name: str, target: str) -> str:
     )
 
 
+def idna_addr_spec(addr_spec: Any) -> Any:
+    """A recipient key (merge data, recipient metadata) with its domain in IDNA form, to
+    match the recipient as sent; anything that isn't an address is left as it is."""
+    if not isinstance(addr_spec, str) or "@" not in addr_spec or addr_spec.isascii():
+        return addr_spec
+    try:
+        return EmailAddress("", addr_spec).idna_addr_spec
+    except AnymailInvalidAddress:
+        return addr_spec  # no recipient can have that domain: it matches none anyway
+
+
 def name_content_list(values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """{name: content} → Mandrill's [{"name": ..., "content": ...}] (merge vars, template content)."""
     return [{"name": name, "content": content} for name, content in values.items()]
@@ -371,7 +389,7 @@ def rcpt_values_list(values: Mapping[str, Any], field: str = "merge_metadata") -
                 f"not {type(recipient_values).__name__}",
                 field=f"{field}[{email!r}]",
             )
-        result.append({"rcpt": email, "values": dict(recipient_values)})
+        result.append({"rcpt": idna_addr_spec(email), "values": dict(recipient_values)})
     return result
 
 
@@ -449,11 +467,13 @@ class EmailBackend(AnymailRequestsBackend):
                 raise invalid(f"unexpected recipient result {item!r}")
             status = STATUS_MAP.get(str(item.get("status")), "unknown")
             results[item["email"].lower()] = AnymailRecipientStatus(item.get("_id"), status)
-        # Key the statuses by the addresses as the message gave them.
+        # Key the statuses by the addresses as the message gave them (Mandrill names
+        # the address as sent: IDNA domain, maybe another case).
         statuses: dict[str, AnymailRecipientStatus] = {}
-        for addr_spec in payload.recipients:
-            statuses[addr_spec] = results.pop(
-                addr_spec.lower(), AnymailRecipientStatus(None, "unknown")
-            )
+        for given, sent in payload.recipients:
+            status = results.pop(sent.lower(), None)
+            if status is None:
+                status = results.pop(given.lower(), AnymailRecipientStatus(None, "unknown"))
+            statuses[given] = status
         statuses.update(results)
         return statuses

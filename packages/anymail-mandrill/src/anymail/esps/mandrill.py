@@ -75,6 +75,14 @@ ESP = EspDescription(
     required_settings=("MANDRILL_API_KEY",),
     webhook_required_settings=("MANDRILL_WEBHOOK_KEY",),
     signed_webhooks=True,
+    # Mailchimp Transactional retries a batch it got no 200 for (any other answer, a
+    # 4xx included) up to 20 times, 15-25 minutes apart, then disables the webhook
+    # (release note of 17 June 2024, "Webhook retry interval increased"). A 503 is
+    # retried like any failure. 20 x 25 minutes is 8 h 20 min: handled events are
+    # remembered for 9 hours.
+    webhook_retry_status=503,
+    webhook_retry_window=9 * 3600,
+    webhook_retry_docs="https://mailchimp.com/developer/release-notes/",
     settings=(
         "MANDRILL_API_KEY",
         "MANDRILL_WEBHOOK_KEY",

@@ -12,10 +12,16 @@ name and value, sorted by name)), where URL is the webhook URL exactly as entere
 Mandrill (with any ``user:password@`` basic auth credentials). Each webhook and each
 inbound route has its own key: ``MANDRILL_WEBHOOK_KEY`` may list several.
 
-Replay protection: the signature covers no timestamp or nonce, and Mandrill retries
-a failed batch until someone clicks "give up" in its dashboard, so there is no
+Replay protection: the signature covers no timestamp or nonce, so there is no
 staleness window to enforce. A signature is accepted once: the same signed request
-again within 24 hours (the replay cache's memory) is refused with a 400.
+again within 24 hours (the replay store's memory) is acknowledged (200) and not
+signalled again. (Anymail's base view also remembers each event, by the digest of its
+raw data, for the ESP's retry window: Mandrill gives events no id of their own.)
+
+Malformed input: ``mandrill_events`` that isn't a JSON array of objects, that nests
+deeper than :data:`MAX_NESTING` levels (no Mandrill payload comes close; the parser,
+and code after it, recurse), or whose events have values of the wrong type, raises
+``ValueError``: the view answers 400.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -45,9 +52,11 @@ from anymail.webhooks.base import AnymailBaseWebhookView
 __all__ = [
     "EVENT_TYPE_MAP",
     "MANDRILL_TEST_WEBHOOK_KEY",
+    "MAX_NESTING",
     "MandrillCombinedWebhookView",
     "inbound_event",
     "inbound_events",
+    "load_events",
     "sign",
     "tracking_event",
     "tracking_events",
@@ -92,6 +101,14 @@ MANDRILL_TEST_WEBHOOK_KEY: Final = "test-webhook"
 
 # RFC 3986 userinfo characters that need no percent-encoding.
 _USERINFO_SAFE = "!$&'()*+,;=-._~"
+
+#: The deepest nesting of arrays and objects ``mandrill_events`` may have. Mandrill's
+#: own payloads nest about six levels (an inbound message's spam report rules); a
+#: deeper batch is refused as malformed before anything recurses over it.
+MAX_NESTING: Final = 100
+
+# A JSON empty array, with any JSON whitespace around and inside it.
+_EMPTY_ARRAY = re.compile(r"[ \t\n\r]*\[[ \t\n\r]*\][ \t\n\r]*")
 
 
 # ---------------------------------------------------------------------------
@@ -140,13 +157,23 @@ def _string_list(value: Any, setting: str) -> list[str]:
 
 
 def _timestamp(value: Any) -> datetime | None:
+    """An event's ``ts`` (epoch seconds); ValueError for anything that isn't one."""
     if value is None or value == "":
         return None
-    return datetime.fromtimestamp(float(value), tz=UTC)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"Mandrill event ts must be a number, not {type(value).__name__}")
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"Mandrill event ts is not a timestamp: {str(value)[:40]!r}") from None
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -155,6 +182,45 @@ def _str_or_none(value: Any) -> str | None:
 
 def is_inbound(esp_event: dict[str, Any]) -> bool:
     return esp_event.get("event") == "inbound"
+
+
+def load_events(value: str) -> Any:
+    """Parse a ``mandrill_events`` form value. ValueError for text that isn't JSON, or
+    that nests deeper than :data:`MAX_NESTING` levels (the parser's RecursionError
+    included: a malformed payload, not a fault of ours)."""
+    try:
+        payload = json.loads(value)
+    except RecursionError:
+        raise ValueError(
+            f"mandrill_events nests deeper than {MAX_NESTING} levels (too deep to parse)"
+        ) from None
+    if _nests_deeper_than(payload, MAX_NESTING):
+        raise ValueError(f"mandrill_events nests deeper than {MAX_NESTING} levels")
+    return payload
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in ``value`` nest more than ``limit`` levels (walked
+    without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def is_empty_batch_text(value: str) -> bool:
+    """Whether a ``mandrill_events`` value is an empty JSON array (Mandrill's URL
+    check), read without parsing: it is asked before the signature is known good."""
+    return _EMPTY_ARRAY.fullmatch(value) is not None
 
 
 def webhook_events(payload: Any) -> list[AnymailEvent]:
@@ -186,14 +252,16 @@ def tracking_event(esp_event: dict[str, Any]) -> AnymailTrackingEvent:
     """One message event ({"event", "ts", "_id", "msg": {...}}) or sync event
     ({"type": "blacklist"|"whitelist", "action", "ts", "reject"|"entry": {...}})."""
     if "event" not in esp_event and "type" in esp_event:
-        # Allowlist/denylist changes: not about a message (6.0 docs: "unknown").
+        # Allowlist/denylist changes: not about a message (6.0 docs: "unknown"). The
+        # description is the denylist entry's reason ("hard-bounce", "spam", "unsub",
+        # "custom", ...), or, for an allowlist entry (which has none), its note.
         entry = _dict(esp_event.get("reject") or esp_event.get("entry"))
         return AnymailTrackingEvent(
             EventType.UNKNOWN,
             timestamp=_timestamp(esp_event.get("ts")),
             esp_event=esp_event,
             recipient=_str_or_none(entry.get("email")),
-            description=_str_or_none(entry.get("detail")),
+            description=_str_or_none(entry.get("reason")) or _str_or_none(entry.get("detail")),
         )
 
     mandrill_event = esp_event.get("event")
@@ -205,7 +273,7 @@ def tracking_event(esp_event: dict[str, Any]) -> AnymailTrackingEvent:
         mta_response = _str_or_none(msg.get("diag"))
     elif mandrill_event == "deferral":
         # The receiving server's latest reply.
-        smtp_events = [e for e in msg.get("smtp_events") or () if isinstance(e, dict)]
+        smtp_events = [e for e in _list(msg.get("smtp_events")) if isinstance(e, dict)]
         if smtp_events:
             mta_response = _str_or_none(smtp_events[-1].get("diag"))
     tags = msg.get("tags")
@@ -266,7 +334,7 @@ def message_from_fields(msg: dict[str, Any]) -> AnymailInboundMessage:
         from_email = f'"{msg["from_name"]}" <{from_email}>'
     to = ", ".join(
         f'"{pair[1]}" <{pair[0]}>' if len(pair) > 1 and pair[1] else str(pair[0])
-        for pair in msg.get("to") or ()
+        for pair in _list(msg.get("to"))
         if isinstance(pair, list | tuple) and pair
     )
     attachments = []
@@ -274,6 +342,8 @@ def message_from_fields(msg: dict[str, Any]) -> AnymailInboundMessage:
         for name, item in _dict(msg.get(kind)).items():
             item = _dict(item)
             content = item.get("content") or ""
+            if not isinstance(content, str):
+                raise ValueError(f"Mandrill inbound {kind}[{name!r}].content must be a string")
             if item.get("base64"):
                 content = base64.b64decode(content)
             attachments.append(
@@ -417,15 +487,12 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
 
     @staticmethod
     def is_empty_batch(payload: QueryDict) -> bool:
-        try:
-            return json.loads(payload["mandrill_events"]) == []
-        except ValueError:
-            return False
+        return is_empty_batch_text(payload["mandrill_events"])
 
     # --- converting ---
 
     def parse_events(self, request: HttpRequest, payload: QueryDict) -> list[AnymailEvent]:
-        return webhook_events(json.loads(payload["mandrill_events"]))
+        return webhook_events(load_events(payload["mandrill_events"]))
 
 
 def _without_userinfo(url: str) -> str:
