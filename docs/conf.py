@@ -60,7 +60,10 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "alabaster"
 html_title = "Anymail"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# wide tables scroll within the content column (the feature matrix has a column per ESP)
+html_css_files = ["anymail.css"]
+html_theme_options = {"page_width": "1180px", "sidebar_width": "230px"}
 
 # Docstrings name setting prefixes such as ANYMAIL_, which reStructuredText would read
 # as a link to a target called "ANYMAIL": show them as literals instead.

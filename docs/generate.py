@@ -126,7 +126,7 @@ def generate_all(docs: Path, source_url: str) -> None:
         absolute_links(architecture.read_text(encoding="utf-8"), architecture, repo, source_url),
     )
     conformance = repo / "conformance" / "README.md"
-    write(
-        out / "adding-an-esp.md",
-        absolute_links(conformance.read_text(encoding="utf-8"), conformance, repo, source_url),
-    )
+    guide = absolute_links(conformance.read_text(encoding="utf-8"), conformance, repo, source_url)
+    # The README's title is the distribution's name; the site calls the page by its job.
+    guide = re.sub(r"\A# .*", "# Adding an ESP (the conformance suite)", guide, count=1)
+    write(out / "adding-an-esp.md", guide)

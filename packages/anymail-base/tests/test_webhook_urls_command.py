@@ -64,9 +64,19 @@ def test_without_allowed_hosts_an_example_host(settings):
     assert "https://WEBHOOK_SECRET@yoursite.example.com/anymail/" in run()
 
 
+def test_the_first_real_host_name_skipping_test_and_loopback_names(settings):
+    settings.ALLOWED_HOSTS = [
+        "127.0.0.1", "localhost", "testserver", "[::1]", "*.example.org", ".example.net",
+        "app.localhost", "www.example.com", "later.example.com",
+    ]  # fmt: skip
+    output = run()
+    assert "https://WEBHOOK_SECRET@www.example.com/anymail/" in output
+    assert "testserver" not in output
+
+
 def test_runs_before_the_esp_keys_are_set(settings):
     # Listing the URLs is a set-up step: the system checks that want the keys
-    # (anymail.E004) must not stop it.
+    # (anymail.W006) must not stop it.
     settings.ANYMAIL = {}
     assert "WEBHOOK_SECRET@" in run()
 

@@ -189,6 +189,48 @@ def test_batch_send_gives_each_to_recipient_its_own_anymail_id(sendgrid):
     assert message.anymail_status.message_id == set(ids)
 
 
+def test_internationalized_domains_are_sent_as_idna(sendgrid):
+    """SendGrid's spec types every address "format: email" (RFC 5321, ASCII): a
+    domain like bücher.example goes in its IDNA form; names and local parts stay."""
+    message = send(
+        from_email="Zoë <from@bücher.example>",
+        to=["Jürgen Müller <user@bücher.example>", "ascii@example.com"],
+        cc=['"Last, First" <cc@münchen.example>'],
+        bcc=["bcc@bücher.example"],
+        reply_to=["Ré Ply <reply@bücher.example>"],
+        merge_data={"user@bücher.example": {"name": "Jürgen"}, "ascii@example.com": {}},
+        merge_metadata={"user@bücher.example": {"order": "7"}},
+    )
+    body = sent_body(sendgrid)  # (the fake API refused nothing: see the fixture)
+    assert body["from"] == {"email": "from@xn--bcher-kva.example", "name": "Zoë"}
+    assert body["reply_to"] == {"email": "reply@xn--bcher-kva.example", "name": "Ré Ply"}
+    first, second = body["personalizations"]
+    assert first["to"] == [{"email": "user@xn--bcher-kva.example", "name": "Jürgen Müller"}]
+    assert second["to"] == [{"email": "ascii@example.com"}]
+    assert first["cc"] == [{"email": "cc@xn--mnchen-3ya.example", "name": "Last, First"}]
+    assert first["bcc"] == [{"email": "bcc@xn--bcher-kva.example"}]
+    # merge data and merge metadata still find the recipient they were keyed by
+    assert first["substitutions"] == {"name": "Jürgen"}
+    assert first["custom_args"]["order"] == "7"
+    # anymail_status is keyed by the addresses as the message gave them
+    recipients = message.anymail_status.recipients
+    assert set(recipients) == {
+        "user@bücher.example",
+        "ascii@example.com",
+        "cc@münchen.example",
+        "bcc@bücher.example",
+    }
+    assert recipients["user@bücher.example"].message_id == first["custom_args"]["anymail_id"]
+
+
+def test_invalid_internationalized_domain_is_refused_before_sending(sendgrid):
+    from anymail.exceptions import AnymailInvalidAddress
+
+    with pytest.raises(AnymailInvalidAddress, match="domain"):
+        send(to=["user@" + "ü" * 70 + ".example"])  # a label too long for IDNA
+    assert PROFILE.request_count(sendgrid) == 0
+
+
 def test_metadata_and_merge_metadata_are_string_custom_args(sendgrid):
     send(
         to=["alice@example.com", "bob@example.com"],
@@ -647,11 +689,12 @@ def test_schema_check_catches_what_sendgrid_refuses():
     problems = mail_send_violations(
         {
             "from": {"email": "from@example.com"},
-            "personalizations": [{"cc": [{"email": "cc@example.com"}]}],
+            "personalizations": [{"cc": [{"email": "cc@bücher.example"}]}],
             "content": [{"type": "text/plain", "value": ""}],
             "custom_args": {"top": "level"},
         }
     )
     assert any("'to' is a required property" in p for p in problems)
+    assert any("is not a 'email'" in p for p in problems)
     assert any(p.startswith("content.0.value") for p in problems)
     assert any(p.startswith("custom_args") for p in problems)

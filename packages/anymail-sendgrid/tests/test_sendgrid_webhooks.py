@@ -3,6 +3,7 @@ unsigned), the Signed Event Webhook, payloads posted to the wrong URL, Inbound
 Parse charsets, and the pure converters."""
 
 import base64
+import json
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from anymail.conformance.sendgrid.profile import PROFILE, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from anymail.esps.sendgrid import ESP
 from anymail.exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning
 from anymail.signals import tracking
 from anymail.webhooks.sendgrid import (
@@ -192,7 +194,8 @@ def test_replayed_post_is_not_signalled_again(webhook_client, signed):
 
 
 def test_failed_post_can_be_retried(webhook_client, signed):
-    """A receiver error gives SendGrid a 400; its retry of the same signed post works."""
+    """A receiver error is our fault: SendGrid gets the answer that makes it retry
+    (ESP.webhook_retry_status, 503), and its retry of the same signed post works."""
     body = body_of("tracking_click")
     headers = sign(body)
 
@@ -201,12 +204,37 @@ def test_failed_post_can_be_retried(webhook_client, signed):
 
     tracking.connect(broken)
     try:
-        assert webhook_client.post(TRACKING, body, headers=headers)[0].status_code == 400
+        response, _ = webhook_client.post(TRACKING, body, headers=headers)
     finally:
         tracking.disconnect(broken)
+    assert response.status_code == ESP.webhook_retry_status == 503
+    assert response["Retry-After"]
     response, signals = webhook_client.post(TRACKING, body, headers=headers)
     assert response.status_code == 200
     assert len(signals) == 1
+
+
+def test_retry_answer_is_declared_from_sendgrids_docs():
+    """503 (both webhooks retry a 5xx); remembered for Inbound Parse's 72 hours, which
+    outlasts the Event Webhook's 24."""
+    assert ESP.webhook_retry_status == 503
+    assert ESP.webhook_retry_window == 72 * 3600 > TIMESTAMP_TOLERANCE
+    assert ESP.webhook_retry_docs.startswith("https://www.twilio.com/docs/sendgrid/")
+
+
+def test_redelivered_event_is_acknowledged_not_signalled(webhook_client, signed):
+    """SendGrid retries a batch (signed afresh, or not): events it has already
+    delivered are not signalled twice, the others are."""
+    delivered = FIXTURES["tracking_delivered"].data["request"]["json"]
+    opened = FIXTURES["tracking_open"].data["request"]["json"]
+    first = json.dumps(delivered).encode()
+    assert len(webhook_client.post(TRACKING, first, headers=sign(first))[1]) == 1
+    batch = json.dumps(delivered + opened).encode()
+    response, signals = webhook_client.post(TRACKING, batch, headers=sign(batch))
+    assert response.status_code == 200
+    assert [s.event.event_type for s in signals] == ["opened"]
+    response, signals = webhook_client.post(TRACKING, batch, headers=sign(batch))
+    assert (response.status_code, response.content, signals) == (200, b"Already received", [])
 
 
 def test_key_rotation_list(webhook_client, settings, webhook_secret):
@@ -215,8 +243,9 @@ def test_key_rotation_list(webhook_client, settings, webhook_secret):
         **settings.ANYMAIL,
         "SENDGRID_WEBHOOK_VERIFICATION_KEY": [public_key_of(old_key), PROFILE.verification_key],
     }
-    body = body_of("tracking_bounce")
-    for key in (old_key, PROFILE.signing_key):
+    # (two different events: the same one again would be a duplicate, not signalled)
+    for key, name in ((old_key, "tracking_bounce"), (PROFILE.signing_key, "tracking_open")):
+        body = body_of(name)
         response, signals = webhook_client.post(TRACKING, body, headers=sign(body, key=key))
         assert response.status_code == 200
         assert len(signals) == 1
@@ -243,10 +272,91 @@ def test_unsigned_webhook_warns_without_basic_auth(client, settings):
     assert response.status_code == 200
 
 
-def test_invalid_verification_key_setting_type(webhook_client, settings, webhook_secret):
-    settings.ANYMAIL = {**settings.ANYMAIL, "SENDGRID_WEBHOOK_VERIFICATION_KEY": 12345}
-    with pytest.raises(AnymailConfigurationError, match="SENDGRID_WEBHOOK_VERIFICATION_KEY"):
-        webhook_client.post(TRACKING, body_of("tracking_deferred"))
+@pytest.mark.parametrize("setting", [12345, "not a key"])
+def test_invalid_verification_key_setting(
+    webhook_client, settings, webhook_secret, caplog, setting
+):
+    """A setting we got wrong is our fault: SendGrid retries (and the log says what
+    to fix), rather than losing the events."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "SENDGRID_WEBHOOK_VERIFICATION_KEY": setting}
+    response, signals = webhook_client.post(TRACKING, body_of("tracking_deferred"))
+    assert (response.status_code, signals) == (503, [])
+    assert response["Retry-After"]
+    assert "SENDGRID_WEBHOOK_VERIFICATION_KEY" in caplog.text
+
+
+# --- multipart posts to the signed tracking webhook (issue #23)
+
+
+@pytest.mark.parametrize("boundary", ["xYzZY", "----WebKitFormBoundary7MA4YWxkTrZu0gW", "b"])
+def test_multipart_post_to_signed_tracking_url_is_400_not_500(
+    webhook_client, signed, boundary, caplog
+):
+    """Any multipart body with any signature headers: Django can't give back the body
+    of a form it has parsed, so this used to raise RawPostDataException (a 500). The
+    Event Webhook posts only JSON: it's a request that can't be signed, a 400."""
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--{boundary}--\r\n'
+    ).encode()
+    headers = {SIGNATURE_HEADER: "c2lnbmF0dXJl", TIMESTAMP_HEADER: str(int(time.time()))}
+    response, signals = webhook_client.post(
+        TRACKING, body, f"multipart/form-data; boundary={boundary}", headers=headers
+    )
+    assert (response.status_code, signals) == (400, [])
+    assert "signed Event Webhook posts application/json" in caplog.text
+
+
+def test_validly_signed_multipart_post_is_still_refused(client, signed):
+    """Signed with the right key, a form still isn't an Event Webhook post."""
+    from django.test import Client
+
+    from anymail.testing import WebhookClient
+
+    hook = WebhookClient(Client(raise_request_exception=False), basic_auth="user:pass")
+    body, content_type = multipart([("x", b"1"), ("event", b"delivered")])
+    response, signals = hook.post(TRACKING, body, content_type, headers=sign(body))
+    assert (response.status_code, signals) == (400, [])
+
+
+def test_signed_inbound_post_at_tracking_url_explains(webhook_client, signed):
+    """(reject_early answers before any signature is looked at.)"""
+    request = encode_fixture_request(FIXTURES["inbound_raw_data"].data["request"])
+    response, signals = webhook_client.post(
+        TRACKING, request.body, request.content_type, headers=sign(request.body)
+    )
+    assert (response.status_code, signals) == (400, [])
+    assert b"/anymail/sendgrid/inbound/" in response.content
+
+
+def test_unsigned_multipart_post_to_tracking_url_is_400(webhook_client, webhook_secret):
+    body, content_type = multipart([("x", b"1")])
+    response, signals = webhook_client.post(TRACKING, body, content_type)
+    assert (response.status_code, signals) == (400, [])
+
+
+def post_request(body, content_type):
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/", body, content_type=content_type)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error"),
+    [
+        (b"x=1", "multipart/form-data", "form can't be read"),  # no boundary
+        (b"--b\r\n\r\n--b--", "multipart/form-data; boundary=" + "b" * 300, "form can't be read"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", "nested too deeply"),
+        (b'["\xff"]', "application/json", "can't decode"),
+        (b"x=1", "application/x-www-form-urlencoded", "doesn't post"),
+    ],
+)
+def test_unreadable_posts_raise_value_error(body, content_type, error):
+    """The base view answers a ValueError with a 400; anything else would be taken
+    for a bug on our side (and answered so SendGrid retries a hopeless post)."""
+    from anymail.webhooks.sendgrid import read_sendgrid_post
+
+    with pytest.raises(ValueError, match=error):
+        read_sendgrid_post(post_request(body, content_type))
 
 
 # --- the tracking converter
@@ -432,17 +542,70 @@ def test_parsed_inbound_attachments_in_order_and_inline(webhook_client, webhook_
     assert message.inline_attachments["logo"].get_content_bytes() == b"content 2"
 
 
-def test_oversized_raw_inbound_gives_400_not_500(webhook_client, webhook_secret, settings):
+def test_inbound_over_django_upload_limits_is_retried(
+    webhook_client, webhook_secret, settings, caplog
+):
+    """Inbound Parse drops a message for good on a 4xx: a message our settings refuse
+    gets the retry answer (with the setting to raise in the log), and SendGrid's retry
+    goes through once the limit is raised."""
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     body, content_type = multipart([("email", b"Subject: big\r\n\r\n" + b"x" * 1000)])
     response, signals = webhook_client.post(INBOUND, body, content_type)
-    assert (response.status_code, signals) == (400, [])
+    assert (response.status_code, signals) == (503, [])
+    assert response["Retry-After"]
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in caplog.text
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response, [signal] = webhook_client.post(INBOUND, body, content_type)
+    assert response.status_code == 200
+    assert signal.event.message.subject == "big"
+
+
+def test_inbound_with_more_files_than_django_allows_is_retried(
+    webhook_client, webhook_secret, settings, caplog
+):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    files = [(f"attachment{n}", f"f{n}.txt", "text/plain", b"x") for n in (1, 2, 3)]
+    body, content_type = multipart([("headers", b"Subject: files\r\n")], files)
+    response, signals = webhook_client.post(INBOUND, body, content_type)
+    assert (response.status_code, signals) == (503, [])
+    assert "DATA_UPLOAD_MAX_NUMBER_FILES" in caplog.text
 
 
 def test_inbound_without_a_message_gives_400(webhook_client, webhook_secret):
     body, content_type = multipart([("dkim", b"{@example.com : pass}")])
     response, signals = webhook_client.post(INBOUND, body, content_type)
     assert (response.status_code, signals) == (400, [])
+
+
+def test_redelivered_inbound_message_is_signalled_once(webhook_client, webhook_secret):
+    """Inbound Parse sends no id: event_id is a digest of the post's fields and files,
+    so SendGrid's redelivery of the same message is acknowledged, not signalled."""
+    request = encode_fixture_request(
+        FIXTURES["inbound_docs_default_payload_attachments"].data["request"]
+    )
+    response, [signal] = webhook_client.post(INBOUND, request.body, request.content_type)
+    assert response.status_code == 200
+    assert signal.event.event_id.startswith("sha256:")
+    response, signals = webhook_client.post(INBOUND, request.body, request.content_type)
+    assert (response.status_code, response.content, signals) == (200, b"Already received", [])
+
+
+def test_inbound_event_id_depends_on_fields_and_file_contents():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from anymail.webhooks.sendgrid import inbound_event_id
+
+    def event_id(text="hello", attachment=b"one"):
+        fields = QueryDict(mutable=True)
+        fields.update({"headers": "Subject: hi\r\n", "text": text})
+        upload = SimpleUploadedFile("a.txt", attachment, content_type="text/plain")
+        return inbound_event_id(fields, MultiValueDict({"attachment1": [upload]})), upload
+
+    first, upload = event_id()
+    assert first == event_id()[0]
+    assert upload.read() == b"one"  # left readable, from the start
+    assert first != event_id(text="hello!")[0]
+    assert first != event_id(attachment=b"two")[0]
 
 
 def test_inbound_events_is_a_pure_function_of_the_fields():

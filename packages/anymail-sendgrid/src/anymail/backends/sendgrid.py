@@ -82,10 +82,13 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
 
 
 def _address(email: EmailAddress) -> dict[str, str]:
-    """SendGrid's email object: the name apart from the address (no quoting needed)."""
+    """SendGrid's email object: the name apart from the address (no quoting needed).
+    The spec types ``email`` as JSON Schema's "email" (RFC 5321, ASCII): an
+    internationalized domain is sent in its IDNA form (``user@xn--bcher-kva.example``;
+    an invalid one raises AnymailInvalidAddress before anything is sent)."""
     if email.display_name:
-        return {"email": email.addr_spec, "name": email.display_name}
-    return {"email": email.addr_spec}
+        return {"email": email.idna_addr_spec, "name": email.display_name}
+    return {"email": email.idna_addr_spec}
 
 
 class SendGridPayload(RequestsPayload):
@@ -392,7 +395,11 @@ class SendGridPayload(RequestsPayload):
 
     def find_message_ids(self) -> dict[str, str | None]:
         """Each recipient's anymail_id, read from the personalizations as sent (a cc
-        or bcc copied into several batch personalizations gets the first one's)."""
+        or bcc copied into several batch personalizations gets the first one's), keyed
+        by the address as the message gave it (not its IDNA form, as sent)."""
+        as_given = {
+            email.idna_addr_spec: email.addr_spec for email in (*self.to, *self.cc, *self.bcc)
+        }
         ids: dict[str, str | None] = {}
         for personalization in self.body["personalizations"]:
             custom_args = personalization.get("custom_args")
@@ -403,7 +410,7 @@ class SendGridPayload(RequestsPayload):
                 for recipient in personalization.get(kind) or ():
                     email = recipient.get("email") if isinstance(recipient, Mapping) else None
                     if isinstance(email, str):
-                        ids.setdefault(email, message_id)
+                        ids.setdefault(as_given.get(email, email), message_id)
         return ids
 
 

@@ -71,5 +71,14 @@ ESP = EspDescription(
         "SENDGRID_WEBHOOK_VERIFICATION_KEY",
         "SENDGRID_SEND_DEFAULTS",
     ),
+    # SendGrid retries a 5xx from both webhooks: the Event Webhook retries any answer
+    # but a 2xx "at increasing intervals for up to 24 hours after the event occurs";
+    # Inbound Parse retries a 5xx for up to 72 hours (and drops a post on a 3xx or 4xx).
+    webhook_retry_status=503,
+    # The longer of the two: Inbound Parse's 72 hours.
+    webhook_retry_window=72 * 3600,
+    webhook_retry_docs=(
+        "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/troubleshooting"
+    ),
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sendgrid#readme",
 )

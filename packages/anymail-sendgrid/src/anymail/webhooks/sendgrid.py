@@ -33,12 +33,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
 from anymail.esps.sendgrid import ESP
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEvent, event_digest
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
@@ -59,6 +65,7 @@ __all__ = [
     "TIMESTAMP_TOLERANCE",
     "SendGridInboundWebhookView",
     "SendGridTrackingWebhookView",
+    "inbound_event_id",
     "inbound_events",
     "load_verification_keys",
     "tracking_events",
@@ -160,8 +167,13 @@ def _key_list(setting: Any) -> tuple[str, ...]:
     )
 
 
+class PostOverDjangoLimits(ValueError):
+    """A post larger than Django's DATA_UPLOAD_MAX_* settings allow."""
+
+
 def read_sendgrid_post(request: HttpRequest) -> Any:
     """A SendGrid post: the Event Webhook's JSON, or Inbound Parse's multipart form.
+    Raises ValueError for a body that is neither (the webhook answers 400).
 
     Django decodes form fields with the request's encoding. Inbound Parse sends each
     field in its own charset (named in its "charsets" field), so read them as
@@ -169,7 +181,14 @@ def read_sendgrid_post(request: HttpRequest) -> Any:
     be decoded with its own charset.
     """
     if request.content_type == "application/json":
-        return json.loads(request.body.decode("utf-8"))
+        try:
+            return json.loads(request.body.decode("utf-8"))
+        except RecursionError as err:  # nested deeper than Python's json can read
+            raise ValueError("SendGrid webhook JSON is nested too deeply") from err
+        except RequestDataTooBig as err:
+            raise ValueError(
+                "SendGrid webhook post is larger than DATA_UPLOAD_MAX_MEMORY_SIZE"
+            ) from err
     if request.content_type != "multipart/form-data":
         raise ValueError(f"SendGrid doesn't post {request.content_type!r}")
     # (Unless something, a middleware say, already parsed the form: then the default
@@ -179,11 +198,23 @@ def read_sendgrid_post(request: HttpRequest) -> Any:
     try:
         return request.POST
     except RequestDataTooBig as err:
-        raise ValueError(
+        raise PostOverDjangoLimits(
             "SendGrid inbound message is larger than DATA_UPLOAD_MAX_MEMORY_SIZE: raise "
             "that Django setting (an Inbound Parse post can be many megabytes), or turn off "
             "'POST the raw, full MIME message' so attachments arrive as files"
         ) from err
+    except TooManyFieldsSent as err:
+        raise PostOverDjangoLimits(
+            "SendGrid inbound post has more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS: "
+            "raise that Django setting"
+        ) from err
+    except TooManyFilesSent as err:
+        raise PostOverDjangoLimits(
+            "SendGrid inbound message has more attachments than DATA_UPLOAD_MAX_NUMBER_FILES: "
+            "raise that Django setting"
+        ) from err
+    except (MultiPartParserError, SuspiciousOperation) as err:  # a broken multipart body
+        raise ValueError(f"SendGrid webhook form can't be read: {err}") from err
 
 
 class SendGridWebhookView(AnymailBaseWebhookView):
@@ -363,8 +394,9 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
                 "and -Timestamp headers). Turn on the Signed Event Webhook in SendGrid, or "
                 "unset SENDGRID_WEBHOOK_VERIFICATION_KEY."
             )
+        body = self.signed_body(request)
         if not timestamp.isascii() or not verify_signature(
-            self.verification_keys, signature, timestamp, request.body
+            self.verification_keys, signature, timestamp, body
         ):
             raise AnymailWebhookValidationFailure(
                 "SendGrid webhook called with an invalid signature (check "
@@ -376,8 +408,20 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
             raise AnymailWebhookValidationFailure("SendGrid webhook timestamp is invalid") from None
         # A (timestamp, body) SendGrid signed is accepted once. (Not the signature
         # itself: ECDSA signatures can be altered and stay valid.)
-        token = hashlib.sha256(timestamp.encode("ascii") + b"." + request.body).hexdigest()
+        token = hashlib.sha256(timestamp.encode("ascii") + b"." + body).hexdigest()
         self.check_replay(when, token, tolerance=TIMESTAMP_TOLERANCE)
+
+    @staticmethod
+    def signed_body(request: HttpRequest) -> bytes:
+        """The raw body the signature covers. SendGrid signs only its Event Webhook's
+        JSON posts: any other post is refused (400) without reading it. (Django can't
+        give back the body of a multipart form it has parsed.)"""
+        if request.content_type != "application/json":
+            raise AnymailWebhookValidationFailure(
+                f"SendGrid's signed Event Webhook posts application/json, not "
+                f"{request.content_type!r}: this post can't carry a valid signature"
+            )
+        return request.body  # (read_sendgrid_post has read a JSON body already)
 
     def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
         return tracking_events(payload)
@@ -465,6 +509,25 @@ def inbound_events(
     return [AnymailInboundEvent(esp_event=esp_event, message=message)]
 
 
+def inbound_event_id(fields: QueryDict, files: MultiValueDict[str, Any]) -> str:
+    """A stable ``event_id`` for an Inbound Parse post, which carries no id of its own:
+    :func:`anymail.events.event_digest` of its form fields and, for each uploaded
+    file, its name, type and the SHA-256 of its content. SendGrid's redelivery of the
+    same message gets the same id."""
+    uploads: dict[str, list[list[str]]] = {}
+    for name in files:
+        uploads[name] = []
+        for upload in files.getlist(name):
+            content = hashlib.sha256()
+            for chunk in upload.chunks():  # (from the start of the file)
+                content.update(chunk)
+            upload.seek(0)
+            uploads[name].append(
+                [str(upload.name or ""), str(upload.content_type or ""), content.hexdigest()]
+            )
+    return event_digest({"fields": fields, "files": uploads})
+
+
 def message_from_fields(
     inbound: InboundFields, files: MultiValueDict[str, Any]
 ) -> AnymailInboundMessage:
@@ -517,8 +580,14 @@ class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView)
     """SendGrid's Inbound Parse webhook, raw MIME or parsed."""
 
     def read_payload(self, request: HttpRequest) -> Any:
-        """The form fields (an Event Webhook's JSON, for reject_early)."""
-        return read_sendgrid_post(request)
+        """The form fields (an Event Webhook's JSON, for reject_early). A post over
+        Django's upload limits is SendGrid's message refused by our settings, not a bad
+        request: Inbound Parse would drop it for good on a 400, so parse_events turns
+        it into the answer that makes SendGrid retry (until the limit is raised)."""
+        try:
+            return read_sendgrid_post(request)
+        except PostOverDjangoLimits as err:
+            return err
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if isinstance(payload, list) and any(
@@ -531,7 +600,14 @@ class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView)
         return None
 
     def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
+        if isinstance(payload, PostOverDjangoLimits):
+            raise AnymailConfigurationError(str(payload)) from payload
         if not isinstance(payload, QueryDict):
             raise ValueError("SendGrid Inbound Parse posts multipart/form-data")
         encoding = request.encoding or "utf-8"
         return inbound_events(payload, request.FILES, encoding=encoding, esp_event=request)
+
+    def derive_event_id(self, request: HttpRequest, event: AnymailEvent, index: int) -> str:
+        """Inbound Parse sends no id: the digest of the post's fields and files (its
+        multipart body itself is gone once Django has parsed the form)."""
+        return inbound_event_id(request.POST, request.FILES)

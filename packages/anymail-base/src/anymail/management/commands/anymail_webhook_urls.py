@@ -22,10 +22,29 @@ PLACEHOLDER = "WEBHOOK_SECRET"
 EXAMPLE_HOST = "yoursite.example.com"
 
 
+#: names that are never a site's public host: Django's test client's, loopback's
+_NOT_PUBLIC = {"testserver", "localhost", "localhost.localdomain", "ip6-localhost", "[::1]", "::1"}
+
+
+def _is_real_host_name(host: str) -> bool:
+    """Not empty, not a wildcard or a subdomain pattern, not a loopback name or address."""
+    import ipaddress
+
+    host = host.strip().lower()
+    if not host or host.startswith((".", "*")) or "*" in host or host in _NOT_PUBLIC:
+        return False
+    if host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True
+
+
 def default_host() -> str:
     """The first host ALLOWED_HOSTS names outright (not a wildcard, not local)."""
     for host in getattr(settings, "ALLOWED_HOSTS", []):
-        if host and not host.startswith((".", "*")) and host not in ("localhost", "127.0.0.1"):
+        if _is_real_host_name(str(host)):
             return str(host)
     return EXAMPLE_HOST
 
