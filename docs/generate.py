@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from anymail.matrix import render_matrix
-from anymail.registry import EspDescription, installed_esps
+from anymail.registry import EspDescription, current_esps
 
 _RELATIVE_LINK = re.compile(r"\]\((?!https?:|mailto:|#)([^)\s]+)\)")
 
@@ -97,7 +97,7 @@ def write(path: Path, text: str) -> None:
 def generate_all(docs: Path, source_url: str) -> None:
     """Write docs/esps/ (one page per ESP, and their index) and docs/reference/."""
     repo = docs.parent
-    esps = list(installed_esps().values())
+    esps = list(current_esps().values())
     shutil.rmtree(docs / "esps", ignore_errors=True)  # no page for an uninstalled ESP
     out = docs / "reference"
     write(out / "features.md", feature_matrix(esps))

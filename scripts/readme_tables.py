@@ -49,9 +49,9 @@ def render_packages() -> str:
 
 def render_features() -> str:
     from anymail.matrix import render_matrix
-    from anymail.registry import installed_esps
+    from anymail.registry import current_esps
 
-    return render_matrix(installed_esps().values())
+    return render_matrix(current_esps().values())
 
 
 RENDERERS = {"packages": render_packages, "feature-matrix": render_features}

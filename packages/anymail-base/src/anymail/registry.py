@@ -30,6 +30,7 @@ __all__ = [
     "LoadError",
     "WebhookRoute",
     "clear_cache",
+    "current_esps",
     "get_esp",
     "installed_esps",
     "load_errors",
@@ -137,6 +138,10 @@ class EspDescription:
     #: The ESP's page that documents its webhook retries (which answers it retries,
     #: for how long).
     webhook_retry_docs: str | None = None
+    #: The id of the ESP description that replaces this one (an ESP that was renamed,
+    #: such as SendinBlue → Brevo). Its names keep working, with a deprecation
+    #: warning; the feature matrix and docs list only the new one.
+    superseded_by: str | None = None
     distribution: str = ""
     backend: str = ""
     class_prefix: str = ""
@@ -252,6 +257,17 @@ def _current() -> dict[str, EspDescription]:
 def installed_esps() -> dict[str, EspDescription]:
     """{esp id: EspDescription} for every installed ESP package that loaded, sorted by id."""
     return dict(_current())
+
+
+def current_esps() -> dict[str, EspDescription]:
+    """The installed ESPs less those superseded by another installed one (a renamed
+    ESP's old name): what the feature matrix and docs list."""
+    esps = _current()
+    return {
+        esp_id: esp
+        for esp_id, esp in esps.items()
+        if not (esp.superseded_by and esp.superseded_by in esps)
+    }
 
 
 def load_errors() -> tuple[LoadError, ...]:
