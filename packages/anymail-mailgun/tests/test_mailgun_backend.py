@@ -6,12 +6,16 @@ import os
 import subprocess
 import sys
 from base64 import b64encode
+from email import policy
+from email.parser import BytesParser
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 
+from anymail.conformance.mailgun.profile import PROFILE
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
-from anymail.message import AnymailMessage
+from anymail.message import AnymailMessage, attach_inline_image
 from anymail.testing import MAILERS_SUPPORTED, get_connection
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
@@ -19,11 +23,22 @@ API_KEY = "key-test-1234"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
+#: What Mailgun's messages endpoint answers a message with no content.
+NO_CONTENT = "Need at least one of 'text', 'html', 'amp-html' or 'template' parameters specified"
+
+
 @pytest.fixture
 def server():
     def answer(request):
         if "unknown.example" in request.path:
             return FakeResponse.json({"message": "Domain not found: unknown.example"}, 404)
+        if request.path.endswith("/messages"):
+            # Like Mailgun, refuse a message without (non-empty) content.
+            form = request.form()
+            if not any(
+                any(form.get(name, [])) for name in ("text", "html", "amp-html", "template")
+            ):
+                return FakeResponse.json({"message": NO_CONTENT}, 400)
         return FakeResponse.json(
             {"id": "<20260101.1@example.com>", "message": "Queued. Thank you."}
         )
@@ -42,7 +57,8 @@ def mailgun(settings, server):
 def send(**kwargs):
     kwargs.setdefault("from_email", "Sender <from@example.com>")
     kwargs.setdefault("to", ["to@example.com"])
-    message = AnymailMessage(subject="Subject", body="Body", **kwargs)
+    kwargs.setdefault("body", "Body")
+    message = AnymailMessage(subject="Subject", **kwargs)
     message.send()
     return message
 
@@ -246,3 +262,161 @@ def test_internationalized_domains_are_sent_as_idna(mailgun):
         "plain@xn--bcher-kva.example",
         "ascii@example.com",
     }
+
+
+def test_internationalized_from_bcc_and_sending_domain_are_sent_as_idna(mailgun):
+    """The From address, Bcc, and the sending domain (in the URL) in IDNA form too."""
+    send(
+        from_email="Zoë <from@bücher.example>",
+        to=["to@example.com"],
+        bcc=["Blind <bcc@bücher.example>"],
+    )
+    [request] = mailgun.requests
+    assert request.path == "/v3/xn--bcher-kva.example/messages"
+    form = request.form()
+    assert form["from"] == ["Zoë <from@xn--bcher-kva.example>"]
+    assert form["bcc"] == ["Blind <bcc@xn--bcher-kva.example>"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "setting"),
+    [
+        ({"envelope_sender": "bounces@mail.bücher.example"}, None),
+        ({}, "mail.bücher.example"),
+    ],
+)
+def test_internationalized_sending_domain_is_sent_as_idna(mailgun, settings, kwargs, setting):
+    if setting:
+        settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_SENDER_DOMAIN": setting}
+    send(**kwargs)
+    assert mailgun.requests[0].path == "/v3/mail.xn--bcher-kva.example/messages"
+
+
+def test_uses_the_base_idna_helpers():
+    """One IDNA implementation: EmailAddress.idna_address / idna_addr_spec (anymail-base)."""
+    import anymail.backends.mailgun as module
+
+    assert not hasattr(module, "_idna_addr_spec")
+    assert not hasattr(module, "_ascii_domain")
+
+
+def parse_mime(request):
+    [upload] = [upload for upload in request.files() if upload.name == "message"]
+    assert upload.filename == "message.mime"
+    return BytesParser(policy=policy.default).parsebytes(upload.value)
+
+
+def test_empty_body_is_sent_with_an_empty_text_part(mailgun):
+    """Mailgun's messages endpoint refuses a message with no (non-empty) text, html or
+    template. Django sends an empty body as an empty text/plain part: so does Anymail,
+    through messages.mime, with every recipient, option and attachment."""
+    message = AnymailMessage(
+        subject="Sübject",
+        body="",
+        from_email="Zoë <from@example.com>",
+        to=["to@example.com", "Jürgen <user@bücher.example>"],
+        cc=["cc@example.com"],
+        bcc=["bcc@example.com"],
+        reply_to=["reply@example.com"],
+        headers={"X-Custom": "value"},
+        tags=["empty"],
+        metadata={"order": "1"},
+        track_opens=True,
+    )
+    message.attach("report.pdf", b"%PDF", "application/pdf")
+    cid = attach_inline_image(message, b"\x89PNG", "logo.png", subtype="png")
+    message.send()
+    assert message.anymail_status.status == {"queued"}
+
+    [request] = mailgun.requests
+    assert request.path == "/v3/example.com/messages.mime"
+    form = request.form()
+    assert form["to"] == [
+        "to@example.com",
+        "Jürgen <user@xn--bcher-kva.example>",
+        "cc@example.com",
+        "bcc@example.com",
+    ]
+    assert form["o:tag"] == ["empty"]
+    assert form["v:order"] == ["1"]
+    assert form["o:tracking-opens"] == ["yes"]
+    assert not {"from", "cc", "bcc", "subject", "text", "html", "h:X-Custom"} & set(form)
+
+    mime = parse_mime(request)
+    assert mime["From"] == "Zoë <from@example.com>"
+    assert mime["To"] == "to@example.com, Jürgen <user@xn--bcher-kva.example>"
+    assert mime["Cc"] == "cc@example.com"
+    assert "Bcc" not in mime
+    assert mime["Reply-To"] == "reply@example.com"
+    assert mime["Subject"] == "Sübject"
+    assert mime["X-Custom"] == "value"
+    assert mime["Date"]
+    parts = [part for part in mime.walk() if not part.is_multipart()]
+    body, *attachments = parts
+    assert body.get_content_type() == "text/plain"
+    assert body.get_payload(decode=True) == b""
+    assert {
+        (
+            part.get_content_disposition(),
+            part.get_filename(),
+            part["Content-ID"],
+            part.get_content(),
+        )
+        for part in attachments
+    } == {
+        ("attachment", "report.pdf", None, b"%PDF"),
+        ("inline", "logo.png", f"<{cid}>", b"\x89PNG"),
+    }
+    # The conformance profile reads it back as the message that was sent.
+    sent = PROFILE.read_message(request)
+    assert (sent.text, sent.html, sent.subject) == ("", None, "Sübject")
+    assert [addr for _name, addr in getaddresses(sent.to)] == [
+        "to@example.com",
+        "user@xn--bcher-kva.example",
+    ]
+    assert (sent.cc, sent.bcc) == (["cc@example.com"], ["bcc@example.com"])
+    assert sent.headers == {"X-Custom": "value"}
+    assert (sent.tags, sent.metadata, sent.track_opens) == (["empty"], {"order": "1"}, True)
+    assert [a.filename for a in sent.attachments] == ["report.pdf"]
+    assert [i.content_id for i in sent.inline_images] == [cid]
+
+
+def test_empty_html_body_is_an_empty_html_part(mailgun):
+    message = AnymailMessage(subject="s", body="", from_email="f@example.com", to=["t@example.com"])
+    message.content_subtype = "html"
+    message.send()
+    [request] = mailgun.requests
+    assert request.path.endswith("/messages.mime")
+    mime = parse_mime(request)
+    assert mime.get_content_type() == "text/html"
+    assert mime.get_payload(decode=True) == b""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "value"),
+    [
+        ({"body": "Body"}, "text", "Body"),
+        ({"body": "", "esp_extra": {"template": "welcome"}}, "template", "welcome"),
+    ],
+)
+def test_a_message_with_content_goes_to_the_messages_endpoint(mailgun, kwargs, field, value):
+    """Only an empty body is sent as MIME: a body, or a Mailgun template, is content."""
+    message = AnymailMessage(
+        subject="s", from_email="f@example.com", to=["t@example.com"], **kwargs
+    )
+    message.send()
+    [request] = mailgun.requests
+    assert request.path == "/v3/example.com/messages"
+    assert request.form()[field] == [value]
+    assert "text" not in request.form() or field == "text"
+
+
+def test_empty_body_mime_keeps_a_non_ascii_local_part_as_utf8(mailgun):
+    """An address whose local part isn't ASCII can't be RFC 2047 encoded: the MIME
+    message is then written as UTF-8 (SMTPUTF8), as the messages endpoint gets it."""
+    send(body="", to=["Jörg <jörg@example.com>"])
+    [request] = mailgun.requests
+    assert request.form()["to"] == ["Jörg <jörg@example.com>"]
+    [upload] = [upload for upload in request.files() if upload.name == "message"]
+    assert "To: Jörg <jörg@example.com>".encode() in upload.value
+    assert parse_mime(request)["To"] == "Jörg <jörg@example.com>"

@@ -12,11 +12,16 @@ from urllib.parse import urlencode
 
 import pytest
 from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
 
 from anymail.conformance.mailgun.profile import PROFILE, WEBHOOK_SIGNING_KEY
 from anymail.esps.mailgun import ESP, EVENT_TYPES
 from anymail.exceptions import AnymailConfigurationError
-from anymail.webhooks.mailgun import DEFAULT_TIMESTAMP_TOLERANCE, tracking_events
+from anymail.webhooks.mailgun import (
+    DEFAULT_TIMESTAMP_TOLERANCE,
+    inbound_events,
+    tracking_events,
+)
 from anymail_conformance import WebhookFixtureTests, load_fixtures
 
 FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
@@ -348,8 +353,16 @@ def test_fixtures_carry_what_mailguns_samples_carry():
         assert "flags" not in data, name
     rejected = load("current_rejected")["request"]["json"]["event-data"]
     assert not {"recipient", "recipient-domain", "envelope"} & set(rejected)
+
+
+def test_fixtures_record_their_source_as_the_guide_says():
+    """conformance/README.md: "source" is an object naming the page and when it was read."""
     for name, fixture in FIXTURES.items():
-        assert fixture.data["source"].startswith(("https://", "constructed")), name
+        source = fixture.data["source"]
+        assert isinstance(source, dict), name
+        assert source["page"].startswith("https://"), name
+        assert datetime.strptime(source["read"], "%Y-%m-%d"), name
+        assert all(isinstance(value, str) for value in source.values()), name
 
 
 def test_inbound_fixtures_carry_each_mime_header_as_a_field():
@@ -384,11 +397,20 @@ def test_timestamp_tolerance_setting(webhook_client, settings, tolerance, age, a
 
 
 @pytest.mark.parametrize("tolerance", [0, -5, "3600", float("nan"), True])
-def test_invalid_timestamp_tolerance_is_a_configuration_error(webhook_client, settings, tolerance):
+def test_invalid_timestamp_tolerance_is_a_configuration_error(
+    webhook_client, settings, caplog, tolerance
+):
+    """A wrong setting is a fault on our side: Mailgun gets the answer it retries (and
+    keeps the event until the setting is fixed); the log names the setting."""
     settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE": tolerance}
     data = signed(load("current_delivered"), int(time.time()), "c" * 50)
-    with pytest.raises(AnymailConfigurationError, match="MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE"):
-        webhook_client.post(TRACKING, data)
+    response, signals = webhook_client.post(TRACKING, data)
+    assert response.status_code == ESP.webhook_retry_status == 503
+    assert response["Retry-After"]
+    assert signals == []
+    [error] = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    assert isinstance(error, AnymailConfigurationError)
+    assert "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE" in str(error)
 
 
 # --- issue 12: what manage.py check says, and what the README says
@@ -402,23 +424,35 @@ def test_declares_its_required_settings_and_signed_webhooks():
 
 
 def test_manage_py_check_reports_missing_mailgun_settings(settings):
-    from anymail.checks import check_required_settings, check_webhook_secret
+    from anymail.checks import (
+        check_required_settings,
+        check_required_settings_deploy,
+        check_webhook_secret,
+    )
     from anymail.testing import MAILERS_SUPPORTED
 
     settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"  # (MAILERS on 6.1+)
     settings.ANYMAIL = {}
-    messages = [(e.id, e.msg) for e in check_required_settings()]
     where = "MAILERS['default']" if MAILERS_SUPPORTED else "EMAIL_BACKEND"
-    assert (
-        "anymail.E003",
-        f"{where} uses Anymail's Mailgun backend, but MAILGUN_API_KEY is not set.",
-    ) in messages
-    assert any(
-        id_ == "anymail.E004" and "MAILGUN_WEBHOOK_SIGNING_KEY or MAILGUN_API_KEY" in msg
-        for id_, msg in messages
-    )
+    # manage.py check warns (W005/W006); check --deploy reports errors (E003/E004).
+    for check, backend_id, webhook_id in (
+        (check_required_settings, "anymail.W005", "anymail.W006"),
+        (check_required_settings_deploy, "anymail.E003", "anymail.E004"),
+    ):
+        messages = [(e.id, e.msg) for e in check()]
+        assert (
+            backend_id,
+            f"{where} uses Anymail's Mailgun backend, but MAILGUN_API_KEY is not set.",
+        ) in messages
+        assert any(
+            id_ == webhook_id
+            and "MAILGUN_WEBHOOK_SIGNING_KEY or MAILGUN_API_KEY" in msg
+            and "answer 503 so Mailgun retries" in msg
+            for id_, msg in messages
+        ), messages
     settings.ANYMAIL = {"MAILGUN_API_KEY": "key"}
     assert not [e for e in check_required_settings() if "Mailgun" in e.msg]
+    assert not [e for e in check_required_settings_deploy() if "Mailgun" in e.msg]
     # Mailgun's webhooks are signed: no "anyone can post" warning for them.
     assert not [w for w in check_webhook_secret() if "mailgun" in w.msg]
 
@@ -438,3 +472,156 @@ def test_signed_timestamp_is_an_aware_datetime():
     [event] = tracking_events(load("current_delivered")["request"]["json"])
     assert isinstance(event.timestamp, datetime)
     assert event.timestamp.utcoffset() is not None
+
+
+# --- issue 24: webhooks that lose no event
+
+
+def test_declares_mailguns_retry_answer():
+    """Mailgun retries every answer but 200 and 406, for 8 hours (its webhook-retries
+    page): a fault on our side answers 503, and handled events are remembered for
+    the retry window (9 hours: the schedule's last retry can land just past 8 hours)."""
+    assert ESP.webhook_retry_status == 503
+    assert 8 * 3600 <= ESP.webhook_retry_window <= DEFAULT_TIMESTAMP_TOLERANCE
+    assert ESP.webhook_retry_docs == (
+        "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-retries"
+    )
+
+
+def test_readme_documents_webhook_retries():
+    readme = " ".join(README.read_text().split())
+    section = readme[readme.index("### Webhook retries") :]
+    section = section[: section.index("## ", 4)]
+    assert ESP.webhook_retry_docs in section
+    for fact in ("200", "406", "8 hours", "400", "503", "Retry-After", "event_id"):
+        assert fact in section, fact
+
+
+def test_receiver_that_raises_gets_the_retry_answer_and_its_retry_is_signalled(
+    webhook_client, settings
+):
+    """A receiver that raises is our fault: 503 (Mailgun retries it), and Mailgun's retry
+    (the same post, the same token) is accepted and signalled."""
+    from anymail.signals import tracking
+
+    data = signed(load("current_delivered"), int(time.time()), "x" * 50)
+    calls = []
+
+    def failing_receiver(sender, event, esp_name, **kwargs):
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    tracking.connect(failing_receiver, weak=False)
+    try:
+        first, _signals = webhook_client.post(TRACKING, data)
+        retry, _signals = webhook_client.post(TRACKING, data)
+        again, _signals = webhook_client.post(TRACKING, data)
+    finally:
+        tracking.disconnect(failing_receiver)
+    assert first.status_code == 503
+    assert first["Retry-After"]
+    assert retry.status_code == 200
+    assert again.status_code == 200  # a redelivery of a handled event: acknowledged...
+    assert calls == ["x" * 50, "x" * 50]  # ...and not signalled again
+
+
+#: JSON nested deeper than Python's parser recurses
+DEEP = "[" * 100_000 + "]" * 100_000
+
+MALFORMED_JSON = [
+    ({}, "event-data"),
+    ({"event-data": None}, "event-data"),
+    ({"event-data": ["delivered"]}, "event-data"),
+    ({"event-data": {"timestamp": 1770146431}}, "event"),
+    ({"event-data": {"event": "delivered"}}, "timestamp"),
+    ({"event-data": {"event": "delivered", "timestamp": 1e20}}, "out of range"),
+    ({"event-data": {"event": "delivered", "timestamp": -1e20}}, "out of range"),
+    ({"event-data": {"event": "delivered", "timestamp": 1, "tags": "a"}}, "tags"),
+    ({"event-data": {"event": "delivered", "timestamp": 1, "message": 7}}, "message"),
+]
+
+
+@pytest.mark.parametrize(("payload", "names"), MALFORMED_JSON)
+def test_converter_raises_value_error_for_every_malformed_json_payload(payload, names):
+    """Only a ValueError is "a payload that isn't Mailgun's" (answered 400); any other
+    exception means a bug on our side (answered so Mailgun retries, for 8 hours)."""
+    payload = {"signature": {"timestamp": "1", "token": "t" * 50, "signature": "s"}, **payload}
+    with pytest.raises(ValueError, match=names):
+        tracking_events(payload)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ([("event", "opened")], "no token"),  # no timestamp or token
+        ([("event", "opened"), ("timestamp", "1"), ("token", "")], "no token"),
+        ([("event", "opened"), ("timestamp", "1e20"), ("token", "t")], "out of range"),
+        (
+            [("event", "delivered"), ("timestamp", "1"), ("token", "t"), ("message-headers", "{}")],
+            "message-headers",
+        ),
+        (
+            [
+                ("event", "delivered"),
+                ("timestamp", "1"),
+                ("token", "t"),
+                ("message-headers", "[[1, 2]]"),
+            ],
+            "message-headers",
+        ),
+        (
+            [
+                ("event", "delivered"),
+                ("timestamp", "1"),
+                ("token", "t"),
+                ("message-headers", '[["X-Mailgun-Variables", "[]"]]'),
+            ],
+            "X-Mailgun-Variables",
+        ),
+        (
+            [("event", "delivered"), ("timestamp", "1"), ("token", "t"), ("message-headers", DEEP)],
+            "nested too deeply",
+        ),
+    ],
+)
+def test_legacy_converter_raises_value_error_for_malformed_posts(fields, match):
+    with pytest.raises(ValueError, match=match):
+        tracking_events(QueryDict(urlencode(fields)))
+
+
+SIGNED_FORM_FIELDS = [("timestamp", "1"), ("token", "t" * 50), ("signature", "s")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ([("message-headers", '{"From": "a@example.com"}')], "message-headers"),
+        (
+            [("message-headers", "[]"), ("content-id-map", '{"<cid>": ["attachment-1"]}')],
+            "content-id-map",
+        ),
+        ([("message-headers", "[]"), ("content-id-map", '["attachment-1"]')], "content-id-map"),
+        ([("message-headers", "[]"), ("attachment-count", "1")], "missing attachment-1"),
+        ([("message-headers", "[]"), ("attachment-count", "one")], "int"),
+        ([("message-headers", "[]"), ("timestamp", "nan")], "finite"),
+        ([("message-headers", "[]"), ("content-id-map", DEEP)], "nested too deeply"),
+    ],
+)
+def test_inbound_converter_raises_value_error_for_malformed_posts(fields, match):
+    given = dict(fields)
+    signed_fields = [(name, given.pop(name, value)) for name, value in SIGNED_FORM_FIELDS]
+    fields = QueryDict(urlencode([*signed_fields, *given.items()]))
+    with pytest.raises(ValueError, match=match):
+        inbound_events(fields, MultiValueDict())
+
+
+def test_malformed_payload_through_the_webhook_is_400_and_a_missing_field_too(webhook_client):
+    for path, value in (("event", None), ("timestamp", 1e20)):
+        data = signed(load("current_opened"), int(time.time()), f"m-{path}")
+        _set(data["event-data"], path, value)
+        assert_refused(*webhook_client.post(TRACKING, data))
+    data = signed(load("current_opened"), int(time.time()), "m-no-event-data")
+    del data["event-data"]
+    assert_refused(*webhook_client.post(TRACKING, data))
+    assert_refused(*webhook_client.post(TRACKING, DEEP, content_type="application/json"))

@@ -1,7 +1,9 @@
 """Anymail's Mailgun backend: sends through Mailgun's messages API.
 
-Every message is one multipart form post to ``<MAILGUN_API_URL>/<sender domain>/messages``,
-authenticated with HTTP basic auth as user "api" with the API key.
+Every message is one form post to ``<MAILGUN_API_URL>/<sender domain>/messages``,
+authenticated with HTTP basic auth as user "api" with the API key. (A message with an
+empty body goes to ``messages.mime`` instead, as the MIME message Django would send:
+the ``messages`` endpoint refuses a message with no text, html or template.)
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email import policy
+from email.message import EmailMessage as MIMEMessage
+from email.utils import formatdate, getaddresses
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -31,17 +36,17 @@ DEFAULT_API_URL = "https://api.mailgun.net/v3"
 # One or more DNS labels: what a Mailgun sending domain can look like.
 _DOMAIN = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?$")
 
+#: The fields that give Mailgun the message's content: ``messages`` refuses a message
+#: with none of them (or only empty ones).
+_CONTENT_FIELDS = frozenset({"text", "html", "amp-html", "template"})
 
-def _idna_addr_spec(email: EmailAddress) -> str:
-    """The address with its domain in IDNA (punycode) form, when it isn't ASCII."""
-    return email.addr_spec if email.domain.isascii() else email.idna_addr_spec
+#: The MIME headers that hold addresses (for the SMTPUTF8 check of messages.mime).
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 
-
-def _ascii_domain(email: EmailAddress) -> str:
-    """'Name <user@xn--bcher-kva.example>': Mailgun's API and SMTP need an
-    internationalized domain in its IDNA form. The display name stays as it is
-    (Mailgun encodes a non-ASCII one itself, and quoting is kept)."""
-    return EmailAddress(email.display_name, _idna_addr_spec(email)).address
+# Addresses: Mailgun's API and SMTP need an internationalized domain in its IDNA
+# (punycode) form, so every address goes as EmailAddress.idna_address ("Name
+# <user@xn--bcher-kva.example>": the display name stays as it is, Mailgun encodes a
+# non-ASCII one itself) and every key that must match an address as idna_addr_spec.
 
 
 class MailgunPayload(RequestsPayload):
@@ -62,6 +67,9 @@ class MailgunPayload(RequestsPayload):
         self.merge_data: dict[str, dict[str, Any]] | None = None
         self.merge_global_data: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
+        self.attachments: list[Attachment] = []
+        #: "messages", or "messages.mime" for a message with an empty body
+        self.endpoint = "messages"
         super().__init__(message, defaults, backend)
         self.auth = ("api", backend.api_key)
 
@@ -76,14 +84,88 @@ class MailgunPayload(RequestsPayload):
         # Metadata, merge data and esp_extra interact: write them once all are known.
         self.add_variables()
         self.add_extra()
+        if not any(name in _CONTENT_FIELDS and value for name, value in self.fields):
+            self.send_as_mime()
         self.resolve_sender_domain()
 
     def get_api_endpoint(self) -> str:
         assert self.sender_domain is not None
-        return f"{quote(self.sender_domain, safe='')}/messages"
+        return f"{quote(self.sender_domain, safe='')}/{self.endpoint}"
 
     def serialize_data(self) -> list[tuple[str, str]]:
         return self.fields
+
+    # --- a message with an empty body ---
+
+    def send_as_mime(self) -> None:
+        """Send a message with an empty body as the MIME message Django would send.
+
+        Mailgun's ``messages`` endpoint refuses a message without a non-empty text,
+        html, amp-html or template ("Need at least one of 'text', 'html', 'amp-html'
+        or 'template' parameters specified"; an empty text counts as none). Django
+        sends such a message with an empty text/plain part, and so does this, through
+        ``messages.mime``: the addresses, subject, headers and attachments go in the
+        MIME message, every recipient (Bcc too) in ``to`` fields, and the options
+        (``o:``, ``v:``, ``recipient-variables``, ...) as they are.
+        """
+        headers: list[tuple[str, str]] = []
+        to: list[str] = []
+        cc: list[str] = []
+        envelope: list[tuple[str, str]] = []
+        options: list[tuple[str, str]] = []
+        html = False
+        for name, value in self.fields:
+            if name in ("to", "cc", "bcc"):
+                envelope.append(("to", value))
+                {"to": to, "cc": cc}.get(name, []).append(value)
+            elif name in ("from", "subject"):
+                headers.append((name.capitalize(), value))
+            elif name.startswith("h:"):
+                headers.append((name[2:], value))
+            elif name in _CONTENT_FIELDS:
+                html = html or name == "html"  # an empty html body: an empty html part
+            else:
+                options.append((name, value))
+        if to:
+            headers.append(("To", ", ".join(to)))
+        if cc:
+            headers.append(("Cc", ", ".join(cc)))
+        if not any(name.lower() == "date" for name, _value in headers):
+            headers.append(("Date", formatdate()))
+
+        # A local part that isn't ASCII can only go as UTF-8 (SMTPUTF8); otherwise
+        # non-ASCII display names and subjects are RFC 2047 encoded.
+        addresses = getaddresses([v for n, v in headers if n.lower() in _ADDRESS_HEADERS])
+        ascii_only = all(addr_spec.isascii() for _name, addr_spec in addresses)
+        mime_policy = policy.SMTP if ascii_only else policy.SMTPUTF8
+        mime = MIMEMessage(policy=mime_policy)
+        for name, value in headers:
+            if mime_policy.header_max_count(name) == 1:
+                del mime[name]  # an extra header replaces Anymail's (as in Django)
+            mime[name] = value
+        mime.set_content("", subtype="html" if html else "plain")
+        mime.set_payload("")  # empty, as Django sends it (set_content adds a line break)
+        # (Inline parts first: they make the body multipart/related, and the
+        # attachments then wrap it in multipart/mixed.)
+        for attachment in sorted(self.attachments, key=lambda attachment: not attachment.inline):
+            maintype, _slash, subtype = attachment.mimetype.partition("/")
+            if not (maintype and subtype):
+                maintype, subtype = "application", "octet-stream"
+            if attachment.inline:
+                mime.add_related(
+                    attachment.content,
+                    maintype,
+                    subtype,
+                    disposition="inline",
+                    cid=f"<{attachment.content_id}>",
+                    filename=attachment.name or None,
+                )
+            else:
+                mime.add_attachment(attachment.content, maintype, subtype, filename=attachment.name)
+        self.fields = envelope + options
+        # (As a file upload, typed as curl types Mailgun's own "-F message=@file.mime".)
+        self.files = [("message", ("message.mime", mime.as_bytes(), "application/octet-stream"))]
+        self.endpoint = "messages.mime"
 
     # --- sender domain ---
 
@@ -101,7 +183,8 @@ class MailgunPayload(RequestsPayload):
             (None, "no from_email"),
         )
         self.sender_domain, self.domain_source = domain, source
-        if domain is None or not _DOMAIN.match(domain):
+        ascii_domain = _idna_domain(domain) if domain and _DOMAIN.match(domain) else None
+        if ascii_domain is None:
             hint = (
                 " It looks like a whole address or URL: give only the domain part."
                 if domain and ("@" in domain or "/" in domain)
@@ -112,16 +195,18 @@ class MailgunPayload(RequestsPayload):
                 "Set MAILGUN_SENDER_DOMAIN (or the message's envelope_sender) to the sending "
                 'domain you added in Mailgun, e.g. "mail.example.com".'
             )
+        # Mailgun knows an internationalized sending domain by its IDNA form.
+        self.sender_domain = ascii_domain
 
     # --- the set_* methods the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.fields.append(("from", _ascii_domain(email)))
+        self.fields.append(("from", email.idna_address))
         self.from_domain = email.domain
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         for email in emails:
-            self.fields.append((recipient_type, _ascii_domain(email)))
+            self.fields.append((recipient_type, email.idna_address))
         self.all_recipients += emails
         if recipient_type == "to":
             self.to_recipients += emails
@@ -130,7 +215,7 @@ class MailgunPayload(RequestsPayload):
         self.fields.append(("subject", subject))
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        self.fields.append(("h:Reply-To", ", ".join(_ascii_domain(email) for email in emails)))
+        self.fields.append(("h:Reply-To", ", ".join(email.idna_address for email in emails)))
 
     def set_extra_headers(self, headers: Mapping[str, str]) -> None:
         for name, value in headers.items():
@@ -165,6 +250,7 @@ class MailgunPayload(RequestsPayload):
             field, filename = "attachment", attachment.name
         assert self.files is not None
         self.files.append((field, (filename, attachment.content, attachment.mimetype)))
+        self.attachments.append(attachment)
 
     def set_envelope_sender(self, email: EmailAddress) -> None:
         # Mailgun's envelope sender is bounce+...@<sending domain>: only the domain applies.
@@ -234,7 +320,7 @@ class MailgunPayload(RequestsPayload):
                 value = own_metadata.get(key, self.metadata.get(key, ""))
                 variables[f"v:{key}"] = value
             # Mailgun matches these keys against the (IDNA-encoded) "to" addresses.
-            recipient_variables[_idna_addr_spec(email)] = variables
+            recipient_variables[email.idna_addr_spec] = variables
         self.fields.append(
             ("recipient-variables", self.serialize_json(recipient_variables, "merge_data"))
         )
@@ -260,6 +346,16 @@ class MailgunPayload(RequestsPayload):
         if isinstance(value, dict):
             return self.serialize_json(value, f"esp_extra[{name!r}]")
         return str(value)
+
+
+def _idna_domain(domain: str) -> str | None:
+    """A sending domain in its ASCII (IDNA) form; None if it has none."""
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
 
 
 class EmailBackend(AnymailRequestsBackend):

@@ -78,5 +78,14 @@ ESP = EspDescription(
     webhook_required_settings=(("MAILGUN_WEBHOOK_SIGNING_KEY", "MAILGUN_API_KEY"),),
     # Every post carries an HMAC signature the webhook verifies: basic auth is optional.
     signed_webhooks=True,
+    # Mailgun retries a webhook post (and a route's forward()) that gets any answer but
+    # 200 or 406, so a 503 for a fault on our side is retried...
+    webhook_retry_status=503,
+    # ...for 8 hours, at intervals of 5, 10 and 15 minutes, then 1, 2 and 4 hours.
+    # Handled events are remembered for 9 hours, like MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE:
+    # Mailgun's help center gives a schedule that adds up to 8 h 05 min, so the last
+    # retry can land just past 8 hours.
+    webhook_retry_window=9 * 3600,
+    webhook_retry_docs="https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-retries",
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailgun#readme",
 )

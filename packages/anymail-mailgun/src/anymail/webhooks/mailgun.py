@@ -5,15 +5,18 @@ Mailgun signs every post the same way: ``signature`` is the hex HMAC-SHA256 of
 webhooks post it inside a JSON body (``{"signature": {...}, "event-data": {...}}``);
 legacy tracking webhooks and inbound routes post it as form fields.
 
-Replay protection: a token is accepted once, and a timestamp only within
+Replay protection: a timestamp is accepted only within
 ``MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE`` seconds (default
-:data:`DEFAULT_TIMESTAMP_TOLERANCE`, 9 hours). Mailgun retries a failed post for about
-8 hours with the signature of the first attempt, so a shorter window would refuse its
-retries.
+:data:`DEFAULT_TIMESTAMP_TOLERANCE`, 9 hours), and a token once (a post with a token
+already accepted is a redelivery: acknowledged, not signalled again). Mailgun retries
+a failed post for up to 8 hours, and a retry can carry the first attempt's signature,
+so a shorter window would refuse its retries.
 
 Everything a client can post gets a 2xx or a 4xx: a field of the wrong JSON type, a
-lone surrogate, a timestamp that isn't a finite number are refused (400), never passed
-to receivers and never a 500.
+missing field, a lone surrogate, a timestamp that isn't a finite number are refused
+(400), never passed to receivers and never a 5xx. The converters raise ``ValueError``
+for every payload they can't read (the base view answers it with 400); any other
+exception is a bug on our side, answered so Mailgun retries.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 #: Seconds a signed timestamp stays acceptable unless MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE
-#: says otherwise: Mailgun's retry schedule (about 8 hours, each retry carrying the first
+#: says otherwise: Mailgun's retry schedule (up to 8 hours; a retry can carry the first
 #: attempt's signature), plus an hour of slack.
 DEFAULT_TIMESTAMP_TOLERANCE = 9 * 3600
 #: The older name of DEFAULT_TIMESTAMP_TOLERANCE.
@@ -65,6 +68,15 @@ def _first(fields: QueryDict, name: str) -> str | None:
     ``token``...) the first value is Mailgun's. (``QueryDict.get`` gives the last.)"""
     values = fields.getlist(name)
     return values[0] if values else None
+
+
+def _json(text: str, what: str) -> Any:
+    """JSON text Mailgun posted, parsed: ValueError for text that isn't JSON, and for
+    JSON nested too deeply to parse (a RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"Mailgun's {what} is nested too deeply") from None
 
 
 def _finite_seconds(value: Any) -> float:
@@ -135,7 +147,7 @@ class MailgunWebhookView(AnymailBaseWebhookView):
         """The JSON object (current tracking webhooks) or the form fields (legacy
         webhooks and inbound routes) Mailgun posted."""
         if request.content_type == "application/json":
-            payload = json.loads(request.body.decode("utf-8"))
+            payload = _json(request.body.decode("utf-8"), "body")
             if not isinstance(payload, dict):
                 raise ValueError("Mailgun posts a JSON object")
             return payload
@@ -273,16 +285,17 @@ def _signed_time(fields: QueryDict) -> tuple[datetime, str]:
     timestamp, token = _first(fields, "timestamp"), _first(fields, "token")
     if not token:
         raise ValueError("Mailgun post has no token")
-    return datetime.fromtimestamp(_finite_seconds(timestamp), tz=UTC), token
+    return _event_time(timestamp), token
 
 
-# --- checking the JSON's types: a wrongly typed field is a 400, never a wrong event
+# --- checking the JSON's types: a wrongly typed or missing field is a ValueError (the
+# view answers 400), never a wrong event and never another exception (a 5xx: a bug)
 
 
 def _optional_str(value: Any, what: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise TypeError(f"Mailgun's {what} must be a string, not {type(value).__name__}")
+    raise ValueError(f"Mailgun's {what} must be a string, not {type(value).__name__}")
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
@@ -292,7 +305,15 @@ def _object(value: Any, what: str) -> dict[str, Any]:
         return {}
     if isinstance(value, dict):
         return value
-    raise TypeError(f"Mailgun's {what} must be an object, not {type(value).__name__}")
+    raise ValueError(f"Mailgun's {what} must be an object, not {type(value).__name__}")
+
+
+def _required(data: dict[str, Any], key: str, what: str) -> Any:
+    """A field Mailgun always sends: missing (or null) is a malformed post."""
+    value = data.get(key)
+    if value is None:
+        raise ValueError(f"Mailgun's {what} is missing")
+    return value
 
 
 def _str_list(value: Any, what: str) -> list[str]:
@@ -300,11 +321,17 @@ def _str_list(value: Any, what: str) -> list[str]:
         return []
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return list(value)
-    raise TypeError(f"Mailgun's {what} must be a list of strings")
+    raise ValueError(f"Mailgun's {what} must be a list of strings")
 
 
 def _event_time(value: Any) -> datetime:
-    return datetime.fromtimestamp(_finite_seconds(value), tz=UTC)
+    """A Unix timestamp as an aware datetime; ValueError for one no datetime can hold
+    (the platform's time_t overflows, or the year is out of range)."""
+    seconds = _finite_seconds(value)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"Mailgun's timestamp {seconds!r} is out of range") from None
 
 
 def _first_address(header: str | None) -> str | None:
@@ -322,18 +349,18 @@ def _first_address(header: str | None) -> str | None:
 
 def tracking_events(payload: dict[str, Any] | QueryDict) -> list[AnymailTrackingEvent]:
     """The normalized events of one tracking webhook post: a current webhook's JSON
-    object, or a legacy webhook's form fields (a QueryDict). Raises (ValueError,
-    TypeError, KeyError) for a payload that isn't Mailgun's: the view answers 400."""
+    object, or a legacy webhook's form fields (a QueryDict). Raises ValueError for a
+    payload that isn't Mailgun's: the view answers 400."""
     if isinstance(payload, QueryDict):
         return [event_from_legacy(payload)]
     return [event_from_json(payload)]
 
 
 def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
-    data = _object(payload["event-data"], "event-data")
-    mailgun_event = data["event"]
+    data = _object(_required(payload, "event-data", "event-data"), "event-data")
+    mailgun_event = _required(data, "event", "event-data.event")
     if not isinstance(mailgun_event, str):
-        raise TypeError("Mailgun's event-data.event must be a string")
+        raise ValueError("Mailgun's event-data.event must be a string")
     reason = _optional_str(data.get("reason"), "reason")
     severity = _optional_str(data.get("severity"), "severity")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
@@ -367,7 +394,7 @@ def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
     metadata = _object(data.get("user-variables"), "user-variables")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=_event_time(data["timestamp"]),
+        timestamp=_event_time(_required(data, "timestamp", "event-data.timestamp")),
         # Mailgun's event-data id is only unique within a day; the token is unique.
         event_id=_optional_str(signature.get("token"), "signature.token"),
         esp_event=payload,
@@ -410,9 +437,9 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
     # headers (with X-Mailgun-Variables); opened, clicked and unsubscribed carry
     # the variables as fields of their own.
     if "X-Mailgun-Variables" in headers:
-        metadata = json.loads(headers["X-Mailgun-Variables"])
+        metadata = _json(headers["X-Mailgun-Variables"], "X-Mailgun-Variables")
         if not isinstance(metadata, dict):
-            raise TypeError("Mailgun's X-Mailgun-Variables must be a JSON object")
+            raise ValueError("Mailgun's X-Mailgun-Variables must be a JSON object")
     else:
         metadata = {}
         for name, values in fields.lists():
@@ -454,7 +481,7 @@ def legacy_header_list(fields: QueryDict) -> list[tuple[str, str]]:
 
 def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
     """Mailgun's ``message-headers``: a JSON list of [name, value] string pairs."""
-    pairs = json.loads(encoded or "[]")
+    pairs = _json(encoded or "[]", "message-headers")
     if not isinstance(pairs, list) or not all(
         isinstance(pair, list)
         and len(pair) == 2
@@ -462,7 +489,7 @@ def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
         and isinstance(pair[1], str)
         for pair in pairs
     ):
-        raise TypeError("Mailgun's message-headers must be a JSON list of [name, value] pairs")
+        raise ValueError("Mailgun's message-headers must be a JSON list of [name, value] pairs")
     return [(name, value) for name, value in pairs]
 
 
@@ -506,9 +533,11 @@ def message_from_fields(
 ) -> AnymailInboundMessage:
     """Rebuild the message from Mailgun's parsed fields."""
     headers = _header_pairs(fields.get("message-headers"))
-    content_id_map = json.loads(fields.get("content-id-map") or "{}")
-    if not isinstance(content_id_map, dict):
-        raise TypeError("Mailgun's content-id-map must be a JSON object")
+    content_id_map = _json(fields.get("content-id-map") or "{}", "content-id-map")
+    if not isinstance(content_id_map, dict) or not all(
+        isinstance(name, str) for name in content_id_map.values()
+    ):
+        raise ValueError("Mailgun's content-id-map must be a JSON object of strings")
     content_ids = {name: cid for cid, name in content_id_map.items()}
     attachments = []
     for index in range(1, int(fields.get("attachment-count") or 0) + 1):

@@ -10,6 +10,8 @@ import itertools
 import json
 import secrets
 import time
+from email import policy
+from email.parser import BytesParser
 from email.utils import formataddr, getaddresses, parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
@@ -91,11 +93,14 @@ class MailgunProfile(Profile):
         return [
             self.read_message(request)
             for request in server.requests
-            if request.method == "POST" and request.path.endswith("/messages")
+            if request.method == "POST" and request.path.endswith(("/messages", "/messages.mime"))
         ]
 
     def read_message(self, request: RecordedRequest) -> SentMessage:
         fields = request.form()
+        uploads = request.files()
+        if request.path.endswith("/messages.mime"):
+            fields, uploads = _mime_fields(fields, uploads)
         first = {name: values[0] for name, values in fields.items()}
         recipient_variables = json.loads(first.get("recipient-variables", "null"))
 
@@ -139,7 +144,7 @@ class MailgunProfile(Profile):
             }
             sent.merge_metadata = merge_metadata if any(merge_metadata.values()) else None
             sent.merge_data = merge_data if any(merge_data.values()) else None
-        for upload in request.files():
+        for upload in uploads:
             attachment = SentAttachment(
                 filename=_filename(upload),
                 content=upload.value,
@@ -185,6 +190,45 @@ class MailgunProfile(Profile):
         body = request.body.replace(request.signature.encode(), wrong.hexdigest().encode())
         assert body != request.body
         return SignedWebhookRequest(body, request.content_type, dict(request.headers), "")
+
+
+def _mime_fields(
+    fields: dict[str, list[str]], uploads: list[FormField]
+) -> tuple[dict[str, list[str]], list[FormField]]:
+    """A ``messages.mime`` post read as the ``messages`` form fields it stands for: the
+    MIME message's headers, body parts and attachments, the recipients not in its To
+    or Cc header as bcc, and the options as posted."""
+    [upload] = [upload for upload in uploads if upload.name == "message"]
+    mime = BytesParser(policy=policy.default).parsebytes(upload.value)
+    result: dict[str, list[str]] = {name: values for name, values in fields.items() if name != "to"}
+    for name in ("From", "To", "Cc", "Subject"):
+        if name in mime:
+            result[name.lower()] = [str(mime[name])]
+    in_headers = {addr for _name, addr in getaddresses(result.get("to", []) + result.get("cc", []))}
+    bcc = [addr for _name, addr in getaddresses(fields.get("to", [])) if addr not in in_headers]
+    if bcc:
+        result["bcc"] = bcc
+    skip = {"from", "to", "cc", "subject", "date", "mime-version", "content-type",
+            "content-transfer-encoding"}  # fmt: skip
+    for name, value in mime.items():
+        if name.lower() not in skip:
+            result.setdefault(f"h:{name}", []).append(str(value))
+    files = []
+    for part in mime.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_disposition() in ("attachment", "inline") and part is not mime:
+            name = "inline" if part.get_content_disposition() == "inline" else "attachment"
+            filename = (
+                str(part["Content-ID"]).strip("<>") if name == "inline" else part.get_filename()
+            )
+            files.append(
+                FormField(name, part.get_payload(decode=True), filename, part.get_content_type())
+            )
+        elif part.get_content_type() in ("text/plain", "text/html"):
+            kind = "text" if part.get_content_type() == "text/plain" else "html"
+            result[kind] = [part.get_content()]
+    return result, files
 
 
 def _check_extra(sent: SentMessage) -> None:
