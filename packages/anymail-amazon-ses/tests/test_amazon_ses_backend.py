@@ -337,3 +337,214 @@ def sns_request(message):
     from anymail.conformance.amazon_ses.profile import sns_request as build
 
     return build(message)
+
+
+# --- issue #23: template sends with AMAZON_SES_MESSAGE_TAG_NAME ---
+
+
+def test_template_tag_is_sent_as_default_tags(ses_settings, settings, profile, moto_ses):
+    """SendBulkTemplatedEmail has no ``Tags`` parameter (botocore refuses it before
+    anything is sent): the tag goes in ``DefaultTags``, which SES applies to every
+    destination of the batch."""
+    settings.ANYMAIL = {**ses_settings, "AMAZON_SES_MESSAGE_TAG_NAME": "Type"}
+    message = AnymailMessage(
+        from_email="s@example.com",
+        to=["alice@example.org", "bob@example.org"],
+        template_id="conformance-template",
+        merge_data={"alice@example.org": {"name": "Alice"}, "bob@example.org": {"name": "Bob"}},
+        tags=["Marketing"],
+    )
+    assert message.send() == 1
+    assert message.anymail_status.status == {"queued"}
+    [params] = profile.send_requests(moto_ses)
+    assert params["Action"] == "SendBulkTemplatedEmail"
+    assert "Tags" not in params
+    assert params["DefaultTags"] == [{"Name": "Type", "Value": "Marketing"}]
+    [out] = profile.sent_messages(moto_ses)
+    assert out.tags == ["Marketing"]
+
+
+def test_template_tag_merges_with_esp_extra_tags(ses_settings, settings, profile, moto_ses):
+    """esp_extra's ``Tags`` (what the docs show for SendRawEmail, and what a
+    SEND_DEFAULTS esp_extra shared by every send holds) become the template send's
+    ``DefaultTags``, after the Anymail tag; esp_extra ``DefaultTags`` are kept too."""
+    settings.ANYMAIL = {**ses_settings, "AMAZON_SES_MESSAGE_TAG_NAME": "Type"}
+    message = AnymailMessage(
+        from_email="s@example.com",
+        to=["alice@example.org"],
+        template_id="conformance-template",
+        tags=["Marketing"],
+        esp_extra={
+            "Tags": [{"Name": "UserID", "Value": "42"}],
+            "DefaultTags": [{"Name": "Variant", "Value": "A"}],
+        },
+    )
+    assert message.send() == 1
+    [params] = profile.send_requests(moto_ses)
+    assert "Tags" not in params
+    assert params["DefaultTags"] == [
+        {"Name": "Type", "Value": "Marketing"},
+        {"Name": "UserID", "Value": "42"},
+        {"Name": "Variant", "Value": "A"},
+    ]
+
+
+def test_template_tag_without_tag_name_sends_nothing(ses_settings, profile, moto_ses):
+    message = AnymailMessage(
+        from_email="s@example.com",
+        to=["t@example.org"],
+        template_id="conformance-template",
+        tags=["Marketing"],
+    )
+    with pytest.raises(AnymailUnsupportedFeature, match="AMAZON_SES_MESSAGE_TAG_NAME"):
+        message.send()
+    assert profile.request_count(moto_ses) == 0
+
+
+def test_template_esp_extra_tags_of_the_wrong_type_are_refused(ses_settings, profile, moto_ses):
+    message = AnymailMessage(
+        from_email="s@example.com",
+        to=["t@example.org"],
+        template_id="conformance-template",
+        esp_extra={"Tags": "UserID=42"},
+    )
+    with pytest.raises(AnymailAPIError, match="DefaultTags"):
+        message.send()
+    assert profile.request_count(moto_ses) == 0
+
+
+# --- internationalized domains: every address SES sees is in IDNA form ---
+
+IDNA_DOMAIN = "bücher.example"
+PUNYCODE_DOMAIN = "xn--bcher-kva.example"
+
+
+@pytest.fixture
+def idna_verified(moto_ses):
+    """moto (like SES) refuses an unverified sender: verify the punycode domain."""
+    moto_ses.client().verify_domain_identity(Domain=PUNYCODE_DOMAIN)
+
+
+def _address_headers(raw):
+    from email import message_from_bytes
+
+    parsed = message_from_bytes(raw)
+    return {
+        name: parsed[name] for name in ("From", "To", "Cc", "Reply-To") if parsed[name] is not None
+    }
+
+
+@pytest.mark.parametrize("spoofed_to", [False, True])
+@pytest.mark.parametrize("several_from", [False, True])
+def test_idna_addresses_raw(
+    ses_settings, profile, moto_ses, idna_verified, spoofed_to, several_from
+):
+    from_email = f"Jürgen <from@{IDNA_DOMAIN}>"
+    if several_from:
+        from_email += f", other@{IDNA_DOMAIN}"
+    message = AnymailMessage(
+        "Subject",
+        "Body",
+        from_email,
+        [f"Tö <to@{IDNA_DOMAIN}>"],
+        cc=[f"cc@{IDNA_DOMAIN}"],
+        bcc=[f"bcc@{IDNA_DOMAIN}"],
+        reply_to=[f"Réply <reply@{IDNA_DOMAIN}>"],
+    )
+    if spoofed_to:
+        message.extra_headers["To"] = f"Shown <shown@{IDNA_DOMAIN}>"
+    assert message.send() == 1
+    assert set(message.anymail_status.recipients) == {
+        f"to@{IDNA_DOMAIN}",
+        f"cc@{IDNA_DOMAIN}",
+        f"bcc@{IDNA_DOMAIN}",
+    }
+    [params] = profile.send_requests(moto_ses)
+    assert params["Destinations"] == [
+        f"to@{PUNYCODE_DOMAIN}",
+        f"cc@{PUNYCODE_DOMAIN}",
+        f"bcc@{PUNYCODE_DOMAIN}",
+    ]
+    if several_from:
+        assert params["Source"] == f"from@{PUNYCODE_DOMAIN}"
+    raw = raw_mime(profile, moto_ses)
+    assert raw.isascii()
+    headers = _address_headers(raw)
+    assert set(headers) == {"From", "To", "Cc", "Reply-To"}
+    for name, value in headers.items():
+        assert IDNA_DOMAIN not in value, (name, value)
+        assert PUNYCODE_DOMAIN in value, (name, value)
+    expected_to = "shown@" if spoofed_to else "to@"
+    assert expected_to + PUNYCODE_DOMAIN in headers["To"]
+
+
+def test_idna_envelope_sender_raw(ses_settings, profile, moto_ses, idna_verified):
+    message = AnymailMessage("Subject", "Body", f"from@{IDNA_DOMAIN}", [f"to@{IDNA_DOMAIN}"])
+    message.envelope_sender = f"bounces@{IDNA_DOMAIN}"
+    assert message.send() == 1
+    [params] = profile.send_requests(moto_ses)
+    assert params["Source"] == f"bounces@{PUNYCODE_DOMAIN}"
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_idna_addresses_template(ses_settings, profile, moto_ses, idna_verified, batch):
+    message = AnymailMessage(
+        from_email=f"Jürgen <from@{IDNA_DOMAIN}>",
+        to=[f"Tö <to@{IDNA_DOMAIN}>", f"two@{IDNA_DOMAIN}"],
+        reply_to=[f"reply@{IDNA_DOMAIN}"],
+        template_id="conformance-template",
+    )
+    if batch:
+        # merge_data keys are the addresses as the message has them (anymail-base's
+        # rule); only what goes to SES is in IDNA form
+        message.merge_data = {
+            f"to@{IDNA_DOMAIN}": {"name": "Tö"},
+            f"two@{IDNA_DOMAIN}": {"name": "Two"},
+        }
+    else:
+        message.cc = [f"cc@{IDNA_DOMAIN}"]
+        message.bcc = [f"bcc@{IDNA_DOMAIN}"]
+    message.envelope_sender = f"bounces@{IDNA_DOMAIN}"
+    assert message.send() == 1
+    assert message.anymail_status.status == {"queued"}
+    [params] = profile.send_requests(moto_ses)
+    assert params["Source"] == f"=?utf-8?q?J=C3=BCrgen?= <from@{PUNYCODE_DOMAIN}>"
+    assert params["ReturnPath"] == f"bounces@{PUNYCODE_DOMAIN}"
+    assert params["ReplyToAddresses"] == [f"reply@{PUNYCODE_DOMAIN}"]
+    destinations = [d["Destination"] for d in params["Destinations"]]
+    if batch:
+        assert destinations == [
+            {"ToAddresses": [f"=?utf-8?b?VMO2?= <to@{PUNYCODE_DOMAIN}>"]},
+            {"ToAddresses": [f"two@{PUNYCODE_DOMAIN}"]},
+        ]
+        assert [d["ReplacementTemplateData"] for d in params["Destinations"]] == [
+            '{"name":"Tö"}',
+            '{"name":"Two"}',
+        ]
+    else:
+        assert destinations == [
+            {
+                "ToAddresses": [
+                    f"=?utf-8?b?VMO2?= <to@{PUNYCODE_DOMAIN}>",
+                    f"two@{PUNYCODE_DOMAIN}",
+                ],
+                "CcAddresses": [f"cc@{PUNYCODE_DOMAIN}"],
+                "BccAddresses": [f"bcc@{PUNYCODE_DOMAIN}"],
+            }
+        ]
+
+
+def test_invalid_idna_domain_sends_nothing(ses_settings, profile, moto_ses):
+    """A domain with no IDNA form is refused by name before anything is sent."""
+    from anymail.exceptions import AnymailInvalidAddress
+
+    bad = "to@" + "ü" * 64 + ".example"  # a label longer than 63 characters
+    for template_id in (None, "conformance-template"):
+        message = AnymailMessage(from_email="s@example.com", to=[bad])
+        if template_id:
+            message.template_id = template_id
+        else:
+            message.subject, message.body = "S", "B"
+        with pytest.raises(AnymailInvalidAddress, match="Invalid domain"):
+            message.send()
+    assert profile.request_count(moto_ses) == 0

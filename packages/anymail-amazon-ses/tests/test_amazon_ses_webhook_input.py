@@ -238,13 +238,30 @@ def test_default_max_age_covers_sns_retries():
     assert 3600 < DEFAULT_SNS_MAX_AGE <= 2 * 3600
 
 
+def test_retry_declaration_fits_sns():
+    """SNS retries only a 5xx (any 4xx is final), for at most 3,600 seconds: handled
+    events are remembered at least that long, and no message the age check lets
+    through is older than that plus the clock-skew margin."""
+    assert 500 <= ESP.webhook_retry_status <= 599
+    assert ESP.webhook_retry_window >= 3600
+    assert ESP.webhook_retry_window <= DEFAULT_SNS_MAX_AGE
+    assert ESP.webhook_retry_docs.startswith("https://docs.aws.amazon.com/sns/")
+
+
 @pytest.mark.parametrize("value", [0, -5, "3600", True])
-def test_invalid_max_age_setting(settings, value):
+def test_invalid_max_age_setting(settings, sns_signer, caplog, value):
+    """A wrong setting is a fault on our side: each post gets the retry answer (SNS
+    redelivers once it's fixed), and the log names the setting."""
     from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 
     settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_MAX_AGE": value}
-    with pytest.raises(AnymailConfigurationError, match="AMAZON_SES_SNS_MAX_AGE"):
-        AmazonSESTrackingWebhookView()
+    view = AmazonSESTrackingWebhookView()
+    assert isinstance(view.configuration_error, AnymailConfigurationError)
+    assert "AMAZON_SES_SNS_MAX_AGE" in str(view.configuration_error)
+    response, events = post_message(sns_signer.sign(fresh("event_send")))
+    assert response.status_code == ESP.webhook_retry_status
+    assert events == []
+    assert "AMAZON_SES_SNS_MAX_AGE" in caplog.text
 
 
 def test_max_age_none_turns_off_the_age_check(sns_signer, settings):
@@ -278,6 +295,50 @@ def test_event_id_is_the_sns_message_id(sns_signer):
     message = fresh("event_send")
     _response, events = post_message(sns_signer.sign(message))
     assert [event.event_id for event in events] == [message["MessageId"]]
+
+
+def test_each_recipient_event_has_its_own_stable_event_id(sns_signer):
+    """A notification naming several recipients becomes one event per recipient:
+    each event_id is the SNS MessageId and the recipient's position, the same on
+    every redelivery (SNS keeps the MessageId and the Message)."""
+    message = fresh("notification_bounce_no_dsn")
+    response, events = post_message(sns_signer.sign(message))
+    assert response.status_code == 200
+    message_id = message["MessageId"]
+    assert [(event.recipient, event.event_id) for event in events] == [
+        ("jane@example.com", f"{message_id}:1"),
+        ("richard@example.com", f"{message_id}:2"),
+    ]
+    again = tracking_events(json.loads(message["Message"]), message)
+    assert [event.event_id for event in again] == [event.event_id for event in events]
+
+
+def test_receiver_failure_is_retried_and_only_unhandled_events_are_resignalled(sns_signer):
+    """A receiver that raises is a fault on our side: SNS gets the retry answer
+    (it retries only a 5xx), and its redelivery signals only the recipients whose
+    events weren't handled; a further redelivery is acknowledged, not signalled."""
+    from anymail.signals import tracking
+
+    seen = []
+
+    def receiver(sender, event, esp_name, **kwargs):
+        seen.append(event.recipient)
+        if event.recipient == "richard@example.com" and seen.count(event.recipient) == 1:
+            raise RuntimeError("database down")
+
+    message = sns_signer.sign(fresh("notification_bounce_no_dsn"))
+    tracking.connect(receiver)
+    try:
+        first, _ = post_message(message)
+        assert first.status_code == ESP.webhook_retry_status == 503
+        assert first["Retry-After"]
+        retry, _ = post_message(message)
+        assert retry.status_code == 200
+        again, _ = post_message(message)
+        assert 200 <= again.status_code < 300
+    finally:
+        tracking.disconnect(receiver)
+    assert seen == ["jane@example.com", "richard@example.com", "richard@example.com"]
 
 
 # --------------------------------------------------------------------- certificate fetch

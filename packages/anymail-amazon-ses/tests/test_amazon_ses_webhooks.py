@@ -198,6 +198,176 @@ def test_inbound_encrypted_s3_is_a_clear_error(
     }  # fmt: skip
     message["Message"] = json.dumps(ses_event)
     response, events = post(client, profile_module, sns_signer.sign(message), url=INBOUND)
-    assert response.status_code == 400
+    # a limit of ours, not a wrong request: logged, and answered so SNS retries
+    # (the message stays in the bucket either way)
+    assert response.status_code == 503
+    assert response["Retry-After"]
     assert events == []
     assert "Encrypt message" in caplog.text
+
+
+# --- issue #24: which failures SNS should retry (5xx) and which are final (4xx) ---
+
+
+def s3_message(bucket, key):
+    message = fresh("inbound_sns_action")
+    ses_event = json.loads(message["Message"])
+    del ses_event["content"]
+    ses_event["receipt"]["action"] = {"type": "S3", "bucketName": bucket, "objectKey": key}
+    message["Message"] = json.dumps(ses_event)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key"),
+    [
+        ("inbound-bucket", "no-such-key"),  # S3: NoSuchKey (404)
+        ("no-such-bucket", "key"),  # S3: NoSuchBucket (404)
+        ("not a bucket name!", "key"),  # botocore refuses it before sending
+        ("inbound-bucket", "\ud800"),  # a key that can't be encoded
+    ],
+)
+def test_inbound_s3_object_that_cannot_exist_is_400(
+    client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses, bucket, key
+):
+    """A (signed) notification naming an S3 object that isn't there: SNS's
+    redelivery would name the same object, so the answer is final."""
+    moto_ses.client("s3").create_bucket(Bucket="inbound-bucket")
+    settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(moto_ses)}
+    message = sns_signer.sign(s3_message(bucket, key))
+    response, events = post(client, profile_module, message, url=INBOUND)
+    assert response.status_code == 400, response.content
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(403, "AccessDenied"), (500, "InternalError"), (503, "SlowDown")],
+)
+def test_inbound_s3_fetch_failure_is_retried(
+    client, profile_module, sns_signer, webhook_secret, settings, profile, status, code
+):
+    """S3 refusing us (an IAM policy without s3:GetObject), throttling or failing:
+    a fault on our side or AWS's, so SNS gets the answer it retries."""
+    from anymail_conformance import FakeResponse
+
+    error = f"<Error><Code>{code}</Code><Message>{code}</Message><RequestId>1</RequestId></Error>"
+    s3 = profile_module.MotoSES(
+        lambda request: FakeResponse(status, error.encode(), {"Content-Type": "application/xml"})
+    ).start()
+    try:
+        params = {**profile.client_params(s3.url), "config": {"retries": {"max_attempts": 1}}}
+        settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_CLIENT_PARAMS": params}
+        message = sns_signer.sign(s3_message("inbound-bucket", "key"))
+        response, events = post(client, profile_module, message, url=INBOUND)
+    finally:
+        s3.stop()
+    assert response.status_code == 503
+    assert events == []
+    assert any(r.method == "GET" and r.path.endswith("/key") for r in s3.requests)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"notificationType": "Frobnicated"},
+        {"notificationType": None},
+        {"notificationType": 42},
+    ],
+)
+def test_inbound_notification_of_no_known_type_is_400(
+    client, profile_module, sns_signer, webhook_secret, change
+):
+    message = fresh("inbound_sns_action")
+    ses_event = {**json.loads(message["Message"]), **change}
+    message["Message"] = json.dumps(ses_event)
+    response, events = post(client, profile_module, sns_signer.sign(message), url=INBOUND)
+    assert response.status_code == 400
+    assert events == []
+
+
+@pytest.mark.parametrize("action_type", ["Frobnicate", 42, None])
+def test_inbound_action_of_no_known_type_is_400(
+    client, profile_module, sns_signer, webhook_secret, action_type
+):
+    message = fresh("inbound_sns_action")
+    ses_event = json.loads(message["Message"])
+    ses_event["receipt"]["action"]["type"] = action_type
+    message["Message"] = json.dumps(ses_event)
+    response, events = post(client, profile_module, sns_signer.sign(message), url=INBOUND)
+    assert response.status_code == 400
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    ("url", "fixture", "hint"),
+    [
+        (INBOUND, "event_send", "subscribe the tracking webhook"),
+        (INBOUND, "notification_bounce", "subscribe the tracking webhook"),
+        (TRACKING, "inbound_sns_action", "subscribe the inbound webhook"),
+    ],
+)
+def test_notification_for_the_other_webhook_is_a_setup_error(
+    client, profile_module, sns_signer, webhook_secret, caplog, url, fixture, hint
+):
+    """A genuine SES notification on the wrong webhook (the topic is subscribed to
+    the wrong URL): logged with what to change, and answered so SNS retries."""
+    response, events = post(client, profile_module, sns_signer.sign(fresh(fixture)), url=url)
+    assert response.status_code == 503
+    assert events == []
+    assert hint in caplog.text
+
+
+@pytest.mark.parametrize("action_type", ["Lambda", "Bounce", "WorkMail", "Stop"])
+def test_inbound_action_without_the_message_is_a_setup_error(
+    client, profile_module, sns_signer, webhook_secret, caplog, action_type
+):
+    """SES's other receipt actions publish notifications without the message."""
+    message = fresh("inbound_sns_action")
+    ses_event = json.loads(message["Message"])
+    ses_event["receipt"]["action"] = {"type": action_type}
+    del ses_event["content"]
+    message["Message"] = json.dumps(ses_event)
+    response, events = post(client, profile_module, sns_signer.sign(message), url=INBOUND)
+    assert response.status_code == 503
+    assert events == []
+    assert "SNS and S3 actions" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("topic", "status"),
+    [
+        ("arn:aws:sns:us-west-2:123456789012:NoSuchTopic", 400),  # SNS: NotFound
+        ("arn:aws:sns:not a region:123456789012:SES_Events", 400),
+    ],
+)
+def test_subscription_that_cannot_be_confirmed_is_400(
+    client, profile_module, sns_signer, webhook_secret, settings, profile, moto_ses, topic, status
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(moto_ses)}
+    response, _ = post(client, profile_module, sns_signer.sign(subscription(topic)))
+    assert response.status_code == status
+
+
+def test_subscription_confirmation_failing_on_our_side_is_retried(
+    client, profile_module, sns_signer, webhook_secret, settings, profile
+):
+    """SNS refusing our ConfirmSubscription (no sns:ConfirmSubscription permission) or
+    failing: SNS redelivers the SubscriptionConfirmation when we answer 5xx."""
+    from anymail_conformance import FakeResponse
+
+    error = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code>"
+        "<Message>not authorized</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+    )
+    sns = profile_module.MotoSES(
+        lambda request: FakeResponse(403, error.encode(), {"Content-Type": "text/xml"})
+    ).start()
+    try:
+        settings.ANYMAIL = {**settings.ANYMAIL, **profile.backend_settings(sns)}
+        topic = "arn:aws:sns:us-west-2:123456789012:SES_Events"
+        response, _ = post(client, profile_module, sns_signer.sign(subscription(topic)))
+    finally:
+        sns.stop()
+    assert response.status_code == 503
+    assert any(b"Action=ConfirmSubscription" in r.body for r in sns.requests)

@@ -132,6 +132,17 @@ def _quoted_printable_if_8bit(part: Any) -> None:
     part["Content-Transfer-Encoding"] = "quoted-printable"
 
 
+def _joined_tags(first: Any, second: Any) -> Any:
+    """Two lists of SES Message Tags as one. Anything that isn't a list is passed on
+    as given, for botocore's parameter validation to refuse by name."""
+    if second is None:
+        return first
+    for tags in (first, second):
+        if not isinstance(tags, list | tuple):
+            return tags
+    return [*first, *second]
+
+
 # ---------------------------------------------------------------------------
 # Payloads
 
@@ -140,6 +151,9 @@ class AmazonSESPayload(BasePayload):
     """Common to both SES API calls: the boto3 call's params, Message Tags, esp_extra."""
 
     api_name: ClassVar[str]
+    #: the API call's list of SES Message Tags (SendRawEmail "Tags",
+    #: SendBulkTemplatedEmail "DefaultTags")
+    tags_param: ClassVar[str] = "Tags"
     backend: EmailBackend
 
     def init_payload(self) -> None:
@@ -168,14 +182,20 @@ class AmazonSESPayload(BasePayload):
                 f"the tag {tag!r} can't be an SES Message Tag value (use only A-Z a-z 0-9 - and _)",
             )
             return
-        self.params.setdefault("Tags", []).append(
+        self.params.setdefault(self.tags_param, []).append(
             {"Name": self.backend.message_tag_name, "Value": tag}
         )
 
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         extra = dict(extra)
-        if "Tags" in extra and "Tags" in self.params:
-            extra["Tags"] = [*self.params["Tags"], *extra["Tags"]]
+        tags = self.tags_param
+        if tags != "Tags" and "Tags" in extra:
+            # The docs show esp_extra "Tags" (SendRawEmail's name), and a SEND_DEFAULTS
+            # esp_extra applies to template sends too: SendBulkTemplatedEmail calls
+            # them DefaultTags (and refuses a "Tags" parameter).
+            extra[tags] = _joined_tags(extra.pop("Tags"), extra.get(tags))
+        if tags in extra and tags in self.params:
+            extra[tags] = _joined_tags(self.params[tags], extra[tags])
         self.params.update(extra)
 
 
@@ -192,8 +212,12 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         self.recipients: list[EmailAddress] = []
         self.extra_mime_headers: list[tuple[str, str]] = []
 
+    # Address headers get each domain in its IDNA (punycode) form from anymail-base,
+    # the same form as Source and Destinations, rather than whatever Django's own
+    # header encoding would make of a non-ASCII domain.
+
     def set_from_email_list(self, emails: Sequence[EmailAddress]) -> None:
-        self.mime.from_email = ", ".join(email.address for email in emails)
+        self.mime.from_email = ", ".join(email.idna_address for email in emails)
         if len(emails) > 1:
             # With several From addresses, say which one sends (SES's Source, the
             # envelope sender) rather than leave SES to pick one out of the header;
@@ -201,17 +225,17 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
             self.params.setdefault("Source", emails[0].idna_addr_spec)
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        setattr(self.mime, recipient_type, [email.address for email in emails])
+        setattr(self.mime, recipient_type, [email.idna_address for email in emails])
         self.recipients.extend(emails)
 
     def set_spoofed_to(self, emails: Sequence[EmailAddress]) -> None:
-        self.mime.extra_headers["To"] = ", ".join(email.address for email in emails)
+        self.mime.extra_headers["To"] = ", ".join(email.idna_address for email in emails)
 
     def set_subject(self, subject: str) -> None:
         self.mime.subject = subject
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        self.mime.reply_to = [email.address for email in emails]
+        self.mime.reply_to = [email.idna_address for email in emails]
 
     def set_extra_headers(self, headers: Mapping[str, str]) -> None:
         self.mime.extra_headers.update(headers)
@@ -300,6 +324,10 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
     send), otherwise one Destination holding every recipient."""
 
     api_name = "SendBulkTemplatedEmail"
+    # SendBulkTemplatedEmail has no "Tags": its DefaultTags apply to every Destination,
+    # as Anymail's tag applies to the whole message (so no per-Destination
+    # ReplacementTags).
+    tags_param = "DefaultTags"
 
     def init_payload(self) -> None:
         super().init_payload()

@@ -9,7 +9,11 @@ from __future__ import annotations
 from anymail.features import EventType, FeatureSupport, Support
 from anymail.registry import EspDescription
 
-__all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
+__all__ = ["ESP", "EVENT_TYPES", "FEATURES", "SNS_RETRY_LIMIT"]
+
+#: Seconds: the longest Amazon SNS retries an HTTP/S delivery, whatever the delivery
+#: policy (its hard limit). The default policy gives up after about a minute.
+SNS_RETRY_LIMIT = 3600
 
 #: Amazon SES feature support (Anymail 6.0 docs, section 1.5.9). SendRawEmail carries
 #: any MIME message Django can build, so every Django email feature is supported;
@@ -75,5 +79,15 @@ ESP = EspDescription(
     # (environment, shared config, instance role), so nothing is declared required.
     # SNS signs every webhook post, and the views verify it (AMAZON_SES_SNS_VERIFY_SIGNATURES).
     signed_webhooks=True,
+    # Amazon SNS counts an HTTP/S delivery as failed, and retries it, only when the
+    # endpoint answers outside 200-4xx (a 5xx), doesn't answer within 15 seconds or
+    # can't be reached: every 4xx, 429 included, is final.
+    # https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.prepare.html
+    webhook_retry_status=503,
+    # SNS's default HTTP/S delivery policy retries 3 times, 20 seconds apart (about a
+    # minute); a topic's or subscription's own policy can retry for longer, but never
+    # beyond 3,600 seconds in all (a hard limit).
+    webhook_retry_window=SNS_RETRY_LIMIT,
+    webhook_retry_docs="https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html",
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-amazon-ses#readme",
 )

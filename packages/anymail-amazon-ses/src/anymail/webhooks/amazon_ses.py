@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -20,7 +21,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
-from anymail.esps.amazon_ses import ESP
+from anymail.esps.amazon_ses import ESP, SNS_RETRY_LIMIT
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
 from anymail.exceptions import (
     AnymailAPIError,
@@ -57,9 +58,12 @@ logger = logging.getLogger("anymail.webhooks.amazon_ses")
 #: AMAZON_SES_SNS_MAX_AGE's default, in seconds: SNS stops retrying an HTTP/S delivery
 #: within 3,600 seconds (a hard limit of its delivery policies), plus five minutes for
 #: clock skew. An older message (by its signed Timestamp) is a replay.
-DEFAULT_SNS_MAX_AGE = 3600 + 300
+DEFAULT_SNS_MAX_AGE = SNS_RETRY_LIMIT + 300
 
 ESP_ID = ESP.id
+
+#: An AWS region name, as a TopicArn holds it ("us-east-1", "us-gov-west-1", ...)
+_AWS_REGION = re.compile(r"[a-z]+(-[a-z0-9]+)+")
 
 # ---------------------------------------------------------------------------
 # Reading SES's JSON: every field has the type SES documents, or the payload is
@@ -184,8 +188,24 @@ def tracking_events(
     """The normalized events of one SES notification or published event (the JSON
     in an SNS Notification's ``Message``). ``tag_name`` is AMAZON_SES_MESSAGE_TAG_NAME.
 
+    Each event's ``event_id`` is the SNS ``MessageId`` (which SNS keeps when it
+    redelivers); when the notification reports several recipients, one event each,
+    it is ``<MessageId>:<n>`` for the n-th of them (from 1), so every event has an id
+    of its own, the same on every redelivery.
+
     Raises ValueError for a payload whose fields don't have SES's documented types
     (the webhook answers 400)."""
+    events = _tracking_events(ses_event, sns_message, tag_name)
+    if len(events) > 1:
+        for position, event in enumerate(events, start=1):
+            if event.event_id:
+                event.event_id = f"{event.event_id}:{position}"
+    return events
+
+
+def _tracking_events(
+    ses_event: dict[str, Any], sns_message: dict[str, Any], tag_name: str | None
+) -> list[AnymailTrackingEvent]:
     # SES Notifications say "notificationType", SES Event Publishing "eventType"
     kind = _text(ses_event.get("eventType"), "eventType") or _text(
         ses_event.get("notificationType"), "notificationType"
@@ -361,6 +381,19 @@ def metadata_and_tags(
 # ---------------------------------------------------------------------------
 # Inbound: an SES receipt notification in, an inbound event out
 
+#: What SES Notifications (notificationType) and Event Publishing (eventType) call
+#: the notifications of the tracking webhook.
+TRACKING_KINDS = frozenset(
+    {
+        "Bounce", "Complaint", "Delivery", "Send", "Reject", "Open", "Click",
+        "Rendering Failure", "DeliveryDelay", "Subscription",
+    }
+)  # fmt: skip
+
+#: The receipt rule actions other than SNS and S3 that can publish an SNS
+#: notification (without the message itself).
+OTHER_RECEIPT_ACTIONS = frozenset({"Bounce", "Lambda", "Stop", "WorkMail"})
+
 
 def inbound_events(
     ses_event: dict[str, Any],
@@ -371,11 +404,14 @@ def inbound_events(
     action carries the message; for its S3 action, ``fetch_s3(action)`` reads it."""
     kind = _text(ses_event.get("notificationType"), "notificationType")
     if kind != "Received":
+        kind = kind or _text(ses_event.get("eventType"), "eventType")
+        if kind not in TRACKING_KINDS:
+            raise ValueError(f"Amazon SES notification of unknown type {kind!r}")
+        # a genuine SES tracking notification: the topic is subscribed to the wrong URL
         raise AnymailConfigurationError(
-            "The Amazon SES inbound webhook received a "
-            f"{kind or _text(ses_event.get('eventType'), 'eventType')!r} "
-            "notification: subscribe the tracking webhook (amazon_ses/tracking/) to "
-            "that SNS topic instead."
+            f"The Amazon SES inbound webhook received a {kind!r} notification: "
+            "subscribe the tracking webhook (amazon_ses/tracking/) to that SNS topic "
+            "instead."
         )
     mail = _object(ses_event.get("mail"), "mail")
     receipt = _object(ses_event.get("receipt"), "receipt")
@@ -390,11 +426,15 @@ def inbound_events(
             if not _text(action.get(field), f"receipt.action.{field}"):
                 raise ValueError(f"Amazon SES S3 action has no {field}")
         message = fetch_s3(action)
-    else:
+    elif action_type in OTHER_RECEIPT_ACTIONS:
+        # SES's other receipt actions publish notifications without the message
         raise AnymailConfigurationError(
-            f"Anymail's Amazon SES inbound webhook supports the receipt rule SNS and S3 "
-            f"actions, not {action_type!r}."
+            f"Anymail's Amazon SES inbound webhook reads messages from the receipt rule "
+            f"SNS and S3 actions only; this notification is from a {action_type!r} action "
+            "(subscribe the webhook only to the topic of an SNS or S3 action)."
         )
+    else:
+        raise ValueError(f"Amazon SES receipt action of unknown type {action_type!r}")
     message.envelope_sender = _text(mail.get("source"), "mail.source")
     recipients = _texts(receipt.get("recipients"), "receipt.recipients") or _texts(
         mail.get("destination"), "mail.destination"
@@ -427,6 +467,36 @@ def message_from_sns_action(
     if encoding == "BASE64":
         return AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(content))
     return AnymailInboundMessage.parse_raw_mime(content)
+
+
+# ---------------------------------------------------------------------------
+# The webhooks' own AWS calls (S3 GetObject, SNS ConfirmSubscription)
+
+#: AWS error codes saying the notification names something that doesn't (or can't)
+#: exist. SNS would redeliver the same notification, so the answer is final (400).
+FINAL_AWS_ERRORS = frozenset(
+    {"NoSuchKey", "NoSuchBucket", "InvalidBucketName", "KeyTooLongError", "NotFound",
+     "InvalidParameter"}
+)  # fmt: skip
+
+
+def aws_call_failed(err: Exception, what: str) -> Exception:
+    """What a webhook's failed AWS call becomes. A notification naming an object, topic
+    or token that doesn't exist (or a parameter botocore refuses) is the request's
+    fault: ValueError, answered 400. Anything else -- a permission our IAM policy
+    lacks, throttling, AWS failing, the network -- is ours: AnymailAPIError, answered
+    with the retry status, so SNS redelivers the notification."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    if isinstance(err, ParamValidationError):
+        return ValueError(f"{what}: {err}")
+    if isinstance(err, ClientError):
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in FINAL_AWS_ERRORS or status == 404:
+            return ValueError(f"{what}: {err}")
+        return AnymailAPIError(f"{what}: {err}", status_code=status)
+    return AnymailAPIError(f"{what}: {err}")
 
 
 # ---------------------------------------------------------------------------
@@ -568,7 +638,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         # Confirm in the topic's own region: arn:aws:sns:<region>:<account>:<name>
         arn_parts = topic_arn.split(":")
         region = arn_parts[3] if len(arn_parts) == 6 and arn_parts[2] == "sns" else None
-        if not region:
+        if not region or not _AWS_REGION.fullmatch(region):
             raise AnymailWebhookValidationFailure(f"Invalid SNS TopicArn {topic_arn!r}")
         client = boto3_client(
             "sns", self.boto_session_params, self.boto_client_params, region_name=region
@@ -580,8 +650,8 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
                 TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
             )
         except (BotoCoreError, ClientError) as err:
-            raise AnymailAPIError(
-                f"Amazon SNS ConfirmSubscription for {topic_arn!r} failed: {err}"
+            raise aws_call_failed(
+                err, f"Amazon SNS ConfirmSubscription for {topic_arn!r} failed"
             ) from err
         finally:
             client.close()
@@ -629,16 +699,15 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView, AnymailInboundWebhoo
             response = client.get_object(Bucket=bucket, Key=key)
             with response["Body"] as body:
                 return AnymailInboundMessage.parse_raw_mime_file(body)
-        except ClientError as err:
-            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            raise AnymailAPIError(
-                f"Anymail can't fetch the inbound message s3://{bucket}/{key}: {err} "
-                "(does the IAM policy allow s3:GetObject on it?)",
-                status_code=status,
-            ) from err
-        except BotoCoreError as err:
-            raise AnymailAPIError(
-                f"Anymail can't fetch the inbound message s3://{bucket}/{key}: {err}"
+        except (BotoCoreError, ClientError) as err:
+            hint = ""
+            if isinstance(err, ClientError) and err.response.get("Error", {}).get("Code") in (
+                "AccessDenied",
+                "403",
+            ):
+                hint = " (does the IAM policy allow s3:GetObject on it?)"
+            raise aws_call_failed(
+                err, f"Anymail can't fetch the inbound message s3://{bucket}/{key}{hint}"
             ) from err
         finally:
             client.close()

@@ -580,7 +580,8 @@ def templated_sent_message(params: dict[str, Any]) -> SentMessage:
             )
             for d in destinations
         }
-    sent.tags = [tag["Value"] for tag in params.get("Tags") or ()]
+    # SendBulkTemplatedEmail's Message Tags are DefaultTags (it has no "Tags")
+    sent.tags = [tag["Value"] for tag in params.get("DefaultTags") or ()]
     return sent
 
 
