@@ -37,28 +37,93 @@ def signed_fake(settings, fake_esp_installed, webhook_secret):
     settings.ANYMAIL = {**settings.ANYMAIL, "FAKE_WEBHOOK_SIGNING_KEY": "sign-key"}
 
 
+def handled(store, key, lifetime=600):
+    """Claim a key and mark it handled, as a request that signalled its events does."""
+    claims = store.claim_many([key], "fake", lease=60)
+    store.finish_many(claims.mine, claims.owner, lifetime)
+    return claims
+
+
 def test_a_replay_is_refused_after_10000_other_tokens():
-    """The default store keeps every token until it expires: no eviction."""
-    protection = ReplayProtection("fake", 300, DatabaseReplayStore())
-    assert protection.claim("first") is not None
-    for n in range(10_000):
-        assert protection.claim(f"other-{n}") is not None
-    assert protection.claim("first") is None
+    """The default store keeps every key until it expires: no eviction."""
+    store = DatabaseReplayStore()
+    assert handled(store, "first").mine == {"first"}
+    claims = store.claim_many([f"other-{n}" for n in range(10_000)], "fake", lease=60)
+    store.finish_many(claims.mine, claims.owner, 600)
+    assert len(claims.mine) == 10_000
+    assert store.claim_many(["first"], "fake", lease=60).done == {"first"}
     assert WebhookReplayToken.objects.count() == 10_001
 
 
-def test_an_expired_token_may_be_claimed_again():
+def test_an_expired_key_may_be_claimed_again():
     store = DatabaseReplayStore()
-    assert store.claim("k", "fake", lifetime=-1)  # (already expired)
-    assert store.claim("k", "fake", lifetime=60)
-    assert not store.claim("k", "fake", lifetime=60)
+    handled(store, "k", lifetime=-1)  # (already expired)
+    assert store.claim_many(["k"], "fake", lease=60).mine == {"k"}
+
+
+def test_a_claim_in_progress_is_busy_not_a_duplicate_and_a_crashed_one_expires():
+    """A request that claimed events and died before handling them must not make the
+    ESP's retry look like a duplicate: the claim is "busy" until its lease ends, then
+    the retry takes it over."""
+    store = DatabaseReplayStore()
+    crashed = store.claim_many(["e1", "e2"], "fake", lease=-1)  # its lease has ended
+    assert crashed.mine == {"e1", "e2"}
+    retry = store.claim_many(["e1", "e2"], "fake", lease=60)
+    assert (retry.mine, retry.done, retry.busy) == ({"e1", "e2"}, set(), set())
+    concurrent = store.claim_many(["e1", "e2"], "fake", lease=60)
+    assert (concurrent.mine, concurrent.done, concurrent.busy) == (set(), set(), {"e1", "e2"})
+    store.finish_many(retry.mine, retry.owner, 600)
+    after = store.claim_many(["e1", "e2"], "fake", lease=60)
+    assert (after.mine, after.done, after.busy) == (set(), {"e1", "e2"}, set())
+
+
+@pytest.mark.parametrize("alias", ["locmem"])
+def test_the_cache_store_has_the_same_three_states(settings, alias):
+    settings.CACHES = {
+        **settings.CACHES,
+        "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "r"},
+    }
+    store = CacheReplayStore(alias)
+    first = store.claim_many(["a"], "fake", lease=60)
+    assert first.mine == {"a"}
+    assert store.claim_many(["a"], "fake", lease=60).busy == {"a"}
+    store.finish_many(first.mine, first.owner, 600)
+    assert store.claim_many(["a"], "fake", lease=60).done == {"a"}
 
 
 def test_the_token_itself_is_not_stored():
-    ReplayProtection("fake", 300, DatabaseReplayStore()).claim("secret-token-value")
+    protection = ReplayProtection("fake", 300, DatabaseReplayStore())
+    handled(protection.store, protection.token_key("secret-token-value"))
     [row] = WebhookReplayToken.objects.all()
     assert "secret-token-value" not in row.key
     assert len(row.key) == 64
+
+
+def test_a_request_that_dies_mid_signal_is_processed_again_after_the_lease(
+    signed_fake, webhook_client, settings
+):
+    """The ESP's retry of a request whose process died after claiming: busy (retry
+    answer) while the lease runs, then processed."""
+    from testproject.fake_esp import FakeTrackingWebhookView
+
+    headers = signed_headers("crash-token")
+    protection = ReplayProtection("fake", 300, DatabaseReplayStore())
+    from anymail.events import event_digest  # noqa: F401 (the fake's events have ids)
+
+    # What a dead request leaves: its token and event claimed, in progress.
+    keys = [protection.token_key("crash-token"), protection.event_key("m0-token")]
+    protection.store.claim_many(keys, "fake", lease=600)
+    FakeTrackingWebhookView.claim_wait = 0.1
+    try:
+        b = body()
+        b["events"][0]["token"] = "m0-token"
+        busy, signals = webhook_client.post(TRACKING, b, headers=headers)
+        assert (busy.status_code, signals) == (503, [])
+        WebhookReplayToken.objects.update(expires_at="2000-01-01T00:00:00Z")  # lease ends
+        retried, signals = webhook_client.post(TRACKING, b, headers=headers)
+        assert (retried.status_code, len(signals)) == (200, 1)
+    finally:
+        del FakeTrackingWebhookView.claim_wait
 
 
 def test_duplicate_delivery_is_acknowledged_once(client, signed_fake, webhook_client):
@@ -99,7 +164,7 @@ def test_a_failing_cache_is_unavailable_not_a_replay(settings):
     }
     store = CacheReplayStore("broken")
     with pytest.raises(ReplayStoreUnavailable):
-        store.claim("k", "fake", 60)
+        store.claim_many(["k"], "fake", 60)
 
 
 @pytest.mark.parametrize("timestamp", ["nan", "inf", "-inf", "1e400", 10**400, "", "soon"])

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,7 @@ def test_send_posts_mail_send_json_with_bearer_auth(sendgrid):
     body = request.json()
     assert body["from"] == {"email": "from@example.com", "name": "Sender"}
     assert body["reply_to"] == {"email": "reply@example.com", "name": "Reply"}
+    assert "reply_to_list" not in body  # one Reply-To is sent as reply_to
     assert body["subject"] == "Subject"
     assert body["content"] == [
         {"type": "text/plain", "value": "Body"},
@@ -221,6 +223,47 @@ def test_internationalized_domains_are_sent_as_idna(sendgrid):
         "bcc@bücher.example",
     }
     assert recipients["user@bücher.example"].message_id == first["custom_args"]["anymail_id"]
+
+
+def test_several_reply_to_addresses_are_sent_as_reply_to_list(sendgrid):
+    """SendGrid's reply_to takes one address; several go in reply_to_list instead
+    (never both: SendGrid refuses a request with both). IDNA applies there too."""
+    send(reply_to=["Reply One <reply1@example.com>", "Ré Ply <reply2@bücher.example>"])
+    body = sent_body(sendgrid)  # (the fake API refused nothing: see the fixture)
+    assert body["reply_to_list"] == [
+        {"email": "reply1@example.com", "name": "Reply One"},
+        {"email": "reply2@xn--bcher-kva.example", "name": "Ré Ply"},
+    ]
+    assert "reply_to" not in body
+    # the conformance profile reads reply_to_list back as the message's Reply-To
+    [sent] = PROFILE.sent_messages(sendgrid)
+    assert [parseaddr(address)[1] for address in sent.reply_to] == [
+        "reply1@example.com",
+        "reply2@xn--bcher-kva.example",
+    ]
+
+
+def test_repeated_reply_to_addresses_are_sent_once(sendgrid):
+    """SendGrid wants each reply_to_list address once: a repeat (compared in IDNA
+    form, ignoring case) is left out, keeping the first one's name."""
+    send(
+        reply_to=[
+            "First <reply@bücher.example>",
+            "b@example.com",
+            "Second <REPLY@xn--bcher-kva.example>",
+            "B@Example.com",
+        ]
+    )
+    body = sent_body(sendgrid)
+    assert body["reply_to_list"] == [
+        {"email": "reply@xn--bcher-kva.example", "name": "First"},
+        {"email": "b@example.com"},
+    ]
+    # two that are one address: a single reply_to
+    send(reply_to=["Same <same@example.com>", "same@example.com"])
+    body = sent_body(sendgrid)
+    assert body["reply_to"] == {"email": "same@example.com", "name": "Same"}
+    assert "reply_to_list" not in body
 
 
 def test_invalid_internationalized_domain_is_refused_before_sending(sendgrid):
@@ -484,6 +527,26 @@ def test_esp_extra_is_deep_merged(sendgrid):
     assert body["personalizations"][0]["to"] == [{"email": "to@example.com"}]
 
 
+def test_esp_extra_reply_to_or_reply_to_list_replaces_the_other(sendgrid):
+    """SendGrid refuses reply_to with reply_to_list: the one in esp_extra wins, and
+    Anymail's other one is not sent."""
+    send(
+        reply_to=["reply@example.com"],
+        esp_extra={"reply_to_list": [{"email": "a@example.com"}, {"email": "b@example.com"}]},
+    )
+    body = sent_body(sendgrid)
+    assert body["reply_to_list"] == [{"email": "a@example.com"}, {"email": "b@example.com"}]
+    assert "reply_to" not in body
+
+    send(
+        reply_to=["one@example.com", "two@example.com"],
+        esp_extra={"reply_to": {"email": "only@example.com", "name": "Only"}},
+    )
+    body = sent_body(sendgrid)
+    assert body["reply_to"] == {"email": "only@example.com", "name": "Only"}
+    assert "reply_to_list" not in body
+
+
 def test_esp_extra_personalizations_dict_is_merged_into_each(sendgrid):
     send(
         to=["alice@example.com", "bob@example.com"],
@@ -698,3 +761,36 @@ def test_schema_check_catches_what_sendgrid_refuses():
     assert any("is not a 'email'" in p for p in problems)
     assert any(p.startswith("content.0.value") for p in problems)
     assert any(p.startswith("custom_args") for p in problems)
+
+
+@override_settings(ANYMAIL={})
+def test_schema_check_catches_reply_to_rules_sendgrid_states_in_prose():
+    """reply_to with reply_to_list, and a repeated reply_to_list address, are refused
+    (SendGrid's Mail Send overview; the OpenAPI description says so only in prose)."""
+    base = {
+        "from": {"email": "from@example.com"},
+        "personalizations": [{"to": [{"email": "to@example.com"}]}],
+    }
+    both = mail_send_violations(
+        {
+            **base,
+            "reply_to": {"email": "a@example.com"},
+            "reply_to_list": [{"email": "b@example.com"}, {"email": "c@example.com"}],
+        }
+    )
+    assert any("reply_to_list" in p and "mutually exclusive" in p for p in both), both
+    repeated = mail_send_violations(
+        {
+            **base,
+            "reply_to_list": [{"email": "a@example.com", "name": "A"}, {"email": "A@example.com"}],
+        }
+    )
+    assert any(p.startswith("reply_to_list.1") and "A@example.com" in p for p in repeated), repeated
+    too_many = mail_send_violations(
+        {**base, "reply_to_list": [{"email": f"r{n}@example.com"} for n in range(1001)]}
+    )
+    assert any(p.startswith("reply_to_list") for p in too_many), too_many
+    one_each = mail_send_violations(
+        {**base, "reply_to_list": [{"email": "a@example.com"}, {"email": "b@example.com"}]}
+    )
+    assert one_each == []

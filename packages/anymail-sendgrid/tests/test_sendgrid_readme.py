@@ -91,7 +91,7 @@ def test_local_trial_with_the_console_backend(capsys):
         assert "Anymail send params" in output
         # ... and it refuses what SendGrid's declaration says is unsupported
         for unsupported in (
-            {"reply_to": ["one@example.com", "two@example.com"]},
+            {"from_email": "one@example.com, two@example.com"},
             {"envelope_sender": "bounces@example.com"},
         ):
             message = EmailMessage("Hi", "Text", "from@example.com", ["to@example.com"])
@@ -100,6 +100,13 @@ def test_local_trial_with_the_console_backend(capsys):
             with pytest.raises(AnymailUnsupportedFeature):
                 message.send()
         assert "Subject: Hi" not in capsys.readouterr().out
+        # ... but not several Reply-To addresses (SendGrid's reply_to_list)
+        message = EmailMessage(
+            "Hi", "Text", "from@example.com", ["to@example.com"],
+            reply_to=["one@example.com", "two@example.com"],
+        )  # fmt: skip
+        assert message.send() == 1
+        assert "Reply-To: one@example.com, two@example.com" in capsys.readouterr().out
 
 
 def curl_command():

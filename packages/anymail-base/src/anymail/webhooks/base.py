@@ -38,6 +38,7 @@ import binascii
 import hashlib
 import json
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
@@ -60,7 +61,11 @@ from anymail.exceptions import (
 )
 from anymail.signals import inbound, tracking
 from anymail.utils import UNSET, get_anymail_setting
-from anymail.webhooks.replay import ReplayProtection, ReplayStoreUnavailable, get_replay_store
+from anymail.webhooks.replay import (
+    Claims,
+    ReplayProtection,
+    get_replay_store,
+)
 
 if TYPE_CHECKING:
     from anymail.registry import EspDescription
@@ -71,11 +76,6 @@ __all__ = [
     "AnymailTrackingWebhookView",
     "ReplayProtection",
 ]
-
-
-class _Duplicate(Exception):
-    """A signed request whose token was already accepted: the ESP retrying a delivery
-    it thinks failed. Acknowledged (200), not signalled again."""
 
 
 logger = logging.getLogger("anymail.webhooks")
@@ -124,6 +124,13 @@ class AnymailBaseWebhookView(View):
     #: Whether to warn when no WEBHOOK_SECRET is set (off for ESPs that sign their posts;
     #: an instance may turn it off in read_esp_settings, e.g. when a signing key is set).
     warn_if_no_basic_auth: bool = True
+
+    #: How long an event claim is held while its signals run (seconds): a request
+    #: that dies holding claims frees them after this, for the ESP's retry.
+    claim_lease: float = 300.0
+    #: How long to wait for a concurrent request handling the same events to finish,
+    #: before answering so the ESP retries (seconds).
+    claim_wait: float = 5.0
 
     # Overridable with as_view(**kwargs); UNSET means "read the setting".
     webhook_secret: Any = UNSET
@@ -218,7 +225,8 @@ class AnymailBaseWebhookView(View):
         return HttpResponse()
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.claimed_tokens: list[str] = []
+        #: the keys of the signed request's tokens (check_replay), claimed with its events
+        self.pending_tokens: list[str] = []
         if self.configuration_error is not None:
             return self.retry_later("a setting is missing", self.configuration_error)
         self.validate_basic_auth(request)
@@ -233,26 +241,15 @@ class AnymailBaseWebhookView(View):
             return HttpResponseBadRequest(rejection, content_type="text/plain")
         try:
             self.validate_esp(request, payload)
-        except _Duplicate:
-            self._release_tokens()
-            logger.info(
-                "Duplicate %s webhook delivery acknowledged, not re-signalled", self.esp_name
-            )
-            return HttpResponse("Already received", content_type="text/plain")
         except AnymailWebhookUnavailable as err:
-            self._release_tokens()
             return self.retry_later("the webhook can't be verified now", err)
         except AnymailConfigurationError as err:
-            self._release_tokens()
             return self.retry_later("a setting is missing", err)
         except AnymailWebhookValidationFailure:
-            self._release_tokens()
             raise
         except ValueError as err:  # a signature or header that can't be read
-            self._release_tokens()
             return self.malformed(err)
         except Exception as err:  # our verification code failed
-            self._release_tokens()
             return self.retry_later("verifying the request failed", err)
         try:
             events = self.parse_events(request, payload)
@@ -260,52 +257,101 @@ class AnymailBaseWebhookView(View):
                 if not event.event_id:
                     event.event_id = self.derive_event_id(request, event, index)
         except AnymailWebhookValidationFailure:
-            self._release_tokens()
             raise
         except ValueError as err:  # the converter refused the payload
-            self._release_tokens()
             return self.malformed(err)
         except (AnymailWebhookUnavailable, AnymailConfigurationError) as err:
-            self._release_tokens()
             return self.retry_later("the webhook can't be processed now", err)
         except Exception as err:  # our converter failed on a payload it should read
-            self._release_tokens()
             return self.retry_later("converting the events failed", err)
         return self.deliver(events)
 
     def deliver(self, events: Sequence[AnymailEvent]) -> HttpResponse:
-        """Claim the events (one store operation), signal the ones not handled before,
-        in order. A receiver that raises: the events from it on are released and the
-        ESP gets its retry answer; the earlier ones stay handled."""
+        """Claim the request's tokens and its events (one store write), signal the
+        events not handled before, in order, then mark them handled (a second write).
+
+        A duplicate (its token, or every event, handled already) is acknowledged. A
+        receiver that raises: the events before it are marked handled, the rest are
+        released, and the ESP gets its retry answer, so its retry signals only those.
+        """
         protection = self.replay_protection(None)
+        keys = {
+            event.event_id: protection.event_key(event.event_id)
+            for event in events
+            if event.event_id
+        }
         try:
-            claims = protection.claim_events(
-                [event.event_id for event in events if event.event_id], self.retry_window
-            )
+            claims = self.claim(protection, [*self.pending_tokens, *keys.values()])
         except AnymailWebhookUnavailable as err:
-            self._release_tokens()
             return self.retry_later("the replay store failed", err)
-        pending = [event for event in events if event.event_id in claims]
+        if claims.done & set(self.pending_tokens):
+            protection.store.release_many(claims.mine)
+            logger.info(
+                "Duplicate %s webhook request acknowledged, not re-signalled", self.esp_name
+            )
+            return HttpResponse("Already received", content_type="text/plain")
+        if claims.busy:
+            # Being handled by another request right now (a concurrent redelivery), or
+            # held by one that died, whose lease hasn't expired: not handled yet, so
+            # not acknowledged. The ESP retries.
+            protection.store.release_many(claims.mine)
+            return self.retry_later(
+                f"{len(claims.busy)} of the events are being handled by another request"
+            )
+        pending = [event for event in events if keys.get(event.event_id) in claims.mine]
+        lifetime = max(self.retry_window, getattr(self, "token_lifetime", 0.0))
         for position, event in enumerate(pending):
             try:
                 self.signal_for(event).send(sender=type(self), event=event, esp_name=self.esp_name)
             except Exception as err:
-                unhandled = [claims[e.event_id] for e in pending[position:] if e.event_id]
+                handled = {keys[e.event_id] for e in pending[:position]}
+                unhandled = claims.mine - handled  # this event on, and the request's tokens
                 try:
-                    protection.release_many(dict.fromkeys(unhandled))
+                    protection.store.finish_many(handled, claims.owner, lifetime)
+                    protection.store.release_many(unhandled)
                 except AnymailWebhookUnavailable:
                     logger.exception(
-                        "Anymail %s webhook: couldn't release the claims of unhandled events",
+                        "Anymail %s webhook: couldn't record which events were handled "
+                        "(their claims expire with their lease)",
                         self.esp_name,
                     )
-                self._release_tokens()
                 return self.retry_later(
                     f"a {self.signal_name} signal receiver raised (event {event.event_id})", err
                 )
+        try:
+            protection.store.finish_many(claims.mine, claims.owner, lifetime)
+        except AnymailWebhookUnavailable as err:
+            # Signalled, but not recorded as handled: the claims expire with their
+            # lease, and a redelivery after that would be signalled again (at least once).
+            logger.exception(
+                "Anymail %s webhook: events signalled but not recorded as handled: %s",
+                self.esp_name,
+                err,
+            )
         if events and not pending:
             logger.info("Duplicate %s webhook events acknowledged, not re-signalled", self.esp_name)
             return HttpResponse("Already received", content_type="text/plain")
         return HttpResponse()
+
+    def claim(self, protection: ReplayProtection, keys: list[str]) -> Claims:
+        """Claim ``keys``. While some are held by another request in progress (a
+        concurrent copy of this post), wait a little for it to finish: they are then
+        duplicates or, if it failed and released them, ours. Keys still busy after
+        ``claim_wait`` seconds stay busy."""
+        store = protection.store
+        claims: Claims = store.claim_many(keys, self.esp_id, self.claim_lease)
+        waited, delay = 0.0, 0.02
+        while claims.busy and waited < self.claim_wait:
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
+            again = store.claim_many(
+                sorted(claims.busy), self.esp_id, self.claim_lease, owner=claims.owner
+            )
+            claims.mine |= again.mine
+            claims.done |= again.done
+            claims.busy = again.busy
+        return claims
 
     def derive_event_id(self, request: HttpRequest, event: AnymailEvent, index: int) -> str:
         """A stable id for an event the ESP gave none: the digest of its raw event
@@ -408,26 +454,17 @@ class AnymailBaseWebhookView(View):
     def check_replay(
         self, timestamp: float | datetime, token: str | None, tolerance: float | None
     ) -> None:
-        """Refuse a request outside the timestamp window (400); acknowledge one whose
-        token was already accepted (200, no second signal). Call from validate_esp
-        after verifying the signature that covers them."""
+        """Refuse a request outside the timestamp window (400). Its token is claimed
+        with its events, once they are read: a token already handled makes the request
+        a duplicate (200, no second signal). Call from validate_esp after verifying the
+        signature that covers them."""
         protection = self.replay_protection(tolerance)
         protection.check_timestamp(timestamp)
         if token:
-            key = protection.claim(token)
-            if key is None:
-                raise _Duplicate()
-            self.claimed_tokens.append(key)
-
-    def _release_tokens(self) -> None:
-        """Forget the tokens a failed request claimed, so the ESP's retry is accepted."""
-        protection = self.replay_protection(None)
-        for key in getattr(self, "claimed_tokens", ()):
-            try:
-                protection.release(key)
-            except ReplayStoreUnavailable:
-                logger.exception("Anymail %s webhook: couldn't release a token", self.esp_name)
-        self.claimed_tokens = []
+            self.pending_tokens.append(protection.token_key(token))
+            self.token_lifetime = max(
+                getattr(self, "token_lifetime", 0.0), protection.token_lifetime
+            )
 
     # ------------------------------------------------------------------
     # Reading and converting

@@ -31,6 +31,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -38,6 +39,7 @@ from anymail.exceptions import AnymailWebhookUnavailable, AnymailWebhookValidati
 
 __all__ = [
     "CacheReplayStore",
+    "Claims",
     "DatabaseReplayStore",
     "ReplayProtection",
     "ReplayStore",
@@ -59,17 +61,32 @@ class ReplayStoreUnavailable(AnymailWebhookUnavailable):
     refused claim: a fault on our side, never a duplicate."""
 
 
+@dataclass
+class Claims:
+    """What a claim found, key by key."""
+
+    owner: str  #: this claim's random id
+    mine: set[str] = field(default_factory=set)  #: now held by this claim (in progress)
+    done: set[str] = field(default_factory=set)  #: handled already: duplicates
+    busy: set[str] = field(default_factory=set)  #: in progress elsewhere, lease not expired
+
+
 class ReplayStore(Protocol):
-    """What the webhook views need of a store."""
+    """What the webhook views need of a store.
 
-    def claim_many(self, keys: Sequence[str], esp_id: str, lifetime: float) -> set[str]:
-        """Claim every key; return those this call now holds (new, or expired and
-        taken over). A key not returned is confirmed held by an earlier claim."""
-        ...
+    A key is first claimed *in progress* for a short lease, then marked *done* (kept
+    for the ESP's retry window) once its events were handled. A request that dies in
+    between leaves a claim that expires with its lease, so the ESP's retry is
+    processed: a claim never outlives a crash as a false "already handled".
+    """
 
-    def release_many(self, keys: Iterable[str]) -> None:
-        """Forget keys this request claimed (it failed, so the ESP's retry is accepted)."""
-        ...
+    def claim_many(
+        self, keys: Sequence[str], esp_id: str, lease: float, owner: str | None = None
+    ) -> Claims: ...
+
+    def finish_many(self, keys: Iterable[str], owner: str, lifetime: float) -> None: ...
+
+    def release_many(self, keys: Iterable[str]) -> None: ...
 
 
 class DatabaseReplayStore:
@@ -81,55 +98,64 @@ class DatabaseReplayStore:
     def __init__(self) -> None:
         self._claims = 0
 
-    def claim(self, key: str, esp_id: str, lifetime: float) -> bool:
-        """Record ``key``; False if it is already recorded and not expired."""
-        return key in self.claim_many([key], esp_id, lifetime)
-
-    def claim_many(self, keys: Sequence[str], esp_id: str, lifetime: float) -> set[str]:
+    def claim_many(
+        self, keys: Sequence[str], esp_id: str, lease: float, owner: str | None = None
+    ) -> Claims:
+        claims = Claims(owner=owner or uuid.uuid4().hex)
         if not keys:
-            return set()
+            return claims
         from django.db import connections, router, transaction
         from django.utils import timezone
 
         from anymail.models import WebhookReplayToken
 
-        owner = uuid.uuid4().hex
         now = timezone.now()
-        expires_at = now + timedelta(seconds=lifetime)
+        lease_until = now + timedelta(seconds=lease)
         keys = list(dict.fromkeys(keys))
         try:
             database = router.db_for_write(WebhookReplayToken)
             tokens = WebhookReplayToken.objects.using(database)
-            # One write: insert every key, ignoring the ones already there. (Inside a
-            # transaction, ATOMIC_REQUESTS, no IntegrityError can break it: no savepoint.)
+            # One write: insert every key (in progress, ours), ignoring those already
+            # there. (Inside ATOMIC_REQUESTS no IntegrityError can break the
+            # transaction: no savepoint needed.)
             tokens.bulk_create(
                 [
-                    WebhookReplayToken(key=key, esp_id=esp_id, expires_at=expires_at, owner=owner)
+                    WebhookReplayToken(
+                        key=key, esp_id=esp_id, expires_at=lease_until, owner=claims.owner
+                    )
                     for key in keys
                 ],
                 ignore_conflicts=True,
             )
-            # One read: which keys this claim holds, and which are held elsewhere.
+            # One read: who holds each key, and until when.
             held = {
-                key: (row_owner, row_expires)
-                for key, row_owner, row_expires in tokens.filter(key__in=keys).values_list(
+                key: (owner, expires)
+                for key, owner, expires in tokens.filter(key__in=keys).values_list(
                     "key", "owner", "expires_at"
                 )
             }
-            mine = {key for key, (row_owner, _) in held.items() if row_owner == owner}
-            expired = [
-                key for key, (row_owner, exp) in held.items() if key not in mine and exp <= now
-            ]
+            expired = []
+            for key, (owner, expires) in held.items():
+                if owner == claims.owner:
+                    claims.mine.add(key)
+                elif expires <= now:
+                    expired.append(key)
+                elif owner:
+                    claims.busy.add(key)
+                else:
+                    claims.done.add(key)
             if expired:
-                # Kept past its window: free to claim again (rare, so a second write).
+                # Past its window (or a crashed claim's lease): ours to take over.
                 in_transaction = not connections[database].get_autocommit()
                 with transaction.atomic(using=database) if in_transaction else _nothing():
                     tokens.filter(key__in=expired, expires_at__lte=now).update(
-                        owner=owner, expires_at=expires_at
+                        owner=claims.owner, expires_at=lease_until
                     )
-                mine |= set(
-                    tokens.filter(key__in=expired, owner=owner).values_list("key", flat=True)
+                taken = set(
+                    tokens.filter(key__in=expired, owner=claims.owner).values_list("key", flat=True)
                 )
+                claims.mine |= taken
+                claims.busy |= set(expired) - taken  # taken over by a concurrent claim
             vanished = set(keys) - set(held)
             if vanished:
                 # Refused by the insert, yet not there: released by another request
@@ -141,7 +167,7 @@ class DatabaseReplayStore:
             self._claims += 1
             if self._claims % self.purge_every == 0:
                 tokens.filter(expires_at__lte=now).delete()
-            return mine
+            return claims
         except ReplayStoreUnavailable:
             raise
         except Exception as err:  # the database is down, the table is missing, ...
@@ -149,6 +175,22 @@ class DatabaseReplayStore:
                 f"Anymail's webhook replay store (the database) failed: {type(err).__name__}: "
                 f"{err}. (Has `manage.py migrate` created the anymail tables?)"
             ) from err
+
+    def finish_many(self, keys: Iterable[str], owner: str, lifetime: float) -> None:
+        """Mark keys this claim holds as handled (one write), kept ``lifetime`` seconds."""
+        from django.utils import timezone
+
+        from anymail.models import WebhookReplayToken
+
+        keys = list(keys)
+        if not keys:
+            return
+        try:
+            WebhookReplayToken.objects.filter(key__in=keys, owner=owner).update(
+                owner="", expires_at=timezone.now() + timedelta(seconds=lifetime)
+            )
+        except Exception as err:
+            raise ReplayStoreUnavailable(f"Anymail's webhook replay store failed: {err}") from err
 
     def release(self, key: str) -> None:
         self.release_many([key])
@@ -175,36 +217,51 @@ class CacheReplayStore:
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias
 
-    def claim(self, key: str, esp_id: str, lifetime: float) -> bool:
-        return key in self.claim_many([key], esp_id, lifetime)
+    #: the value of a key whose events were handled
+    DONE = "done"
 
-    def claim_many(self, keys: Sequence[str], esp_id: str, lifetime: float) -> set[str]:
+    def claim_many(
+        self, keys: Sequence[str], esp_id: str, lease: float, owner: str | None = None
+    ) -> Claims:
         from django.core.cache import caches
 
-        owner = uuid.uuid4().hex
-        mine = set()
+        claims = Claims(owner=owner or uuid.uuid4().hex)
         try:
             cache = caches[self.alias]
             for key in dict.fromkeys(keys):
                 cache_key = self.prefix + key
-                if cache.add(cache_key, owner, lifetime):
-                    mine.add(key)
+                if cache.add(cache_key, claims.owner, lease):
+                    claims.mine.add(key)
                     continue
                 holder = cache.get(cache_key)
                 if holder is None:
                     raise ReplayStoreUnavailable(
                         f"Anymail's webhook replay store (cache {self.alias!r}) refused a claim "
-                        "it doesn't hold: the ESP will retry."
+                        "nobody holds: the ESP will retry."
                     )
-                if holder == owner:  # pragma: no cover - an add() that stored, yet said no
-                    mine.add(key)
+                if holder == claims.owner:  # pragma: no cover - an add() that stored, yet said no
+                    claims.mine.add(key)
+                elif holder in (self.DONE, True):  # (True: stored by Anymail before 0.3)
+                    claims.done.add(key)
+                else:
+                    claims.busy.add(key)
         except ReplayStoreUnavailable:
             raise
         except Exception as err:
             raise ReplayStoreUnavailable(
                 f"Anymail's webhook replay store (cache {self.alias!r}) failed: {err}"
             ) from err
-        return mine
+        return claims
+
+    def finish_many(self, keys: Iterable[str], owner: str, lifetime: float) -> None:
+        from django.core.cache import caches
+
+        try:
+            caches[self.alias].set_many(
+                {self.prefix + key: self.DONE for key in keys}, timeout=lifetime
+            )
+        except Exception as err:
+            raise ReplayStoreUnavailable(f"Anymail's webhook replay store failed: {err}") from err
 
     def release(self, key: str) -> None:
         self.release_many([key])
@@ -263,23 +320,18 @@ class ReplayProtection:
                 "that is wrong)."
             )
 
-    def claim(self, token: str) -> str | None:
-        """Record the token; its key if it is new (so a request that then fails can
-        release it, and the ESP's retry is accepted), None if it was already accepted."""
-        key = self.key(token)
-        lifetime = self.tolerance * 2 if self.tolerance else DEFAULT_TOKEN_LIFETIME
-        return key if self.store.claim(key, self.esp_id, lifetime) else None
+    def token_key(self, token: str) -> str:
+        """The store key of a signed request's one-time token."""
+        return self.key(token)
 
-    def claim_events(self, event_ids: Sequence[str], lifetime: float) -> dict[str, str]:
-        """Claim each event id (in one store operation); {event id: key} for the ones
-        this request now holds. The others were already handled (or are being
-        handled by a concurrent delivery of the same events)."""
-        keys = {event_id: self.key(event_id, kind="event\n") for event_id in event_ids}
-        mine = self.store.claim_many(list(keys.values()), self.esp_id, lifetime)
-        return {event_id: key for event_id, key in keys.items() if key in mine}
+    def event_key(self, event_id: str) -> str:
+        """The store key of an event, by its ``event_id``."""
+        return self.key(event_id, kind="event\n")
 
-    def release(self, key: str) -> None:
-        self.store.release(key)
+    @property
+    def token_lifetime(self) -> float:
+        """How long a handled token is kept: twice the tolerance window."""
+        return self.tolerance * 2 if self.tolerance else DEFAULT_TOKEN_LIFETIME
 
     def release_many(self, keys: Iterable[str]) -> None:
         self.store.release_many(keys)

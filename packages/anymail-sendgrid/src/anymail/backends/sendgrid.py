@@ -175,8 +175,20 @@ class SendGridPayload(RequestsPayload):
             self.content.append({"type": mimetype, "value": value})
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        # reply_to is declared MAX_ONE: the base payload keeps only the first.
-        self.body["reply_to"] = _address(emails[0])
+        # One address is `reply_to`; several are `reply_to_list`, never both (SendGrid
+        # refuses a request with both, and a repeated address in the list: see
+        # https://www.twilio.com/docs/sendgrid/api-reference/mail-send, "Multiple
+        # Reply-To Emails"). A repeat, compared in IDNA form and ignoring case, is left
+        # out (the first one's name is kept). More than 1000 are SendGrid's to refuse.
+        unique: dict[str, dict[str, str]] = {}
+        for email in emails:
+            item = _address(email)
+            unique.setdefault(item["email"].lower(), item)
+        items = list(unique.values())
+        if len(items) == 1:
+            self.body["reply_to"] = items[0]
+        elif items:
+            self.body["reply_to_list"] = items
 
     def set_extra_headers(self, headers: Mapping[str, str]) -> None:
         allowed = {}
@@ -363,6 +375,11 @@ class SendGridPayload(RequestsPayload):
         is merged into every personalization, a list replaces them all."""
         extra = dict(self.extra)
         personalizations = extra.pop("personalizations", None)
+        # SendGrid refuses reply_to with reply_to_list: one in esp_extra replaces
+        # whichever of the two Anymail built from the message's reply_to.
+        for key, other in (("reply_to", "reply_to_list"), ("reply_to_list", "reply_to")):
+            if key in extra:
+                self.body.pop(other, None)
         self.body = deep_merge(self.body, extra)
         if personalizations is None:
             return

@@ -29,8 +29,10 @@ FEATURES = FeatureSupport(
     merge_global_data=Support.YES,
     # the Mail Send `from` is one address
     from_email=Support.MAX_ONE,
-    # "SendGrid's v3 API only supports a single Reply-To address" (6.0 docs)
-    reply_to=Support.MAX_ONE,
+    # One address as `reply_to`, several as `reply_to_list` (the 6.0 docs allowed one;
+    # https://www.twilio.com/docs/sendgrid/api-reference/mail-send, "Multiple Reply-To
+    # Emails": the two are mutually exclusive, at most 1000 addresses, each once)
+    reply_to=Support.YES,
     # `content` takes any MIME type after text/plain and text/html
     alternatives=Support.YES,
     attachments=Support.YES,

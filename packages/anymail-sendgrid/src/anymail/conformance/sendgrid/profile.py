@@ -151,7 +151,9 @@ class SendGridProfile(Profile):
             to=to,
             cc=cc,
             bcc=bcc,
-            reply_to=[_address(body["reply_to"])] if "reply_to" in body else [],
+            # one Reply-To is `reply_to`, several `reply_to_list` (never both)
+            reply_to=[_address(item) for item in body.get("reply_to_list", [])]
+            + ([_address(body["reply_to"])] if "reply_to" in body else []),
             subject=body.get("subject"),
             text=next((c["value"] for c in content if c["type"] == "text/plain"), None),
             html=next((c["value"] for c in content if c["type"] == "text/html"), None),

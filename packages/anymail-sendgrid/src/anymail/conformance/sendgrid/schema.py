@@ -3,7 +3,9 @@
 ``tsg_mail_v3.json`` beside this module is SendGrid's published description of the
 v3 Mail Send API (see NOTICE.md). The fake API of the conformance profile refuses
 any request that violates it, the way SendGrid answers 400, and reports each
-violation, so a test can't pass with a request SendGrid would refuse.
+violation, so a test can't pass with a request SendGrid would refuse. It also
+refuses what the description forbids only in prose (reply_to with reply_to_list, a
+repeated reply_to_list address).
 
 Needs ``jsonschema`` (in anymail-sendgrid's ``test`` extra).
 """
@@ -16,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SPEC_PATH", "is_email", "mail_send_violations"]
+__all__ = ["SPEC_PATH", "is_email", "mail_send_violations", "prose_rule_violations"]
 
 SPEC_PATH = Path(__file__).with_name("tsg_mail_v3.json")
 _SPEC_URI = "urn:sendgrid:tsg_mail_v3"
@@ -69,9 +71,36 @@ def _validator() -> Any:
 
 
 def mail_send_violations(body: Any) -> list[str]:
-    """Each way ``body`` (a parsed Mail Send JSON body) breaks SendGrid's schema, as
+    """Each way ``body`` (a parsed Mail Send JSON body) breaks SendGrid's schema, or
+    a rule the schema states only in prose (:func:`prose_rule_violations`), as
     "path: message" (empty if it is valid)."""
     return [
         f"{'.'.join(str(part) for part in error.absolute_path) or '(body)'}: {error.message}"
         for error in sorted(_validator().iter_errors(body), key=lambda e: list(e.absolute_path))
-    ]
+    ] + prose_rule_violations(body)
+
+
+def prose_rule_violations(body: Any) -> list[str]:
+    """Mail Send rules that SendGrid's OpenAPI description states only in the text of
+    a ``description``, not as schema, and its Mail Send overview lists
+    (https://www.twilio.com/docs/sendgrid/api-reference/mail-send, "Multiple Reply-To
+    Emails"): ``reply_to`` and ``reply_to_list`` are mutually exclusive ("the API call
+    will be rejected"), and each ``reply_to_list`` address is unique. (The schema's
+    ``uniqueItems`` compares whole objects, names too; this check compares the
+    addresses, ignoring case: the strictest reading.)"""
+    if not isinstance(body, dict):
+        return []
+    problems = []
+    reply_to_list = body.get("reply_to_list")
+    if "reply_to" in body and "reply_to_list" in body:
+        problems.append("reply_to_list: reply_to and reply_to_list are mutually exclusive")
+    if isinstance(reply_to_list, list):
+        seen: set[str] = set()
+        for index, item in enumerate(reply_to_list):
+            email = item.get("email") if isinstance(item, dict) else None
+            if not isinstance(email, str):
+                continue  # the schema reports it
+            if email.lower() in seen:
+                problems.append(f"reply_to_list.{index}.email: {email!r} is repeated")
+            seen.add(email.lower())
+    return problems
