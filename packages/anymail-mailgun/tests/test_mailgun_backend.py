@@ -420,3 +420,191 @@ def test_empty_body_mime_keeps_a_non_ascii_local_part_as_utf8(mailgun):
     [upload] = [upload for upload in request.files() if upload.name == "message"]
     assert "To: Jörg <jörg@example.com>".encode() in upload.value
     assert parse_mime(request)["To"] == "Jörg <jörg@example.com>"
+
+
+# --- stored templates (template_id) ---
+
+
+def template_message(**kwargs):
+    """A message that uses a Mailgun template for its subject and content."""
+    kwargs.setdefault("from_email", "Sender <from@example.com>")
+    kwargs.setdefault("to", ["to@example.com"])
+    message = AnymailMessage(body="", **kwargs)
+    message.subject = None  # the template's subject
+    message.template_id = "order-shipped"
+    return message
+
+
+def test_template_id_is_mailguns_template_with_global_data_as_t_variables(mailgun):
+    """The template is the content: an empty body goes to the messages endpoint (not
+    messages.mime), with no subject of our own and merge_global_data as t:variables."""
+    message = template_message(
+        to=["a@example.com", "b@example.com"],
+        merge_global_data={"site": "Example", "items": [{"sku": "X1", "qty": 2}]},
+        metadata={"order": "1001"},
+        esp_extra={"t:version": "v2", "t:text": "yes"},
+    )
+    message.send()
+    assert message.anymail_status.status == {"queued"}
+    [request] = mailgun.requests
+    assert request.path == "/v3/example.com/messages"
+    assert request.files() == []
+    form = request.form()
+    assert form["template"] == ["order-shipped"]
+    assert json.loads(form["t:variables"][0]) == {
+        "site": "Example",
+        "items": [{"sku": "X1", "qty": 2}],
+    }
+    assert form["v:order"] == ["1001"]
+    assert (form["t:version"], form["t:text"]) == (["v2"], ["yes"])
+    # Not a batch send (no merge_data): one message to both, no recipient-variables.
+    assert form["to"] == ["a@example.com", "b@example.com"]
+    assert not {"subject", "text", "html", "recipient-variables"} & set(form)
+
+    sent = PROFILE.read_message(request)
+    assert sent.template_id == "order-shipped"
+    assert sent.subject is None
+    assert sent.merge_global_data == {"site": "Example", "items": [{"sku": "X1", "qty": 2}]}
+    assert sent.merge_data is None
+    assert sent.metadata == {"order": "1001"}
+
+
+def test_template_batch_send_gives_each_recipient_their_merge_data(mailgun):
+    """Per-recipient merge_data: recipient-variables, and each key as v:<key> =
+    %recipient.<key>%, which Mailgun's templates read as {{key}}. A key that is also
+    global data is every recipient's own (the global value as their default)."""
+    template_message(
+        to=["A <a@example.com>", "b@example.com", "c@bücher.example"],
+        merge_data={
+            "a@example.com": {"name": "Alice", "order": "1001"},
+            "b@example.com": {"name": "Bob"},
+        },
+        merge_global_data={"site": "Example", "name": "friend"},
+        metadata={"campaign": "spring"},
+        merge_metadata={"a@example.com": {"tier": "gold"}},
+    ).send()
+    [request] = mailgun.requests
+    assert request.path == "/v3/example.com/messages"
+    form = request.form()
+    assert form["template"] == ["order-shipped"]
+    assert form["v:name"] == ["%recipient.name%"]
+    assert form["v:order"] == ["%recipient.order%"]
+    assert form["v:campaign"] == ["spring"]
+    assert form["v:tier"] == ["%recipient.v:tier%"]
+    assert json.loads(form["t:variables"][0]) == {"site": "Example"}
+    assert json.loads(form["recipient-variables"][0]) == {
+        "a@example.com": {"name": "Alice", "order": "1001", "v:tier": "gold"},
+        "b@example.com": {"name": "Bob", "order": "", "v:tier": ""},
+        "c@xn--bcher-kva.example": {"name": "friend", "order": "", "v:tier": ""},
+    }
+
+    sent = PROFILE.read_message(request)
+    assert sent.effective_merge_data("a@example.com") == {
+        "site": "Example",
+        "name": "Alice",
+        "order": "1001",
+    }
+    assert sent.effective_merge_data("b@example.com") == {
+        "site": "Example",
+        "name": "Bob",
+        "order": "",
+    }
+    assert sent.metadata == {"campaign": "spring"}
+    assert sent.merge_metadata["a@example.com"] == {"tier": "gold"}
+
+
+def test_template_batch_send_without_global_data_sends_no_t_variables(mailgun):
+    template_message(merge_data={"to@example.com": {"name": "Tō"}}).send()
+    form = mailgun.requests[0].form()
+    assert "t:variables" not in form
+    assert form["v:name"] == ["%recipient.name%"]
+    assert json.loads(form["recipient-variables"][0]) == {"to@example.com": {"name": "Tō"}}
+
+
+def test_without_a_template_global_data_is_still_copied_into_recipient_variables(mailgun):
+    """No template: the message's own body uses %recipient.<key>% only, so there are
+    no v: placeholders for merge data and no t:variables."""
+    send(
+        body="Hi %recipient.name% from %recipient.site%",
+        merge_data={"to@example.com": {"name": "Tō"}},
+        merge_global_data={"site": "Example"},
+    )
+    form = mailgun.requests[0].form()
+    assert not {"template", "t:variables", "v:name"} & set(form)
+    assert json.loads(form["recipient-variables"][0]) == {
+        "to@example.com": {"site": "Example", "name": "Tō"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "other"),
+    [
+        ({"metadata": {"order": "1001"}}, "metadata"),
+        ({"merge_metadata": {"to@example.com": {"order": "1001"}}}, "merge_metadata"),
+    ],
+)
+def test_template_merge_field_named_like_metadata_is_refused(mailgun, kwargs, other):
+    """Both would be the v:order variable: refused, naming the field, nothing sent."""
+    from anymail.exceptions import AnymailSerializationError
+
+    message = template_message(merge_data={"to@example.com": {"order": "A-1"}}, **kwargs)
+    with pytest.raises(AnymailSerializationError) as info:
+        message.send()
+    assert info.value.field == "merge_data['to@example.com']['order']"
+    assert f"{other} key 'order'" in str(info.value)
+    assert "v:order" in str(info.value)
+    assert mailgun.requests == []
+
+
+@pytest.mark.parametrize("template_id", ["", "  "])
+def test_empty_template_id_is_refused(mailgun, template_id):
+    from anymail.exceptions import AnymailSerializationError
+
+    message = template_message()
+    message.template_id = template_id
+    with pytest.raises(AnymailSerializationError, match="template_id") as info:
+        message.send()
+    assert info.value.field == "template_id"
+    assert mailgun.requests == []
+
+
+def test_template_from_email_none_uses_the_templates_from(mailgun, settings):
+    """from_email=None leaves From to the template (the sending domain then comes
+    from MAILGUN_SENDER_DOMAIN)."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_SENDER_DOMAIN": "mg.example.com"}
+    message = template_message()
+    message.from_email = None
+    message.send()
+    [request] = mailgun.requests
+    assert request.path == "/v3/mg.example.com/messages"
+    assert "from" not in request.form()
+    assert request.form()["template"] == ["order-shipped"]
+
+
+def test_template_with_a_subject_of_our_own_sends_it(mailgun):
+    """A subject you set overrides the template's (Mailgun's messages reference)."""
+    message = template_message()
+    message.subject = "Your order"
+    message.send()
+    form = mailgun.requests[0].form()
+    assert form["subject"] == ["Your order"]
+    assert form["template"] == ["order-shipped"]
+
+
+def test_template_metadata_named_like_global_data_is_sent_as_both(mailgun):
+    """t:variables win over v: variables in the template (Mailgun's sending options),
+    so metadata may share a name with global merge data: webhooks still get it."""
+    template_message(metadata={"site": "spring-campaign"}, merge_global_data={"site": "Ex"}).send()
+    form = mailgun.requests[0].form()
+    assert form["v:site"] == ["spring-campaign"]
+    assert json.loads(form["t:variables"][0]) == {"site": "Ex"}
+
+
+def test_readme_feature_table_is_the_generated_one():
+    """The README's table is render_matrix's output for the declaration, never typed."""
+    from anymail.esps.mailgun import ESP
+    from anymail.matrix import render_matrix
+
+    generated = render_matrix([ESP]).split("| **Tracking webhook event types**")[0]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert generated.strip() in readme

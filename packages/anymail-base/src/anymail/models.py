@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["WebhookReplayToken"]
+__all__ = ["WebhookDelivery", "WebhookReplayToken"]
 
 
 class WebhookReplayToken(models.Model):
@@ -28,3 +28,54 @@ class WebhookReplayToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp_id} token {self.key[:12]}… (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class WebhookDelivery(models.Model):
+    """A verified webhook request kept for background processing
+    (``ANYMAIL["WEBHOOK_PROCESSING"] = "background"``).
+
+    The view stores the raw request here in one write whose unique ``key`` is also
+    the duplicate claim (the signed token, or a digest of the body), enqueues a task
+    and answers 200; the task converts it and sends the signals, retrying with
+    backoff. A row is deleted only once delivered (after the retention period), or by
+    hand; a failed one stays, with its error, until it is retried or pruned.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        DELIVERED = "delivered", "delivered"
+        FAILED = "failed", "failed"
+
+    #: sha256 of the ESP id and the request's token, or of its route and body
+    key = models.CharField(max_length=64, unique=True)
+    esp_id = models.CharField(max_length=64, db_index=True)
+    #: the webhook view class (dotted path) that verified the request
+    view = models.CharField(max_length=255)
+    #: the request: path, query string, content type and the headers the ESP's parser
+    #: reads (never Authorization or Cookie)
+    request_meta = models.JSONField(default=dict)
+    body = models.BinaryField()
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    #: the last attempt's error (a traceback summary; no request data)
+    last_error = models.TextField(blank=True, default="")
+    #: how many events the last attempt signalled
+    events = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(db_index=True)
+    #: when the next attempt is due
+    next_attempt_at = models.DateTimeField(db_index=True)
+    #: while a worker runs an attempt: until when it holds it (a worker killed
+    #: mid-attempt leaves a lease that expires, and the delivery is run again)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        app_label = "anymail"
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.esp_id} webhook delivery {self.pk} ({self.state}, {self.attempts} attempts)"

@@ -38,7 +38,6 @@ import binascii
 import hashlib
 import json
 import logging
-import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
@@ -61,11 +60,8 @@ from anymail.exceptions import (
 )
 from anymail.signals import inbound, tracking
 from anymail.utils import UNSET, get_anymail_setting
-from anymail.webhooks.replay import (
-    Claims,
-    ReplayProtection,
-    get_replay_store,
-)
+from anymail.webhooks.delivery import Outcome, deliver_events
+from anymail.webhooks.replay import ReplayProtection, get_replay_store
 
 if TYPE_CHECKING:
     from anymail.registry import EspDescription
@@ -267,91 +263,17 @@ class AnymailBaseWebhookView(View):
         return self.deliver(events)
 
     def deliver(self, events: Sequence[AnymailEvent]) -> HttpResponse:
-        """Claim the request's tokens and its events (one store write), signal the
-        events not handled before, in order, then mark them handled (a second write).
-
-        A duplicate (its token, or every event, handled already) is acknowledged. A
-        receiver that raises: the events before it are marked handled, the rest are
-        released, and the ESP gets its retry answer, so its retry signals only those.
-        """
-        protection = self.replay_protection(None)
-        keys = {
-            event.event_id: protection.event_key(event.event_id)
-            for event in events
-            if event.event_id
-        }
-        try:
-            claims = self.claim(protection, [*self.pending_tokens, *keys.values()])
-        except AnymailWebhookUnavailable as err:
-            return self.retry_later("the replay store failed", err)
-        if claims.done & set(self.pending_tokens):
-            protection.store.release_many(claims.mine)
-            logger.info(
-                "Duplicate %s webhook request acknowledged, not re-signalled", self.esp_name
-            )
+        """Signal the events not handled before (:func:`deliver_events`), and answer
+        the ESP by the outcome."""
+        outcome = deliver_events(
+            self, events, self.pending_tokens, getattr(self, "token_lifetime", 0.0)
+        )
+        if outcome.kind == Outcome.DUPLICATE:
+            logger.info("Duplicate %s webhook acknowledged, not re-signalled", self.esp_name)
             return HttpResponse("Already received", content_type="text/plain")
-        if claims.busy:
-            # Being handled by another request right now (a concurrent redelivery), or
-            # held by one that died, whose lease hasn't expired: not handled yet, so
-            # not acknowledged. The ESP retries.
-            protection.store.release_many(claims.mine)
-            return self.retry_later(
-                f"{len(claims.busy)} of the events are being handled by another request"
-            )
-        pending = [event for event in events if keys.get(event.event_id) in claims.mine]
-        lifetime = max(self.retry_window, getattr(self, "token_lifetime", 0.0))
-        for position, event in enumerate(pending):
-            try:
-                self.signal_for(event).send(sender=type(self), event=event, esp_name=self.esp_name)
-            except Exception as err:
-                handled = {keys[e.event_id] for e in pending[:position]}
-                unhandled = claims.mine - handled  # this event on, and the request's tokens
-                try:
-                    protection.store.finish_many(handled, claims.owner, lifetime)
-                    protection.store.release_many(unhandled)
-                except AnymailWebhookUnavailable:
-                    logger.exception(
-                        "Anymail %s webhook: couldn't record which events were handled "
-                        "(their claims expire with their lease)",
-                        self.esp_name,
-                    )
-                return self.retry_later(
-                    f"a {self.signal_name} signal receiver raised (event {event.event_id})", err
-                )
-        try:
-            protection.store.finish_many(claims.mine, claims.owner, lifetime)
-        except AnymailWebhookUnavailable as err:
-            # Signalled, but not recorded as handled: the claims expire with their
-            # lease, and a redelivery after that would be signalled again (at least once).
-            logger.exception(
-                "Anymail %s webhook: events signalled but not recorded as handled: %s",
-                self.esp_name,
-                err,
-            )
-        if events and not pending:
-            logger.info("Duplicate %s webhook events acknowledged, not re-signalled", self.esp_name)
-            return HttpResponse("Already received", content_type="text/plain")
+        if outcome.kind != Outcome.DELIVERED:
+            return self.retry_later(outcome.reason, outcome.error)
         return HttpResponse()
-
-    def claim(self, protection: ReplayProtection, keys: list[str]) -> Claims:
-        """Claim ``keys``. While some are held by another request in progress (a
-        concurrent copy of this post), wait a little for it to finish: they are then
-        duplicates or, if it failed and released them, ours. Keys still busy after
-        ``claim_wait`` seconds stay busy."""
-        store = protection.store
-        claims: Claims = store.claim_many(keys, self.esp_id, self.claim_lease)
-        waited, delay = 0.0, 0.02
-        while claims.busy and waited < self.claim_wait:
-            time.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.5)
-            again = store.claim_many(
-                sorted(claims.busy), self.esp_id, self.claim_lease, owner=claims.owner
-            )
-            claims.mine |= again.mine
-            claims.done |= again.done
-            claims.busy = again.busy
-        return claims
 
     def derive_event_id(self, request: HttpRequest, event: AnymailEvent, index: int) -> str:
         """A stable id for an event the ESP gave none: the digest of its raw event

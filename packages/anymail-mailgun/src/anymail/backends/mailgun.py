@@ -2,8 +2,13 @@
 
 Every message is one form post to ``<MAILGUN_API_URL>/<sender domain>/messages``,
 authenticated with HTTP basic auth as user "api" with the API key. (A message with an
-empty body goes to ``messages.mime`` instead, as the MIME message Django would send:
-the ``messages`` endpoint refuses a message with no text, html or template.)
+empty body and no template goes to ``messages.mime`` instead, as the MIME message
+Django would send: the ``messages`` endpoint refuses a message with no text, html or
+template.)
+
+A ``template_id`` is Mailgun's ``template`` (a template stored at Mailgun, rendered
+with its fork of Handlebars): see :meth:`MailgunPayload.add_variables` for how merge
+data reaches it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from django.core.mail import EmailMessage
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.esps.mailgun import ESP
-from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailRequestsAPIError,
+    AnymailSerializationError,
+)
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
 from anymail.utils import Attachment, EmailAddress, get_anymail_setting, rfc2822date
@@ -66,9 +75,11 @@ class MailgunPayload(RequestsPayload):
         self.merge_metadata: dict[str, dict[str, Any]] | None = None
         self.merge_data: dict[str, dict[str, Any]] | None = None
         self.merge_global_data: dict[str, Any] | None = None
+        #: the stored template's name, when the message uses one (template_id)
+        self.template_id: str | None = None
         self.extra: dict[str, Any] = {}
         self.attachments: list[Attachment] = []
-        #: "messages", or "messages.mime" for a message with an empty body
+        #: "messages", or "messages.mime" for a message with an empty body (and no template)
         self.endpoint = "messages"
         super().__init__(message, defaults, backend)
         self.auth = ("api", backend.api_key)
@@ -274,6 +285,21 @@ class MailgunPayload(RequestsPayload):
     def set_track_opens(self, track_opens: bool) -> None:
         self.fields.append(("o:tracking-opens", "yes" if track_opens else "no"))
 
+    def set_template_id(self, template_id: str) -> None:
+        # An empty name would leave the message without content (and Mailgun without
+        # a template to render): refuse it rather than send something else.
+        if not template_id.strip():
+            raise AnymailSerializationError(
+                f"`template_id` is {template_id!r}: give the name of a template stored at "
+                "Mailgun, or leave template_id unset (None) to send the message's own body.",
+                field="template_id",
+                email_message=self.message,
+                payload=self,
+                backend=self.backend,
+            )
+        self.template_id = template_id
+        self.fields.append(("template", template_id))
+
     def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
         self.merge_data = merge_data
 
@@ -283,47 +309,109 @@ class MailgunPayload(RequestsPayload):
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         self.extra = dict(extra)
 
-    # --- user variables and recipient-variables ---
+    # --- user variables, template variables and recipient-variables ---
 
     def add_variables(self) -> None:
-        """Write metadata as ``v:`` fields and merge data as recipient-variables.
+        """Write metadata as ``v:`` fields, and merge data as recipient-variables and
+        (with a template) ``t:variables``.
 
-        Both merge_data and merge_metadata need Mailgun's recipient-variables. Per-
-        recipient metadata goes there under "v:<key>" (so it can't collide with a
-        merge field), and the message's ``v:<key>`` field refers to it as
-        ``%recipient.v:<key>%``. A recipient without a value for a key gets the
-        message's metadata value, or "" (Mailgun would otherwise send the literal
-        placeholder).
+        Metadata: each key a ``v:<key>`` field (Mailgun's "user variables"). Per-
+        recipient metadata goes in recipient-variables under "v:<key>" (so it can't
+        collide with a merge field), and the message's ``v:<key>`` field refers to it
+        as ``%recipient.v:<key>%``, which Mailgun substitutes per recipient. A
+        recipient without a value for a key gets the message's metadata value, or ""
+        (Mailgun would otherwise send the literal placeholder).
+
+        Without a template, merge data is recipient-variables only, for the
+        ``%recipient.<key>%`` substitutions in the message's own subject and bodies;
+        Mailgun has no global merge data, so merge_global_data is copied into every
+        recipient's variables.
+
+        With a template (Mailgun's "Templates" and "Sending Messages" user manual
+        pages, and the messages API reference):
+
+        - merge_global_data is ``t:variables``, the JSON the template renders with.
+        - per-recipient merge_data goes in recipient-variables, and each of its keys
+          also as a ``v:<key>`` field of ``%recipient.<key>%``. A template renders
+          with ``v:`` variables as well as ``t:variables``, and Mailgun substitutes
+          recipient variables into ``v:`` values per recipient, so ``{{key}}`` in the
+          template gives each recipient their own value (as does ``%recipient.key%``).
+        - ``t:variables`` override ``v:`` variables of the same name, so a key that
+          is also in merge_global_data is left out of ``t:variables``: a recipient
+          without their own value gets the global one through their recipient-
+          variables (or ""). For the same reason, metadata (``v:``) whose key is
+          also global merge data still reaches webhooks unchanged while the template
+          renders the merge data.
         """
-        merge_metadata_keys: list[str] = []
-        for values in (self.merge_metadata or {}).values():
-            merge_metadata_keys += [key for key in values if key not in merge_metadata_keys]
+        metadata = self.metadata
+        merge_metadata_keys = _keys(self.merge_metadata)
+        template = self.template_id is not None
+        merge_keys = _keys(self.merge_data) if template else []
+        if merge_keys:
+            self.check_template_merge_keys(merge_keys, merge_metadata_keys)
 
-        for key, value in self.metadata.items():
+        for key, value in metadata.items():
             if key not in merge_metadata_keys:
                 self.fields.append((f"v:{key}", self.variable_value(key, value)))
         for key in merge_metadata_keys:
             self.fields.append((f"v:{key}", f"%recipient.v:{key}%"))
+        for key in merge_keys:
+            self.fields.append((f"v:{key}", f"%recipient.{key}%"))
+
+        global_data = self.merge_global_data or {}
+        if template:
+            template_variables = {
+                key: value for key, value in global_data.items() if key not in merge_keys
+            }
+            if template_variables:
+                self.fields.append(
+                    ("t:variables", self.serialize_json(template_variables, "merge_global_data"))
+                )
 
         batch = self.merge_data is not None or self.merge_metadata is not None
-        if not batch and not self.merge_global_data:
+        if not batch and (template or not global_data):
             return
-        # Mailgun has no global merge data: copy it into every recipient's variables.
         recipient_variables: dict[str, dict[str, Any]] = {}
         for email in self.to_recipients:
-            variables = {
-                **(self.merge_global_data or {}),
-                **(self.merge_data or {}).get(email.addr_spec, {}),
-            }
+            own = (self.merge_data or {}).get(email.addr_spec, {})
+            if template:
+                variables = {key: own.get(key, global_data.get(key, "")) for key in merge_keys}
+            else:
+                variables = {**global_data, **own}
             own_metadata = (self.merge_metadata or {}).get(email.addr_spec, {})
             for key in merge_metadata_keys:
-                value = own_metadata.get(key, self.metadata.get(key, ""))
+                value = own_metadata.get(key, metadata.get(key, ""))
                 variables[f"v:{key}"] = value
             # Mailgun matches these keys against the (IDNA-encoded) "to" addresses.
             recipient_variables[email.idna_addr_spec] = variables
         self.fields.append(
             ("recipient-variables", self.serialize_json(recipient_variables, "merge_data"))
         )
+
+    def check_template_merge_keys(
+        self, merge_keys: list[str], merge_metadata_keys: list[str]
+    ) -> None:
+        """A template reads per-recipient merge data through ``v:<key>`` fields, where
+        metadata lives too: one name can't be both."""
+        assert self.merge_data is not None
+        for key in merge_keys:
+            if key in self.metadata:
+                other = "metadata"
+            elif key in merge_metadata_keys:
+                other = "merge_metadata"
+            else:
+                continue
+            recipient = next(addr for addr, values in self.merge_data.items() if key in values)
+            raise AnymailSerializationError(
+                f"`merge_data[{recipient!r}][{key!r}]` can't be sent with a Mailgun template: "
+                f"the template reads per-recipient merge data as the `v:{key}` variable, "
+                f"which is also the message's {other} key {key!r}. Rename the merge field "
+                f"(in the template and in merge_data) or the {other} key.",
+                field=f"merge_data[{recipient!r}][{key!r}]",
+                email_message=self.message,
+                payload=self,
+                backend=self.backend,
+            )
 
     def variable_value(self, key: str, value: Any) -> str:
         """A ``v:`` field's value: strings as they are, anything else as JSON."""
@@ -346,6 +434,14 @@ class MailgunPayload(RequestsPayload):
         if isinstance(value, dict):
             return self.serialize_json(value, f"esp_extra[{name!r}]")
         return str(value)
+
+
+def _keys(per_recipient: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+    """Every key of a per-recipient dict (merge_data, merge_metadata), in first-seen order."""
+    keys: dict[str, None] = {}
+    for values in (per_recipient or {}).values():
+        keys.update(dict.fromkeys(values))
+    return list(keys)
 
 
 def _idna_domain(domain: str) -> str | None:

@@ -21,10 +21,12 @@ FEATURES = FeatureSupport(
     tags=Support.YES,
     track_clicks=Support.YES,
     track_opens=Support.YES,
-    # Mailgun has no ESP-stored templates with this API.
-    template_id=Support.NO,
+    # Mailgun's stored (Handlebars) templates: the messages API's `template`.
+    template_id=Support.YES,
+    # recipient-variables (with a template, also v:<key> = %recipient.<key>%).
     merge_data=Support.YES,
-    # Copied into every recipient's recipient-variables.
+    # With a template, Mailgun's own t:variables; without one, copied into every
+    # recipient's recipient-variables (emulated).
     merge_global_data=Support.EMULATED,
     # The messages API's `from` is one address.
     from_email=Support.MAX_ONE,

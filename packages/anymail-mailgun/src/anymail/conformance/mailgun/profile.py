@@ -128,6 +128,9 @@ class MailgunProfile(Profile):
                 if "o:deliverytime" in first
                 else None
             ),
+            template_id=first.get("template"),
+            # A template renders with t:variables (Mailgun's global template data).
+            merge_global_data=json.loads(first.get("t:variables", "null")),
             raw=fields,
         )
         for name, value in first.items():
@@ -138,8 +141,24 @@ class MailgunProfile(Profile):
                 addr: {key[2:]: value for key, value in variables.items() if key.startswith("v:")}
                 for addr, variables in recipient_variables.items()
             }
+            if sent.template_id is not None:
+                # A template sees a recipient variable only through a v:<key> field of
+                # "%recipient.<key>%": count only those as its merge data.
+                merge_keys = {
+                    name[2:]
+                    for name, value in first.items()
+                    if name.startswith("v:") and value == f"%recipient.{name[2:]}%"
+                }
+            else:
+                # The message's own subject and bodies can use every %recipient.<key>%.
+                merge_keys = {
+                    key
+                    for variables in recipient_variables.values()
+                    for key in variables
+                    if not key.startswith("v:")
+                }
             merge_data = {
-                addr: {key: value for key, value in variables.items() if not key.startswith("v:")}
+                addr: {key: value for key, value in variables.items() if key in merge_keys}
                 for addr, variables in recipient_variables.items()
             }
             sent.merge_metadata = merge_metadata if any(merge_metadata.values()) else None
