@@ -25,3 +25,22 @@ class ContendedCache(BaseCache):
 
     def delete_many(self, *args, **kwargs):
         return None
+
+
+class FailingTaskBackend:
+    """Stands for a task queue that is down: every enqueue fails (a task backend
+    class for TASKS; tests)."""
+
+    def __new__(cls, alias, params):
+        import django
+
+        if django.VERSION >= (6, 0):
+            from django.tasks.backends.dummy import DummyBackend
+        else:
+            from django_tasks.backends.dummy import DummyBackend
+
+        class _Failing(DummyBackend):
+            def enqueue(self, task, args, kwargs):
+                raise ConnectionError("the task queue is unreachable")
+
+        return _Failing(alias, params)

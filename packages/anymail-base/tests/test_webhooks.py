@@ -154,13 +154,11 @@ class TestRequestHandling:
 
             assert resolve(reverse(TRACKING)).func.login_required is False
             return
+        # (the test project has sessions and authentication already)
         settings.MIDDLEWARE = [
             *settings.MIDDLEWARE,
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.auth.middleware.LoginRequiredMiddleware",
         ]
-        settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django.contrib.sessions"]
         response, signals = webhook_client.post(TRACKING, tracking_body("delivered"))
         assert response.status_code == 200
         assert len(signals) == 1

@@ -124,6 +124,9 @@ class AnymailBaseWebhookView(View):
     #: How long an event claim is held while its signals run (seconds): a request
     #: that dies holding claims frees them after this, for the ESP's retry.
     claim_lease: float = 300.0
+    #: Background processing: the largest body stored (bytes). An inbound message
+    #: with attachments can be tens of MB (Amazon SES: 40 MB; SendGrid: 30 MB).
+    max_body_size: int = 64 * 1024 * 1024
     #: How long to wait for a concurrent request handling the same events to finish,
     #: before answering so the ESP retries (seconds).
     claim_wait: float = 5.0
@@ -143,7 +146,12 @@ class AnymailBaseWebhookView(View):
     def __init__(self, **kwargs: Any) -> None:
         settings_kwargs = {
             key: kwargs.pop(key)
-            for key in ("webhook_secret", "webhook_replay_store", "webhook_replay_cache")
+            for key in (
+                "webhook_secret",
+                "webhook_replay_store",
+                "webhook_replay_cache",
+                "webhook_processing",
+            )
             if key in kwargs
         }
         #: A setting the view can't work without is missing or wrong: every request
@@ -167,10 +175,18 @@ class AnymailBaseWebhookView(View):
                     "webhook_replay_cache", kwargs=settings_kwargs, default="default"
                 ),
             )
+            self.processing = get_anymail_setting(
+                "webhook_processing", kwargs=settings_kwargs, default="inline"
+            )
+            if self.processing not in ("inline", "background"):
+                raise AnymailConfigurationError(
+                    "ANYMAIL['WEBHOOK_PROCESSING'] must be 'inline' or 'background', "
+                    f"not {self.processing!r}."
+                )
         except AnymailConfigurationError as err:
             # post() and head() answer so the ESP retries, before using either.
             self.configuration_error = self.configuration_error or err
-            self.basic_auth, self.replay_store = [], None
+            self.basic_auth, self.replay_store, self.processing = [], None, "inline"
         if (
             self.configuration_error is None
             and not self.basic_auth
@@ -226,6 +242,14 @@ class AnymailBaseWebhookView(View):
         if self.configuration_error is not None:
             return self.retry_later("a setting is missing", self.configuration_error)
         self.validate_basic_auth(request)
+        body = b""
+        if self.processing == "background":
+            from anymail.webhooks import background
+
+            try:
+                body = background.read_body(request, self.max_body_size)
+            except ValueError as err:
+                return self.malformed(err)
         try:
             payload = self.read_payload(request)
         except AnymailWebhookValidationFailure:
@@ -247,6 +271,8 @@ class AnymailBaseWebhookView(View):
             return self.malformed(err)
         except Exception as err:  # our verification code failed
             return self.retry_later("verifying the request failed", err)
+        if self.processing == "background":
+            return self.accept_for_background(request, body)
         try:
             events = self.parse_events(request, payload)
             for index, event in enumerate(events):
@@ -261,6 +287,20 @@ class AnymailBaseWebhookView(View):
         except Exception as err:  # our converter failed on a payload it should read
             return self.retry_later("converting the events failed", err)
         return self.deliver(events)
+
+    def accept_for_background(self, request: HttpRequest, body: bytes) -> HttpResponse:
+        """Background processing: store the verified request and enqueue its task (one
+        write, which is also the duplicate claim), then answer 200 at once."""
+        from anymail.webhooks import background
+
+        try:
+            stored = background.accept(self, request, body)
+        except AnymailWebhookUnavailable as err:
+            return self.retry_later("the webhook can't be stored for processing now", err)
+        if not stored:
+            logger.info("Duplicate %s webhook acknowledged, already stored", self.esp_name)
+            return HttpResponse("Already received", content_type="text/plain")
+        return HttpResponse("Accepted", content_type="text/plain")
 
     def deliver(self, events: Sequence[AnymailEvent]) -> HttpResponse:
         """Signal the events not handled before (:func:`deliver_events`), and answer

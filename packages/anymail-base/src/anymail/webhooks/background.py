@@ -1,0 +1,404 @@
+"""Webhooks processed in the background (``ANYMAIL["WEBHOOK_PROCESSING"] = "background"``).
+
+The view does only what needs the request -- basic auth, the ESP's signature and
+replay checks, a size limit -- then :func:`accept` stores the verified request in one
+write (a :class:`~anymail.models.WebhookDelivery`, whose unique key is also the
+duplicate claim), enqueues :func:`anymail.tasks.deliver_webhook` through Django's
+Tasks framework, and the view answers 200. The ESP never waits for a receiver.
+
+The task (:func:`process`) rebuilds the request, runs the ESP's converter and sends
+the signals, each event once (:func:`~anymail.webhooks.delivery.deliver_events`). A
+receiver that raises: the delivery is retried with exponential backoff and jitter, up
+to ``WEBHOOK_MAX_ATTEMPTS``, then kept as failed with its error. A worker killed in
+the middle of an attempt leaves a lease that expires; :func:`recover` (run after
+every attempt, and by ``manage.py anymail_webhooks --recover``) enqueues it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import random
+import traceback
+from contextlib import nullcontext
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailWebhookUnavailable,
+    AnymailWebhookValidationFailure,
+)
+from anymail.utils import get_anymail_setting
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from anymail.models import WebhookDelivery
+    from anymail.webhooks.base import AnymailBaseWebhookView
+
+__all__ = ["accept", "enqueue", "process", "prune", "recover", "retry"]
+
+logger = logging.getLogger("anymail.webhooks")
+
+#: Request headers never stored (credentials): the view has checked them already.
+_NOT_STORED = {"HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_PROXY_AUTHORIZATION"}
+
+
+def setting(name: str, default: Any) -> Any:
+    return get_anymail_setting(name, default=default)
+
+
+def max_attempts() -> int:
+    return int(setting("webhook_max_attempts", 10))
+
+
+def lease_seconds() -> float:
+    """How long an attempt may run before another worker may take it over."""
+    return float(setting("webhook_task_lease", 300))
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with jitter: about base * 2**(attempt - 1), capped, and
+    spread over its upper half so retries from a burst don't arrive together."""
+    base = float(setting("webhook_retry_delay", 30))
+    cap = float(setting("webhook_retry_max_delay", 6 * 3600))
+    delay = min(cap, base * 2 ** max(attempt - 1, 0))
+    return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not security)
+
+
+# --- the view's half -----------------------------------------------------------
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """The raw body, read once before anything parses it (a multipart form is then
+    parsed from this copy). Larger than ``limit``: a ValueError (the view's 400)."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit:
+        raise ValueError(f"webhook body of {length} bytes is over the {limit}-byte limit")
+    if not hasattr(request, "_body"):
+        # Django's request.body would refuse a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        # (2.5 MB), too small for inbound mail: read it here, within our own limit,
+        # and leave it where Django's parsers look for it.
+        body = request.read(limit + 1)
+        if len(body) > limit:
+            raise ValueError(f"webhook body is over the {limit}-byte limit")
+        request._body = body  # type: ignore[attr-defined]
+        request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+    return request.body
+
+
+def delivery_key(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> str:
+    """The duplicate claim: the signed request's token (as the replay store keys it),
+    or a digest of the route and the body (an unsigned ESP redelivers the same body)."""
+    if view.pending_tokens:
+        return view.pending_tokens[0]
+    digest = hashlib.sha256()
+    for part in (view.esp_id.encode(), b"\nbody\n", request.path.encode(), b"\n", body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def accept(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> bool:
+    """Store a verified request and enqueue its task. True if stored; False for a
+    duplicate of one already stored. Raises AnymailWebhookUnavailable (nothing kept)
+    when the database or the task backend fails."""
+    from django.db import IntegrityError, connections, router, transaction
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery
+
+    meta = {
+        "path": request.path,
+        "query": request.META.get("QUERY_STRING", ""),
+        "content_type": request.META.get("CONTENT_TYPE", ""),
+        "headers": {
+            name: str(value)
+            for name, value in request.META.items()
+            if name.startswith("HTTP_") and name not in _NOT_STORED
+        },
+    }
+    now = timezone.now()
+    try:
+        database = router.db_for_write(WebhookDelivery)
+        # Inside a transaction (ATOMIC_REQUESTS), a duplicate's IntegrityError must
+        # not break it: a savepoint. In autocommit (the usual case), none is needed.
+        in_transaction = not connections[database].get_autocommit()
+        with transaction.atomic(using=database) if in_transaction else nullcontext():
+            delivery = WebhookDelivery.objects.using(database).create(
+                key=delivery_key(view, request, body),
+                esp_id=view.esp_id,
+                view=f"{type(view).__module__}.{type(view).__qualname__}",
+                request_meta=meta,
+                body=body,
+                received_at=now,
+                next_attempt_at=now,
+            )
+    except IntegrityError:
+        return False
+    except Exception as err:  # the database is down, the table is missing, ...
+        raise AnymailWebhookUnavailable(
+            f"Anymail couldn't store the {view.esp_name} webhook for background processing: "
+            f"{type(err).__name__}: {err}. (Has `manage.py migrate` created the anymail tables?)"
+        ) from err
+    try:
+        enqueue(delivery)
+    except Exception as err:
+        # Nothing half-stored: without its task, the delivery goes, and the ESP retries.
+        try:
+            delivery.delete()
+        except Exception:
+            logger.exception("Anymail couldn't remove delivery %s after a failed enqueue", delivery.pk)
+        raise AnymailWebhookUnavailable(
+            f"Anymail couldn't enqueue the {view.esp_name} webhook task: {type(err).__name__}: {err}"
+        ) from err
+    return True
+
+
+# --- the task's half -----------------------------------------------------------
+
+
+def enqueue(delivery: WebhookDelivery, delay: float = 0.0) -> None:
+    """Enqueue the delivery's task on ``ANYMAIL["TASKS_BACKEND"]`` (after ``delay``
+    seconds, where the backend can defer; at once where it can't)."""
+    from django.utils import timezone
+
+    from anymail.tasks import deliver_webhook, task_backend
+
+    backend = task_backend()
+    task = deliver_webhook.using(backend=backend.alias)
+    if delay > 0 and getattr(backend, "supports_defer", False):
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    task.enqueue(delivery.pk)
+
+
+def process(delivery_id: int) -> str:
+    """One attempt at a delivery (the task's body); returns its state afterwards.
+    Safe to run twice at once, or after the delivery finished: only the worker that
+    takes the lease runs the attempt."""
+    from django.db.models import F, Q
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery
+
+    now = timezone.now()
+    taken = (
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, state=WebhookDelivery.State.PENDING, next_attempt_at__lte=now
+        )
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1)
+    )
+    if not taken:
+        return "skipped"
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    try:
+        state = _attempt(delivery)
+    finally:
+        recover()
+    return state
+
+
+def _attempt(delivery: WebhookDelivery) -> str:
+    from django.utils import timezone
+    from django.utils.module_loading import import_string
+
+    from anymail.webhooks.delivery import Outcome, deliver_events
+
+    try:
+        view = import_string(delivery.view)()
+        if view.configuration_error is not None:
+            raise view.configuration_error
+        request = rebuild_request(delivery)
+        view.setup(request)
+        view.pending_tokens = []
+        payload = view.read_payload(request)
+        events = list(view.parse_events(request, payload))
+        for index, event in enumerate(events):
+            if not event.event_id:
+                event.event_id = view.derive_event_id(request, event, index)
+    except (ValueError, AnymailWebhookValidationFailure) as err:
+        # Verified when it arrived, yet the converter refuses it: retrying can't help.
+        return _finish(delivery, "failed", error=err, reason="the payload can't be converted")
+    except (AnymailWebhookUnavailable, AnymailConfigurationError, Exception) as err:
+        return _retry_or_fail(delivery, err, "converting the events failed")
+    outcome = deliver_events(view, events)
+    if outcome.kind in (Outcome.DELIVERED, Outcome.DUPLICATE):
+        delivery.events = outcome.signalled
+        return _finish(delivery, "delivered")
+    if outcome.kind == Outcome.BUSY:
+        delivery.last_error = outcome.reason
+        return _schedule(delivery, delay=min(lease_seconds(), 30.0), count=False)
+    assert outcome.error is not None or outcome.reason
+    delivery.events = outcome.signalled
+    return _retry_or_fail(delivery, outcome.error, outcome.reason, when=timezone.now())
+
+
+def rebuild_request(delivery: WebhookDelivery) -> HttpRequest:
+    """The stored request as the ESP's parser reads it (a WSGIRequest, as served)."""
+    from django.core.handlers.wsgi import WSGIRequest
+
+    meta = delivery.request_meta
+    body = bytes(delivery.body)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": meta.get("path", "/"),
+        "QUERY_STRING": meta.get("query", ""),
+        "CONTENT_TYPE": meta.get("content_type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "anymail-background",
+        "SERVER_PORT": "443",
+        "wsgi.url_scheme": "https",
+        "wsgi.input": io.BytesIO(body),
+        **meta.get("headers", {}),
+    }
+    request = WSGIRequest(environ)
+    request._body = body  # type: ignore[attr-defined]  (however large: it was accepted)
+    request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+    return request
+
+
+def _error_text(err: BaseException | None, reason: str) -> str:
+    if err is None:
+        return reason
+    summary = "".join(traceback.format_exception_only(type(err), err)).strip()
+    return f"{reason}: {summary}"[:4000]
+
+
+def _finish(
+    delivery: WebhookDelivery, state: str, error: BaseException | None = None, reason: str = ""
+) -> str:
+    from django.utils import timezone
+
+    delivery.state = state
+    delivery.finished_at = timezone.now()
+    delivery.lease_until = None
+    if state == "failed":
+        delivery.last_error = _error_text(error, reason)
+        logger.error(
+            "Anymail %s webhook delivery %s failed after %s attempt(s): %s",
+            delivery.esp_id,
+            delivery.pk,
+            delivery.attempts,
+            delivery.last_error,
+            exc_info=(type(error), error, error.__traceback__) if error is not None else None,
+        )
+    delivery.save(update_fields=["state", "finished_at", "lease_until", "last_error", "events"])
+    return state
+
+
+def _retry_or_fail(
+    delivery: WebhookDelivery, err: BaseException | None, reason: str, when: Any = None
+) -> str:
+    if delivery.attempts >= max_attempts():
+        return _finish(delivery, "failed", error=err, reason=reason)
+    delivery.last_error = _error_text(err, reason)
+    logger.warning(
+        "Anymail %s webhook delivery %s: attempt %s failed (%s); retrying",
+        delivery.esp_id,
+        delivery.pk,
+        delivery.attempts,
+        delivery.last_error,
+        exc_info=(type(err), err, err.__traceback__) if err is not None else None,
+    )
+    return _schedule(delivery, delay=retry_delay(delivery.attempts))
+
+
+def _schedule(delivery: WebhookDelivery, delay: float, count: bool = True) -> str:
+    from django.db.models import F
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery as Model
+
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    delivery.lease_until = None
+    update: dict[str, Any] = {
+        "next_attempt_at": delivery.next_attempt_at,
+        "lease_until": None,
+        "last_error": delivery.last_error,
+        "events": delivery.events,
+    }
+    if not count:
+        update["attempts"] = F("attempts") - 1  # (waiting on another worker isn't a try)
+    Model.objects.filter(pk=delivery.pk).update(**update)
+    try:
+        enqueue(delivery, delay=delay)
+    except Exception:
+        # The row is due; recover() (after any attempt, or the command) enqueues it.
+        logger.exception("Anymail couldn't enqueue the retry of delivery %s", delivery.pk)
+    return "pending"
+
+
+# --- operations ---------------------------------------------------------------
+
+
+def recover(limit: int = 100) -> int:
+    """Enqueue again the deliveries nobody is running: an attempt whose worker died
+    (its lease expired), or one due for a while with no task (its enqueue failed).
+    Returns how many. Cheap: one indexed query when there's nothing to do."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery
+
+    now = timezone.now()
+    grace = timedelta(seconds=float(setting("webhook_recover_after", 60)))
+    stale = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, next_attempt_at__lt=now - grace)
+    )
+    count = 0
+    for delivery in stale.order_by("next_attempt_at")[:limit]:
+        # Claim the re-enqueue, so concurrent recoveries enqueue it once.
+        pushed = (
+            WebhookDelivery.objects.filter(pk=delivery.pk, state=WebhookDelivery.State.PENDING)
+            .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+            .update(lease_until=None, next_attempt_at=now)
+        )
+        if pushed:
+            try:
+                enqueue(delivery)
+                count += 1
+            except Exception:
+                logger.exception("Anymail couldn't re-enqueue delivery %s", delivery.pk)
+    if count:
+        logger.warning("Anymail re-enqueued %s stalled webhook deliveries", count)
+    return count
+
+
+def retry(deliveries: Any) -> int:
+    """Make failed (or pending) deliveries due now, with a fresh set of attempts, and
+    enqueue them. Returns how many."""
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery
+
+    count = 0
+    for delivery in deliveries.exclude(state=WebhookDelivery.State.DELIVERED):
+        delivery.state = WebhookDelivery.State.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = timezone.now()
+        delivery.lease_until = None
+        delivery.finished_at = None
+        delivery.save(
+            update_fields=["state", "attempts", "next_attempt_at", "lease_until", "finished_at"]
+        )
+        enqueue(delivery)
+        count += 1
+    return count
+
+
+def prune(older_than: timedelta | None = None) -> int:
+    """Delete delivered deliveries finished more than the retention period ago
+    (``WEBHOOK_RETENTION``, seconds; default 7 days). Returns how many."""
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery
+
+    if older_than is None:
+        older_than = timedelta(seconds=float(setting("webhook_retention", 7 * 24 * 3600)))
+    cutoff = timezone.now() - older_than
+    deleted, _ = WebhookDelivery.objects.filter(
+        state=WebhookDelivery.State.DELIVERED, finished_at__lt=cutoff
+    ).delete()
+    return deleted
