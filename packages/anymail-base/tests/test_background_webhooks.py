@@ -21,7 +21,13 @@ TRACKING = "anymail:fake_tracking_webhook"
 def batch(*recipients):
     return {
         "events": [
-            {"event": "delivered", "ts": 1700000000 + n, "id": f"m-{n}", "to": to, "token": f"t-{to}"}
+            {
+                "event": "delivered",
+                "ts": 1700000000 + n,
+                "id": f"m-{n}",
+                "to": to,
+                "token": f"t-{to}",
+            }
             for n, to in enumerate(recipients)
         ]
     }
@@ -122,7 +128,9 @@ def test_a_receiver_that_raises_is_retried_with_backoff_and_only_unhandled_event
     assert calls == ["b@example.com", "c@example.com"]  # a was handled the first time
 
 
-def test_after_the_last_attempt_the_delivery_is_kept_as_failed(queued, webhook_client, receiver, settings):
+def test_after_the_last_attempt_the_delivery_is_kept_as_failed(
+    queued, webhook_client, receiver, settings
+):
     _, failing = receiver
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_MAX_ATTEMPTS": 2}
     webhook_client.post(TRACKING, batch("a@example.com"))

@@ -149,7 +149,9 @@ def accept(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> b
         try:
             delivery.delete()
         except Exception:
-            logger.exception("Anymail couldn't remove delivery %s after a failed enqueue", delivery.pk)
+            logger.exception(
+                "Anymail couldn't remove delivery %s after a failed enqueue", delivery.pk
+            )
         raise AnymailWebhookUnavailable(
             f"Anymail couldn't enqueue the {view.esp_name} webhook task: {type(err).__name__}: {err}"
         ) from err

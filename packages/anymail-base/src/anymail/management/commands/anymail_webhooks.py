@@ -58,7 +58,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{count} delivery(ies) enqueued again.")
         if options["recover"]:
             did_something = True
-            self.stdout.write(f"{background.recover(limit=10_000)} stalled delivery(ies) re-enqueued.")
+            self.stdout.write(
+                f"{background.recover(limit=10_000)} stalled delivery(ies) re-enqueued."
+            )
         if options["prune"]:
             did_something = True
             self.stdout.write(f"{background.prune()} delivered delivery(ies) pruned.")
