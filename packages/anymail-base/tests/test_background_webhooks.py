@@ -83,6 +83,11 @@ def test_the_view_only_stores_and_enqueues(queued, webhook_client, receiver):
     [result] = queued.results
     assert result.args == [delivery.pk]  # the task's payload: the row id, nothing else
     assert background.process(delivery.pk) == "delivered"
+    # The attempt enqueued its watchdog, deferred past its lease: it finds nothing to do.
+    [_, watchdog] = queued.results
+    assert watchdog.task.run_after > timezone.now() + timedelta(seconds=300)
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    assert background.process(delivery.pk) == "skipped"
     assert calls == ["a@example.com"]
 
 
@@ -119,7 +124,7 @@ def test_a_receiver_that_raises_is_retried_with_backoff_and_only_unhandled_event
     assert "receiver failed on b@example.com" in delivery.last_error
     assert delivery.next_attempt_at > before + timedelta(seconds=10)  # backoff: not at once
     assert background.process(delivery.pk) == "skipped"  # not due yet
-    [_, retry] = queued.results
+    [_, _watchdog, retry] = queued.results
     assert retry.task.run_after is not None  # deferred on a backend that can defer
     failing.clear()
     calls.clear()
@@ -188,6 +193,7 @@ def test_a_killed_attempt_is_recovered_when_its_lease_expires(queued, webhook_cl
     assert background.recover() == 1
     [result] = queued.results
     assert result.args == [delivery.pk]
+    assert result.task.run_after is None  # at once
     assert background.process(delivery.pk) == "delivered"
     assert calls == ["a@example.com"]
 

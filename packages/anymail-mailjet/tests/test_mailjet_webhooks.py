@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from anymail.conformance.mailjet.profile import PROFILE
+from anymail.conformance.mailjet.profile import PROFILE, FakeMailjetAPI
 from anymail.events import event_digest
 from anymail.message import AnymailMessage
 from anymail.webhooks.mailjet import inbound_events, tracking_events
 from anymail_conformance import WebhookFixtureTests, load_fixtures
-from anymail_conformance.fake_server import FakeESPServer, FakeResponse
+from anymail_conformance.fake_server import FakeESPServer
 
 FIXTURES = {fixture.name: fixture.data for fixture in load_fixtures(PROFILE)}
 TRACKING = "anymail:mailjet_tracking_webhook"
@@ -242,29 +242,27 @@ def test_message_id_keeps_every_digit():
 
 def test_events_match_what_the_backend_sent(webhook_client, settings):
     """message_id, metadata and tags round-trip: the send's anymail_status and the
-    Mj-EventPayLoad / Mj-campaign it posted come back on the events."""
-    answer = FakeResponse.json(
-        {"Sent": [{"Email": "to@example.com", "MessageID": 288230376151711749}]}
-    )
-    with FakeESPServer(answer) as server:
+    EventPayload / CustomCampaign it posted (Send API v3.1) come back on the events."""
+    with FakeESPServer(FakeMailjetAPI(first_id=288230376151711749)) as server:
         settings.EMAIL_BACKEND = "anymail.backends.mailjet.EmailBackend"
         settings.ANYMAIL = {
             **settings.ANYMAIL,
             "MAILJET_API_KEY": "key",
             "MAILJET_SECRET_KEY": "secret",
-            "MAILJET_API_URL": f"{server.url}/v3",
+            "MAILJET_API_URL": f"{server.url}/v3.1",
         }
         message = AnymailMessage(
             "Subject", "Body", "from@example.com", ["to@example.com"],
             metadata={"order": "1001", "tier": "Gold Ü"}, tags=["receipt"],
         )  # fmt: skip
         message.send()
-        sent = server.requests[0].json()
+        [sent] = server.requests[0].json()["Messages"]
+    assert message.anymail_status.message_id == "288230376151711749"
     event = sample("open")
     event.update(
         MessageID=int(message.anymail_status.message_id),
-        customcampaign=sent["Mj-campaign"],
-        Payload=sent["Mj-EventPayLoad"],
+        customcampaign=sent["CustomCampaign"],
+        Payload=sent["EventPayload"],
     )
     _response, [signal] = webhook_client.post(TRACKING, event)
     assert signal.event.message_id == message.anymail_status.message_id

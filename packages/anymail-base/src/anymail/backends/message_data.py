@@ -243,6 +243,11 @@ def _warn_unmatched_recipients(data: MessageData) -> None:
         if not per_recipient:
             continue
         to = {address.addr_spec.lower() for address in data.to}
+        for address in data.to:  # (a key may spell an international domain as IDNA)
+            try:
+                to.add(address.idna_addr_spec.lower())
+            except ValueError:
+                pass
         unmatched = [key for key in per_recipient if str(key).strip().lower() not in to]
         if unmatched:
             warnings.warn(

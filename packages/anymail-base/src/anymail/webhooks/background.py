@@ -161,16 +161,20 @@ def accept(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> b
 # --- the task's half -----------------------------------------------------------
 
 
-def enqueue(delivery: WebhookDelivery, delay: float = 0.0) -> None:
+def enqueue(delivery: WebhookDelivery, delay: float = 0.0, watchdog: bool = False) -> None:
     """Enqueue the delivery's task on ``ANYMAIL["TASKS_BACKEND"]`` (after ``delay``
-    seconds, where the backend can defer; at once where it can't)."""
+    seconds, where the backend can defer; at once where it can't). A ``watchdog`` is
+    only enqueued where the backend can defer."""
     from django.utils import timezone
 
     from anymail.tasks import deliver_webhook, task_backend
 
     backend = task_backend()
+    can_defer = getattr(backend, "supports_defer", False)
+    if watchdog and not can_defer:
+        return
     task = deliver_webhook.using(backend=backend.alias)
-    if delay > 0 and getattr(backend, "supports_defer", False):
+    if delay > 0 and can_defer:
         task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
     task.enqueue(delivery.pk)
 
@@ -195,6 +199,7 @@ def process(delivery_id: int) -> str:
     if not taken:
         return "skipped"
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    watchdog(delivery)
     try:
         state = _attempt(delivery)
     finally:
@@ -225,7 +230,7 @@ def _attempt(delivery: WebhookDelivery) -> str:
         return _finish(delivery, "failed", error=err, reason="the payload can't be converted")
     except (AnymailWebhookUnavailable, AnymailConfigurationError, Exception) as err:
         return _retry_or_fail(delivery, err, "converting the events failed")
-    outcome = deliver_events(view, events)
+    outcome = deliver_events(view, events, finish_each=True)
     if outcome.kind in (Outcome.DELIVERED, Outcome.DUPLICATE):
         delivery.events = outcome.signalled
         return _finish(delivery, "delivered")
@@ -235,6 +240,17 @@ def _attempt(delivery: WebhookDelivery) -> str:
     assert outcome.error is not None or outcome.reason
     delivery.events = outcome.signalled
     return _retry_or_fail(delivery, outcome.error, outcome.reason, when=timezone.now())
+
+
+def watchdog(delivery: WebhookDelivery) -> None:
+    """Enqueue the same task again, deferred to just after this attempt's lease: if
+    the worker dies mid-attempt, that task finds the lease expired and runs the
+    delivery again; if the attempt ended, it finds nothing to do. (Only on backends
+    that can defer; elsewhere :func:`recover` and the command do it.)"""
+    try:
+        enqueue(delivery, delay=lease_seconds() + 1, watchdog=True)
+    except Exception:
+        logger.exception("Anymail couldn't enqueue the watchdog of delivery %s", delivery.pk)
 
 
 def rebuild_request(delivery: WebhookDelivery) -> HttpRequest:

@@ -175,6 +175,9 @@ class AnymailBaseWebhookView(View):
                     "webhook_replay_cache", kwargs=settings_kwargs, default="default"
                 ),
             )
+            self.claim_lease = float(
+                get_anymail_setting("webhook_claim_lease", default=self.claim_lease)
+            )
             self.processing = get_anymail_setting(
                 "webhook_processing", kwargs=settings_kwargs, default="inline"
             )

@@ -47,8 +47,15 @@ def deliver_events(
     events: Sequence[AnymailEvent],
     tokens: Sequence[str] = (),
     token_lifetime: float = 0.0,
+    finish_each: bool = False,
 ) -> Outcome:
-    """Signal the events (which all have an ``event_id``) not handled before."""
+    """Signal the events (which all have an ``event_id``) not handled before.
+
+    With ``finish_each`` (the background task, where nobody waits on the writes),
+    each event is marked handled as soon as its receivers return: a worker killed
+    part way then repeats at most the event it was signalling. Otherwise (in the
+    ESP's request) the handled events are marked in one write at the end.
+    """
     protection = view.replay_protection(None)
     store = protection.store
     keys = {
@@ -71,14 +78,18 @@ def deliver_events(
         )
     pending = [event for event in events if keys.get(event.event_id) in claims.mine]
     lifetime = max(view.retry_window, token_lifetime)
+    finished: set[str] = set()
     for position, event in enumerate(pending):
         try:
             view.signal_for(event).send(sender=type(view), event=event, esp_name=view.esp_name)
+            if finish_each:
+                store.finish_many([keys[event.event_id]], claims.owner, lifetime)
+                finished.add(keys[event.event_id])
         except Exception as err:
-            handled = {keys[e.event_id] for e in pending[:position]}
+            handled = {keys[e.event_id] for e in pending[:position]} - finished
             try:
                 store.finish_many(handled, claims.owner, lifetime)
-                store.release_many(claims.mine - handled)  # this event on, and the tokens
+                store.release_many(claims.mine - handled - finished)  # this event on
             except AnymailWebhookUnavailable:
                 logger.exception(
                     "Anymail %s webhook: couldn't record which events were handled "
@@ -92,7 +103,7 @@ def deliver_events(
                 error=err,
             )
     try:
-        store.finish_many(claims.mine, claims.owner, lifetime)
+        store.finish_many(claims.mine - finished, claims.owner, lifetime)
     except AnymailWebhookUnavailable:
         # Signalled, but not recorded as handled: the claims expire with their lease,
         # and a redelivery after that would be signalled again (at least once).

@@ -1,34 +1,40 @@
-"""Anymail's Mailjet backend: sends through Mailjet's Send API v3.
+"""Anymail's Mailjet backend: sends through Mailjet's Send API v3.1 (or, by setting,
+the older Send API v3).
 
-Every message is one JSON post to ``<MAILJET_API_URL>/send``, authenticated with
-HTTP basic auth (API key and secret key). Mailjet's reference still documents v3
-alongside v3.1 (https://dev.mailjet.com/reference/email/send-emails/); Anymail 6.0
-uses v3, and so does this package, so ``esp_extra`` keeps taking v3 properties.
+Both are JSON posts to ``<MAILJET_API_URL>/send``, authenticated with HTTP basic
+auth (API key and secret key); Mailjet documents them side by side
+(https://dev.mailjet.com/reference/email/send-emails/ and the guide,
+https://dev.mailjet.com/email/guides/send-api-v31/).
 
-The v3 request has three shapes, chosen per message:
+**Send API v3.1** (the default, ``MAILJET_API_VERSION = "v3.1"``): a call is
+``{"Messages": [...]}``, each item a complete message with its own ``From``,
+``To``/``Cc``/``Bcc`` address objects, content, ``Variables``, ``EventPayload`` and
+so on, and the answer gives each item its own ``Status`` (``"success"`` with a
+MessageID per recipient, or ``"error"`` with its ``Errors``). A Django message is
+one item, or, for batch sending (``merge_data`` / ``merge_metadata``), one item per
+"to" recipient. ``send_messages`` puts the items of several Django messages in one
+call (``MAILJET_BATCH_SEND_MESSAGES``, on by default), within Mailjet's limits for a
+call (50 recipients, counting each item's To, Cc and Bcc; 15 MB), over one
+connection; each Django message still gets its own ``anymail_status``, signals and
+error. Mailjet answers a call in which some items failed with HTTP 400 and the
+per-item results: the other items *were* sent.
 
-- an ordinary message: ``To`` / ``Cc`` / ``Bcc`` address-list strings, one shared
-  message (every recipient sees the others);
-- batch sending (``merge_data``) to "to" recipients only: ``Recipients``, each
-  recipient getting an individual message with their own ``Vars``;
-- batch sending that also has cc/bcc recipients or ``merge_metadata`` (which
-  ``Recipients`` can't carry): ``Messages``, one complete message per "to"
-  recipient, each with the message's cc and bcc, its own ``Vars`` and its own
-  ``Mj-EventPayLoad``.
+**Send API v3** (``MAILJET_API_VERSION = "v3"``): one call per Django message, in
+one of three shapes (see :class:`MailjetV3Payload`), the sender of a stored template
+read through the template API when ``from_email`` is None, and display names with
+commas sent as encoded-words. v3 accepts or refuses a call as a whole.
 
-Every shape needs a "to" recipient and a ``FromEmail``. A message with only cc or
-bcc recipients is refused before anything is sent. A stored template sent with
-``from_email = None`` gets the sender stored with the template: the backend reads
-it first (``GET <MAILJET_API_URL>/REST/template/<id>/detailcontent``, whose
-``Headers.From`` is the template's "From"), then sends.
-
-Addresses go to Mailjet with their domains in IDNA (punycode) form.
+Every message needs a "to" recipient: a message with only cc or bcc recipients is
+refused before anything is sent. Addresses go to Mailjet with their domains in
+IDNA (punycode) form.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from email.charset import Charset
 from email.header import decode_header, make_header
 from typing import Any, ClassVar
@@ -41,29 +47,106 @@ from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPaylo
 from anymail.esps.mailjet import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
+    AnymailError,
     AnymailRequestsAPIError,
     AnymailUnsupportedFeature,
 )
 from anymail.features import Feature
-from anymail.message import AnymailRecipientStatus
+from anymail.message import AnymailRecipientStatus, AnymailStatus
 from anymail.utils import Attachment, EmailAddress, get_anymail_setting, parse_single_address
 
 __all__ = [
+    "API_VERSIONS",
     "DEFAULT_API_URL",
+    "DEFAULT_API_URLS",
+    "MAX_CALL_BYTES",
+    "MAX_MESSAGES_PER_CALL",
+    "MAX_RECIPIENTS_PER_CALL",
     "EmailBackend",
     "MailjetPayload",
+    "MailjetV3Payload",
     "TemplateContentRequest",
     "parse_template_from",
     "recipient_list",
 ]
 
-#: Send API v3. (The setting can't select v3.1: its parameters are different.)
-DEFAULT_API_URL = "https://api.mailjet.com/v3"
+#: The Send API versions the backend speaks (MAILJET_API_VERSION); the first is the default.
+API_VERSIONS = ("v3.1", "v3")
+
+#: MAILJET_API_URL's default for each version.
+DEFAULT_API_URLS = {
+    "v3.1": "https://api.mailjet.com/v3.1",
+    "v3": "https://api.mailjet.com/v3",
+}
+DEFAULT_API_URL = DEFAULT_API_URLS["v3.1"]
+
+#: Send API v3.1's limits for one call. Mailjet's reference: "up to 50 messages in a
+#: single API call"; its support (mailjet/mailjet-apiv3-nodejs#67) and its error
+#: send-0015 ("Total number of recipients exceeded. Max allowed - 50") count the
+#: recipients: "a single message object with 50 recipients, 50 different messages
+#: with one recipient each, or anything in-between". A request over 15 MB is refused
+#: as a whole (HTTP 413, mailjet/mailjet-apiv3-nodejs#269); megabytes are taken as
+#: 10**6 bytes, the smaller reading.
+MAX_MESSAGES_PER_CALL = 50
+MAX_RECIPIENTS_PER_CALL = 50
+MAX_CALL_BYTES = 15 * 1000 * 1000
+
+#: Root properties of a v3.1 call (beside ``Messages``): in esp_extra they apply to
+#: the whole call, so only messages with the same ones share a call.
+CALL_PROPERTIES = ("Globals", "SandboxMode")
+
+#: v3.1 TrackOpens / TrackClicks ("account_default" is what leaving them out means).
+TRACKING_V31 = {True: "enabled", False: "disabled"}
 
 #: Mj-trackopen / Mj-trackclick: 0 uses the account's setting, 1 disables, 2 enables
 #: (Send API v3 properties table, https://dev.mailjet.com/email/guides/send-api-v3/).
 TRACKING_ENABLED = 2
 TRACKING_DISABLED = 1
+
+#: Send API v3 properties and their v3.1 names (the guide's "Send API v3 to v3.1"
+#: changes), so a v3 esp_extra is refused with a pointer instead of being posted.
+V3_PROPERTIES = {
+    "FromEmail": "From",
+    "FromName": "From",
+    "Text-part": "TextPart",
+    "Html-part": "HTMLPart",
+    "Recipients": "To",
+    "Vars": "Variables",
+    "Inline_attachments": "InlinedAttachments",
+    "Mj-prio": "Priority",
+    "Mj-CustomID": "CustomID",
+    "Mj-EventPayLoad": "EventPayload",
+    "Mj-EventPayload": "EventPayload",
+    "Mj-campaign": "CustomCampaign",
+    "Mj-deduplicatecampaign": "DeduplicateCampaign",
+    "Mj-trackopen": "TrackOpens",
+    "Mj-trackclick": "TrackClicks",
+    "Mj-TemplateID": "TemplateID",
+    "Mj-TemplateLanguage": "TemplateLanguage",
+    "Mj-TemplateErrorReporting": "TemplateErrorReporting",
+    "Mj-TemplateErrorDeliver": "TemplateErrorDeliver",
+    "Mj-MonitoringCategory": "MonitoringCategory",
+}
+
+#: What to do about the v3.1 per-message errors that need explaining (the guide's
+#: "Send API errors" table).
+MESSAGE_ERROR_HINTS = {
+    "send-0006": (
+        "The message has an envelope_sender, which Mailjet accepts only for API keys "
+        "its support has enabled custom senders for."
+    ),
+    "send-0007": "The message's envelope_sender must be a sender address validated in Mailjet.",
+    "send-0008": (
+        "Send from an address (or domain) validated for this Mailjet account: "
+        "Account settings, Sender domains & addresses."
+    ),
+    "send-0010": "Check that template_id is the numeric ID of a template this API key can use.",
+    "send-0011": (
+        "Mailjet refuses some headers in extra headers (From, Sender, Subject, To, Cc, "
+        "Bcc, Date, Message-Id and its own X-MJ-* and X-Mailjet-* headers, among "
+        "others): set them through the message instead."
+    ),
+}
 
 _UTF8 = Charset("utf-8")
 
@@ -74,6 +157,7 @@ def recipient_list(emails: Sequence[EmailAddress]) -> str:
     Send API v3 splits these strings at commas even inside a quoted display name
     (Anymail 6.0 docs, "Commas in recipient names"), so a name holding a comma is
     sent as an RFC 2047 encoded-word, which has none. Other names go as they are.
+    (v3.1 takes each address as an object, and needs none of this.)
     """
     return ", ".join(
         f"{_UTF8.header_encode(email.display_name)} <{email.idna_addr_spec}>"
@@ -95,12 +179,20 @@ def _for_recipient(data: Mapping[str, Any] | None, email: EmailAddress) -> Any:
 
 
 def _template_id_number(template_id: Any) -> int | None:
-    """A stored template's numeric ID (as sent in Mj-TemplateID), or None for a name."""
+    """A stored template's numeric ID, or None for a name."""
     if isinstance(template_id, int) and not isinstance(template_id, bool):
         return template_id
     if isinstance(template_id, str) and template_id.isascii() and template_id.isdigit():
         return int(template_id)
     return None
+
+
+def _address_object(email: EmailAddress) -> dict[str, str]:
+    """A v3.1 address: ``{"Email": ..., "Name": ...}`` (no Name without a display name)."""
+    item = {"Email": email.idna_addr_spec}
+    if email.display_name:
+        item["Name"] = email.display_name
+    return item
 
 
 def parse_template_from(value: str, template_id: int) -> EmailAddress:
@@ -125,8 +217,257 @@ def parse_template_from(value: str, template_id: int) -> EmailAddress:
     return EmailAddress(name, parsed.addr_spec)
 
 
+def _refuse_without_to(payload: RequestsPayload) -> None:
+    """Both Send APIs need a "to" recipient (v3: 'Missing "To" or "Recipients"
+    property'; v3.1: "The To is mandatory but missing from the input"). Refused
+    before sending, whatever IGNORE_UNSUPPORTED_FEATURES says (without a "to" there
+    is nothing to send)."""
+    raise AnymailUnsupportedFeature(
+        "Mailjet's Send API needs at least one `to` recipient, and this message has "
+        "only `cc` or `bcc` recipients. Put at least one address in `to`. (To send to "
+        "several people who must not see each other's addresses, put them all in `to` "
+        "and set merge_data = {}: each gets a separate message.)",
+        email_message=payload.message,
+        payload=payload,
+        backend=payload.backend,
+    )
+
+
 class MailjetPayload(RequestsPayload):
-    """A message as a Send API v3 JSON body (``self.body``)."""
+    """A Django message as Send API v3.1 messages (``entries``): one, or for batch
+    sending one per "to" recipient, each complete. The backend posts the entries of
+    one or more payloads in a call; ``serialize_data`` is this payload's alone."""
+
+    backend: EmailBackend
+
+    def __init__(
+        self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
+    ) -> None:
+        self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
+        self.email_headers: dict[str, str] = {}
+        self.metadata: dict[str, Any] = {}
+        self.merge_metadata: dict[str, dict[str, Any]] | None = None
+        self.merge_data: dict[str, dict[str, Any]] | None = None
+        self.merge_global_data: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}
+        self.has_envelope_sender = False
+        #: the Send API v3.1 messages, each also serialized (for the call's body and size)
+        self.entries: list[dict[str, Any]] = []
+        self.serialized_entries: list[bytes] = []
+        #: each entry's recipients (for its status) and how many Mailjet counts
+        self.entry_recipients: list[list[EmailAddress]] = []
+        self.entry_recipient_counts: list[int] = []
+        #: root properties of the call this message needs (from esp_extra)
+        self.call_properties: dict[str, Any] = {}
+        super().__init__(message, defaults, backend)
+        self.headers["Content-Type"] = "application/json"
+        self.auth = (backend.api_key, backend.secret_key)
+
+    @property
+    def all_recipients(self) -> list[EmailAddress]:
+        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
+
+    # --- the request ---
+
+    def init_payload(self) -> None:
+        #: the properties every entry of this message shares
+        self.properties: dict[str, Any] = {}
+
+    def get_api_endpoint(self) -> str:
+        return "send"
+
+    def serialize_data(self) -> str:
+        return self.serialize_json(
+            {**self.call_properties, "Messages": self.entries}, "the Mailjet request"
+        )
+
+    def finish(self) -> None:
+        """Recipients, variables, the event payload and esp_extra depend on each other."""
+        if self.email_headers:
+            self.properties["Headers"] = self.email_headers
+        if "TemplateID" in self.properties and not self.properties.get("Subject", True):
+            # Django's "no subject" is "": leave the template's subject alone.
+            del self.properties["Subject"]
+        self.refuse_v3_extra()
+        self.call_properties = {
+            key: self.extra.pop(key) for key in CALL_PROPERTIES if key in self.extra
+        }
+        to = self.recipients["to"]
+        if not to and "To" not in self.extra:
+            _refuse_without_to(self)
+        batch = (self.merge_data is not None or self.merge_metadata is not None) and bool(to)
+        for group in [[email] for email in to] if batch else [to]:
+            self.add_entry(group, own=group[0] if batch else None)
+
+    def add_entry(self, to: list[EmailAddress], own: EmailAddress | None) -> None:
+        """One v3.1 message: to ``to`` (with the cc and bcc recipients), with the
+        variables and event payload of ``own`` (a batch's "to" recipient) if any."""
+        cc, bcc = self.recipients["cc"], self.recipients["bcc"]
+        entry = dict(self.properties)
+        for key, emails in (("To", to), ("Cc", cc), ("Bcc", bcc)):
+            if emails:
+                entry[key] = [_address_object(email) for email in emails]
+        variables = dict(self.merge_global_data)
+        metadata = dict(self.metadata)
+        if own is not None:
+            variables.update(_for_recipient(self.merge_data, own) or {})
+            metadata.update(_for_recipient(self.merge_metadata, own) or {})
+        if variables:
+            entry["Variables"] = variables
+        if metadata:
+            entry["EventPayload"] = self.serialize_json(metadata, "metadata")
+        entry.update(self.extra)
+        self.entries.append(entry)
+        self.serialized_entries.append(self.serialize_json(entry, "esp_extra").encode("utf-8"))
+        self.entry_recipients.append([*to, *cc, *bcc])
+        self.entry_recipient_counts.append(
+            sum(len(entry[key]) for key in ("To", "Cc", "Bcc") if isinstance(entry.get(key), list))
+        )
+
+    def refuse_v3_extra(self) -> None:
+        """An esp_extra written for Send API v3 would be refused by v3.1 (or, worse,
+        half applied): say so before anything is sent."""
+        for key in self.extra:
+            if key not in V3_PROPERTIES and not key.startswith("Mj-"):
+                continue
+            replacement = repr(V3_PROPERTIES[key]) if key in V3_PROPERTIES else "its v3.1 name"
+            raise AnymailUnsupportedFeature(
+                f"esp_extra[{key!r}] is a Mailjet Send API v3 property, and this backend "
+                "sends with Send API v3.1 (MAILJET_API_VERSION). Use "
+                f"{replacement} instead (the package README lists the v3.1 names), or set "
+                'MAILJET_API_VERSION = "v3" to keep sending with v3. (Nothing was sent.)',
+                email_message=self.message,
+                payload=self,
+                backend=self.backend,
+            )
+
+    # --- the set_* methods the base payload calls ---
+
+    def set_from_email(self, email: EmailAddress) -> None:
+        self.properties["From"] = _address_object(email)
+
+    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
+        self.recipients[recipient_type] += emails
+
+    def set_subject(self, subject: str) -> None:
+        self.properties["Subject"] = subject
+
+    def set_text_body(self, body: str) -> None:
+        self.properties["TextPart"] = body
+
+    def set_html_body(self, body: str) -> None:
+        self.properties["HTMLPart"] = body
+
+    def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
+        if len(emails) == 1:
+            self.properties["ReplyTo"] = _address_object(emails[0])
+        else:
+            # ReplyTo takes one address. Reply-To isn't among the headers the guide
+            # says Headers may not set, so several go as the header.
+            self.email_headers["Reply-To"] = ", ".join(
+                email.formataddr(self.data.encoding) for email in emails
+            )
+
+    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
+        self.email_headers.update(headers)
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        # Mailjet requires a Filename for every file. An inline part is referred to
+        # by its ContentID (cid:<ContentID>); its Filename defaults to the same.
+        item = {"ContentType": attachment.mimetype}
+        if attachment.inline:
+            if not attachment.content_id:
+                self.unsupported_feature(
+                    Feature.INLINE_IMAGES,
+                    "Mailjet requires a Content-ID for every inline attachment "
+                    "(use anymail.message.attach_inline_image)",
+                )
+                return
+            key = "InlinedAttachments"
+            item["Filename"] = attachment.name or attachment.content_id
+            item["ContentID"] = attachment.content_id
+        else:
+            if not attachment.name:
+                self.unsupported_feature(
+                    Feature.ATTACHMENTS,
+                    "Mailjet requires a filename for every attachment "
+                    '(use message.attach(filename="...", ...))',
+                )
+                return
+            key = "Attachments"
+            item["Filename"] = attachment.name
+        item["Base64Content"] = attachment.b64content
+        self.properties.setdefault(key, []).append(item)
+
+    def set_envelope_sender(self, email: EmailAddress) -> None:
+        # Mailjet enables "Sender" per API key, on request to its support; without
+        # that, the message is refused (send-0006).
+        self.properties["Sender"] = {"Email": email.idna_addr_spec}
+        self.has_envelope_sender = True
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        self.merge_metadata = merge_metadata
+
+    def set_tags(self, tags: list[str]) -> None:
+        # Declared MAX_ONE: enforcement leaves at most one tag.
+        self.properties["CustomCampaign"] = tags[0]
+
+    def set_track_clicks(self, track_clicks: bool) -> None:
+        self.properties["TrackClicks"] = TRACKING_V31[track_clicks]
+
+    def set_track_opens(self, track_opens: bool) -> None:
+        self.properties["TrackOpens"] = TRACKING_V31[track_opens]
+
+    def set_template_id(self, template_id: str) -> None:
+        number = _template_id_number(template_id)
+        if number is None:
+            # Refused even under IGNORE_UNSUPPORTED_FEATURES: the template is the
+            # message's content, and leaving it out can't send the message meant.
+            raise AnymailUnsupportedFeature(
+                f"Mailjet's Send API v3.1 takes a stored template by its numeric ID, and "
+                f"template_id {template_id!r} isn't a number. Use the template's numeric "
+                'ID (the "Template ID" Mailjet shows with the template), or set '
+                'MAILJET_API_VERSION = "v3", whose Mj-TemplateID also takes a name.',
+                feature=Feature.TEMPLATE_ID.value,
+                email_message=self.message,
+                payload=self,
+                backend=self.backend,
+            )
+        self.properties["TemplateID"] = number
+        # Stored templates use Mailjet's template language ({{var:name}}). With
+        # from_email = None there is no From: Mailjet uses the template's sender.
+        self.properties["TemplateLanguage"] = True
+
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        self.merge_data = merge_data
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.merge_global_data = merge_global_data
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        self.extra = dict(extra)
+
+
+class MailjetV3Payload(RequestsPayload):
+    """A Django message as a Send API v3 JSON body (``self.body``), in one of three
+    shapes, chosen per message:
+
+    - an ordinary message: ``To`` / ``Cc`` / ``Bcc`` address-list strings, one shared
+      message (every recipient sees the others);
+    - batch sending (``merge_data``) to "to" recipients only: ``Recipients``, each
+      recipient getting an individual message with their own ``Vars``;
+    - batch sending that also has cc/bcc recipients or ``merge_metadata`` (which
+      ``Recipients`` can't carry): ``Messages``, one complete message per "to"
+      recipient, each with the message's cc and bcc, its own ``Vars`` and its own
+      ``Mj-EventPayLoad``.
+
+    A stored template sent with ``from_email = None`` gets the sender stored with the
+    template: the backend reads it first (``GET <MAILJET_API_URL>/REST/template/<id>/
+    detailcontent``, whose ``Headers.From`` is the template's "From"), then sends.
+    """
 
     backend: EmailBackend
 
@@ -189,18 +530,7 @@ class MailjetPayload(RequestsPayload):
         self.check_template_senders()
 
     def refuse_without_to(self) -> None:
-        """Send API v3 needs ``To`` (or ``Recipients``): it answers 400 to a message
-        with only cc or bcc recipients. Refused before sending, whatever
-        IGNORE_UNSUPPORTED_FEATURES says (without a "to" there is nothing to send)."""
-        raise AnymailUnsupportedFeature(
-            "Mailjet's Send API v3 needs at least one `to` recipient, and this message has "
-            "only `cc` or `bcc` recipients. Put at least one address in `to`. (To send to "
-            "several people who must not see each other's addresses, put them all in `to` "
-            "and set merge_data = {}: each gets a separate message.)",
-            email_message=self.message,
-            payload=self,
-            backend=self.backend,
-        )
+        _refuse_without_to(self)
 
     # --- the template's sender (from_email = None) ---
 
@@ -406,12 +736,62 @@ class TemplateContentRequest(RequestsPayload):
         return None
 
 
+@dataclass
+class _Call:
+    """One Send API v3.1 call: entries of one or more payloads, and the call's root
+    properties (the same for each of them)."""
+
+    properties: dict[str, Any]
+    parts: list[tuple[MailjetPayload, int]] = field(default_factory=list)
+    recipients: int = 0
+    #: the body's size so far: its envelope, and each entry with a comma
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = len(self.envelope[0]) + len(self.envelope[1])
+
+    @property
+    def envelope(self) -> tuple[bytes, bytes]:
+        """What goes before and after the entries: ``{<root properties>,"Messages":[``
+        and ``]}``."""
+        root = json.dumps(self.properties, ensure_ascii=False, separators=(",", ":"))[1:-1]
+        return ("{" + root + ("," if root else "") + '"Messages":[').encode("utf-8"), b"]}"
+
+    def add(self, payload: MailjetPayload, index: int) -> None:
+        self.parts.append((payload, index))
+        self.recipients += payload.entry_recipient_counts[index]
+        self.size += len(payload.serialized_entries[index]) + 1
+
+    def body(self) -> bytes:
+        start, end = self.envelope
+        entries = (payload.serialized_entries[index] for payload, index in self.parts)
+        return start + b",".join(entries) + end
+
+    @property
+    def payloads(self) -> list[MailjetPayload]:
+        """The payloads in the call, each once, in order."""
+        return list({id(payload): payload for payload, _ in self.parts}.values())
+
+
+#: One entry's outcome: its v3.1 result ({"Status": ...}) and the call's response;
+#: None when its call failed.
+_Outcome = tuple[dict[str, Any], requests.Response] | None
+
+
 class EmailBackend(AnymailRequestsBackend):
-    """Mailjet's Send API v3, as a Django email backend."""
+    """Mailjet's Send API v3.1 (or v3, by MAILJET_API_VERSION), as a Django email backend."""
 
     esp = ESP
     payload_class = MailjetPayload
     secret_attributes: ClassVar[tuple[str, ...]] = ("api_key", "secret_key")
+    #: Send API v3.1's limits for one call (see MAX_MESSAGES_PER_CALL)
+    max_messages_per_call: ClassVar[int] = MAX_MESSAGES_PER_CALL
+    max_recipients_per_call: ClassVar[int] = MAX_RECIPIENTS_PER_CALL
+    max_call_bytes: ClassVar[int] = MAX_CALL_BYTES
+
+    @classmethod
+    def payload_classes(cls) -> tuple[type[BasePayload], ...]:
+        return (MailjetPayload, MailjetV3Payload)
 
     def __init__(self, **kwargs: Any) -> None:
         self.api_key: str = get_anymail_setting(
@@ -420,18 +800,300 @@ class EmailBackend(AnymailRequestsBackend):
         self.secret_key: str = get_anymail_setting(
             "secret_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
         )
+        version = get_anymail_setting(
+            "api_version", esp_name=self.esp_id, kwargs=kwargs, default=API_VERSIONS[0]
+        )
+        if version not in API_VERSIONS:
+            raise AnymailConfigurationError(
+                f"MAILJET_API_VERSION is {version!r}; it must be one of "
+                f"{', '.join(repr(known) for known in API_VERSIONS)} (the default is "
+                f"{API_VERSIONS[0]!r})."
+            )
+        self.api_version: str = version
         api_url = str(
             get_anymail_setting(
-                "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
+                "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URLS[version]
             )
         ).rstrip("/")
-        if api_url.endswith("/v3.1"):
-            raise AnymailConfigurationError(
-                f"MAILJET_API_URL is {api_url!r}, but this backend sends with Mailjet's Send "
-                "API v3, whose parameters differ from v3.1's. Use "
-                f'"{DEFAULT_API_URL}" (or leave MAILJET_API_URL unset).'
+        for other in API_VERSIONS:
+            if other != version and api_url.endswith("/" + other):
+                raise AnymailConfigurationError(
+                    f"MAILJET_API_URL is {api_url!r}, a Send API {other} URL, but Anymail "
+                    f"sends with Send API {version} (MAILJET_API_VERSION is {version!r}"
+                    f"{', the default' if version == API_VERSIONS[0] else ''}), whose "
+                    f"requests differ. Set MAILJET_API_URL to {DEFAULT_API_URLS[version]!r} "
+                    f'(or leave it unset), or set MAILJET_API_VERSION = "{other}" to send '
+                    f"with Send API {other}."
+                )
+        #: put several Django messages in one v3.1 call (send_messages)
+        self.batch_send_messages = bool(
+            get_anymail_setting(
+                "batch_send_messages", esp_name=self.esp_id, kwargs=kwargs, default=True
             )
+        )
         super().__init__(api_url + "/", **kwargs)
+
+    def build_message_payload(
+        self, message: EmailMessage, defaults: Mapping[str, Any]
+    ) -> BasePayload:
+        if self.api_version == "v3":
+            return MailjetV3Payload(message, defaults, self)
+        return MailjetPayload(message, defaults, self)
+
+    # --- Send API v3.1: several messages a call ---
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        """Send the messages: with Send API v3.1, several to a call.
+
+        Each message still runs pre_send and post_send, gets its own anymail_status
+        and raises its own errors: when one fails (Mailjet refused it, or its call
+        failed), the others are still sent and get their statuses, then the first
+        error is raised (unless fail_silently). A message Anymail can't build stops
+        the run there, as with one call per message: the messages before it are
+        sent, those after it are not. (Send API v3: one call per message.)
+        """
+        if self.api_version == "v3":
+            return super().send_messages(email_messages)
+        if not email_messages:
+            return 0
+        with self._lock:
+            created_session = self.open()
+            try:
+                return self._send_all(email_messages)
+            finally:
+                if created_session:
+                    self.close()
+
+    def _send(self, message: EmailMessage) -> bool:
+        """One message (the base class's single-message path): with v3.1, through the
+        same calls as send_messages."""
+        if self.api_version == "v3":
+            return super()._send(message)
+        created_session = self.open()
+        try:
+            return self._send_all([message]) == 1
+        finally:
+            if created_session:
+                self.close()
+
+    def _send_all(self, email_messages: Sequence[EmailMessage]) -> int:
+        num_sent = 0
+        pending: list[MailjetPayload] = []
+        for message in email_messages:
+            message.anymail_status = AnymailStatus()  # type: ignore[attr-defined]
+            if not self.run_pre_send(message) or not message.recipients():
+                continue
+            try:
+                payload = self.build_message_payload(message, self.send_defaults)
+            except AnymailError:
+                if self.fail_silently:
+                    continue
+                num_sent += self._deliver(pending)
+                raise
+            assert isinstance(payload, MailjetPayload)
+            pending.append(payload)
+            if not self.batch_send_messages:
+                num_sent += self._deliver(pending)
+                pending = []
+        return num_sent + self._deliver(pending)
+
+    def plan_calls(self, payloads: Sequence[MailjetPayload]) -> list[_Call]:
+        """Group the payloads' entries into as few calls as Mailjet allows, in order:
+        at most max_messages_per_call entries, max_recipients_per_call recipients and
+        max_call_bytes of JSON a call (an entry too big on its own gets a call to
+        itself, and Mailjet's answer), and one set of root properties a call."""
+        calls: list[_Call] = []
+        filling: dict[str, _Call] = {}
+        for payload in payloads:
+            key = payload.serialize_json(payload.call_properties, "esp_extra")
+            for index, entry in enumerate(payload.serialized_entries):
+                call = filling.get(key)
+                if call is None or not self._has_room(call, payload, index, len(entry)):
+                    call = filling[key] = _Call(properties=payload.call_properties)
+                    calls.append(call)
+                call.add(payload, index)
+        return calls
+
+    def _has_room(self, call: _Call, payload: MailjetPayload, index: int, size: int) -> bool:
+        return (
+            len(call.parts) < self.max_messages_per_call
+            and call.recipients + payload.entry_recipient_counts[index]
+            <= self.max_recipients_per_call
+            and call.size + size + 1 <= self.max_call_bytes
+        )
+
+    def _deliver(self, payloads: Sequence[MailjetPayload]) -> int:
+        """Post the payloads' calls, then give each message its status and signals."""
+        if not payloads:
+            return 0
+        outcomes: dict[int, list[_Outcome]] = {
+            id(payload): [None] * len(payload.entries) for payload in payloads
+        }
+        responses: dict[int, list[requests.Response]] = {id(payload): [] for payload in payloads}
+        call_errors: dict[int, AnymailError] = {}
+        for call in self.plan_calls(payloads):
+            try:
+                response, results = self.post_call(call)
+            except AnymailError as error:
+                for payload in call.payloads:
+                    call_errors.setdefault(id(payload), error)
+                continue
+            for (payload, index), result in zip(call.parts, results, strict=True):
+                outcomes[id(payload)][index] = (result, response)
+            for payload in call.payloads:
+                responses[id(payload)].append(response)
+
+        num_sent = 0
+        first_error: BaseException | None = None
+        for payload in payloads:
+            try:
+                self._finish_message(
+                    payload,
+                    outcomes[id(payload)],
+                    responses[id(payload)],
+                    call_errors.get(id(payload)),
+                )
+            except AnymailError as error:
+                if not self.fail_silently:
+                    first_error = first_error or error
+                continue
+            except Exception as error:  # a post_send receiver's: never silenced
+                first_error = first_error or error
+                continue
+            num_sent += 1
+        if first_error is not None:
+            raise first_error
+        return num_sent
+
+    def _finish_message(
+        self,
+        payload: MailjetPayload,
+        outcomes: list[_Outcome],
+        responses: list[requests.Response],
+        call_error: AnymailError | None,
+    ) -> None:
+        message = payload.message
+        if call_error is not None and not responses:
+            raise call_error  # nothing of this message reached Mailjet
+        status: AnymailStatus = message.anymail_status  # type: ignore[attr-defined]
+        status.esp_response = responses[0] if len(responses) == 1 else responses
+        status.set_recipient_status(self.recipient_status(payload, outcomes))
+        self.run_post_send(message)
+        if call_error is not None:
+            raise call_error  # another call of a message too big for one call failed
+        self.raise_for_message_errors(payload, outcomes)
+        self.raise_for_recipient_status(status, status.esp_response, payload, message)
+
+    def post_call(self, call: _Call) -> tuple[requests.Response, list[dict[str, Any]]]:
+        """Post one call; return the response and each entry's result.
+
+        Mailjet answers 200 when every entry was accepted, and 400 with the same
+        per-entry ``Messages`` results when some were refused (the others were sent).
+        Any other answer (5xx, 401, a 4xx without per-entry results, such as a
+        malformed request or too many recipients in the call) fails the whole call.
+        """
+        payload = call.parts[0][0]
+        message = payload.message
+        url = self.api_url + payload.get_api_endpoint()
+        assert self.session is not None, "send_messages opens the session"
+        try:
+            response = self.session.request(
+                "POST",
+                url,
+                data=call.body(),
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                auth=(self.api_key, self.secret_key),
+                timeout=self.timeout,
+            )
+        except requests.RequestException as err:
+            error = AnymailRequestsAPIError(
+                f"Error posting to {url}:",
+                description=f"{type(err).__name__}: {err}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            )
+            error.orig_err = err  # type: ignore[attr-defined]
+            # Not chained: requests' frames hold the auth header (see post_to_esp).
+            raise error from None
+        if self.debug_api_requests:
+            self.print_debug(response)
+        results = self.call_results(response, len(call.parts))
+        if results is not None:
+            return response, results
+        self.raise_for_status(response, payload, message)
+        raise AnymailRequestsAPIError(
+            "Invalid Mailjet API response format: no Status for each message",
+            email_message=message,
+            payload=payload,
+            response=response,
+            backend=self,
+        )
+
+    @staticmethod
+    def call_results(response: requests.Response, count: int) -> list[dict[str, Any]] | None:
+        """The per-entry results of a 2xx or 4xx answer, if it has one valid result
+        for each of the ``count`` entries (in order); else None."""
+        if not (200 <= response.status_code < 300 or 400 <= response.status_code < 500):
+            return None
+        try:
+            parsed = response.json()
+        except ValueError:
+            return None
+        results = parsed.get("Messages") if isinstance(parsed, dict) else None
+        if (
+            not isinstance(results, list)
+            or len(results) != count
+            or not all(_valid_result(result) for result in results)
+        ):
+            return None
+        return results
+
+    def recipient_status(
+        self, payload: MailjetPayload, outcomes: Sequence[_Outcome]
+    ) -> dict[str, AnymailRecipientStatus]:
+        """Each recipient's status, from the results of the payload's entries. Cc and
+        bcc recipients are in every entry of a batch: one sent copy makes them "sent"
+        (with that copy's MessageID)."""
+        statuses: dict[str, AnymailRecipientStatus] = {}
+        for recipients, outcome in zip(payload.entry_recipients, outcomes, strict=True):
+            result = outcome[0] if outcome is not None else None
+            for email in recipients:
+                status = _entry_recipient_status(email, result)
+                known = statuses.get(email.addr_spec)
+                if known is None or (known.status != "sent" and status.status == "sent"):
+                    statuses[email.addr_spec] = status
+        return statuses
+
+    def raise_for_message_errors(
+        self, payload: MailjetPayload, outcomes: Sequence[_Outcome]
+    ) -> None:
+        """Mailjet refused every entry of the message: an API error naming Mailjet's
+        first error (even with IGNORE_RECIPIENT_STATUS: these are errors in the
+        message, not refused recipients). One accepted entry of a batch is a sent
+        message, whose refused entries show as "failed" recipients."""
+        known = [outcome for outcome in outcomes if outcome is not None]
+        if not known or any(result["Status"] == "success" for result, _ in known):
+            return
+        result, response = known[0]
+        error = result["Errors"][0] if result["Errors"] else {}
+        code = error.get("ErrorCode")
+        related = error.get("ErrorRelatedTo")
+        text = f"Mailjet refused the message: {code}: {error.get('ErrorMessage')}"
+        if isinstance(related, list) and related:
+            text += f" (related to {', '.join(str(item) for item in related)})"
+        status_code = error.get("StatusCode")
+        raise AnymailRequestsAPIError(
+            text,
+            description=MESSAGE_ERROR_HINTS.get(str(code)),
+            email_message=payload.message,
+            payload=payload,
+            response=response,
+            backend=self,
+            status_code=status_code if isinstance(status_code, int) else None,
+        )
+
+    # --- errors ---
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Mailjet's own error message, and how to fix the errors that need explaining."""
@@ -440,8 +1102,12 @@ class EmailBackend(AnymailRequestsBackend):
         except ValueError:
             parsed = None
         error = parsed if isinstance(parsed, dict) else {}
+        if not error.get("ErrorMessage") and isinstance(error.get("Errors"), list):
+            # A v3.1 call refused as a whole may list its errors.
+            first = error["Errors"][0] if error["Errors"] else None
+            error = first if isinstance(first, dict) else {}
         text = " ".join(
-            str(error[key]) for key in ("ErrorMessage", "ErrorInfo") if error.get(key)
+            str(error[key]) for key in ("ErrorCode", "ErrorMessage", "ErrorInfo") if error.get(key)
         ).strip()
         hints = [f"Mailjet says: {text}"] if text else []
         if response.status_code == 401:
@@ -456,28 +1122,27 @@ class EmailBackend(AnymailRequestsBackend):
                 "that template_id is the numeric ID of a template this API key can use, "
                 "or set from_email. (Nothing was sent.)"
             )
-        elif getattr(payload, "has_envelope_sender", False):
-            hints.append(
-                "The message has an envelope_sender, which Mailjet accepts only for API keys "
-                "its support has enabled custom senders for."
-            )
+        elif isinstance(payload, MailjetV3Payload) and payload.has_envelope_sender:
+            hints.append(MESSAGE_ERROR_HINTS["send-0006"])
         return " ".join(hints) or None
 
+    # --- Send API v3: one call per message ---
+
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> requests.Response:
-        """Send the message: first, if it uses a stored template and has no from_email,
-        read the template's sender (Send API v3 needs a FromEmail)."""
-        assert isinstance(payload, MailjetPayload)
-        self.add_template_sender(payload, message)
+        """Send a v3 message: first, if it uses a stored template and has no
+        from_email, read the template's sender (Send API v3 needs a FromEmail)."""
+        if isinstance(payload, MailjetV3Payload):
+            self.add_template_sender(payload, message)
         return super().post_to_esp(payload, message)
 
-    def add_template_sender(self, payload: MailjetPayload, message: EmailMessage) -> None:
+    def add_template_sender(self, payload: MailjetV3Payload, message: EmailMessage) -> None:
         """Give each message that uses a stored template and has no FromEmail the "From"
         stored with the template (one template API call per template)."""
         for template_id in dict.fromkeys(
             item["Mj-TemplateID"] for item in payload.messages_needing_template_sender()
         ):
             number = _template_id_number(template_id)
-            assert number is not None  # (MailjetPayload.check_template_senders)
+            assert number is not None  # (MailjetV3Payload.check_template_senders)
             request = TemplateContentRequest(number, self)
             response = super().post_to_esp(request, message)
             sender = self.template_sender(response, request, message)
@@ -515,12 +1180,13 @@ class EmailBackend(AnymailRequestsBackend):
     def parse_recipient_status(
         self, response: Any, payload: BasePayload, message: EmailMessage
     ) -> dict[str, AnymailRecipientStatus]:
-        """One status per recipient from ``Sent``: each recipient gets its own MessageID.
+        """(Send API v3.) One status per recipient from ``Sent``: each recipient gets
+        its own MessageID.
 
         MessageIDs are integers beyond JavaScript's safe range: parsed exactly (Python's
         json), reported as str. A recipient Mailjet doesn't list gets status "unknown".
         """
-        assert isinstance(payload, MailjetPayload)
+        assert isinstance(payload, MailjetV3Payload)
         parsed = self.deserialize_json_response(response, payload, message)
         sent = parsed.get("Sent") if isinstance(parsed, dict) else None
         if not isinstance(sent, list):
@@ -546,3 +1212,36 @@ class EmailBackend(AnymailRequestsBackend):
                 message_id=message_id, status="sent" if message_id else "unknown"
             )
         return statuses
+
+
+def _valid_result(result: Any) -> bool:
+    """A v3.1 result: ``{"Status": "success", "To": [...], ...}`` or
+    ``{"Status": "error", "Errors": [{...}, ...]}``."""
+    if not isinstance(result, dict):
+        return False
+    if result.get("Status") == "error":
+        errors = result.get("Errors")
+        return isinstance(errors, list) and all(isinstance(error, dict) for error in errors)
+    return result.get("Status") == "success" and all(
+        isinstance(result.get(key, []), list) for key in ("To", "Cc", "Bcc")
+    )
+
+
+def _entry_recipient_status(
+    email: EmailAddress, result: dict[str, Any] | None
+) -> AnymailRecipientStatus:
+    """One recipient's status in one entry's result (None: its call failed)."""
+    if result is None or result["Status"] != "success":
+        return AnymailRecipientStatus(message_id=None, status="failed")
+    # Mailjet lists the address as it was sent: with an IDNA domain.
+    wanted = {email.idna_addr_spec.lower(), email.addr_spec.lower()}
+    for key in ("To", "Cc", "Bcc"):
+        for item in result.get(key, []):
+            if isinstance(item, dict) and str(item.get("Email", "")).lower() in wanted:
+                message_id = item.get("MessageID")
+                # (SandboxMode answers MessageID 0: validated, nothing sent.)
+                return AnymailRecipientStatus(
+                    message_id=str(message_id) if message_id not in (None, "", 0) else None,
+                    status="sent",
+                )
+    return AnymailRecipientStatus(message_id=None, status="unknown")

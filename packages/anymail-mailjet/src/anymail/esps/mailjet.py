@@ -11,28 +11,30 @@ from anymail.registry import EspDescription
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
-#: Mailjet's feature support (Anymail 6.0 docs, section 1.5.3, on Send API v3).
+#: Mailjet's feature support (Anymail 6.0 docs, section 1.5.3), the same with Send API
+#: v3.1 (the default) and v3 (MAILJET_API_VERSION = "v3"). Property names: v3.1 / v3.
 FEATURES = FeatureSupport(
-    # Send API v3's "Sender" (needs Mailjet's approval for the API key).
+    # Sender / Sender (needs Mailjet's approval for the API key).
     envelope_sender=Support.YES,
-    # Mj-EventPayLoad, returned as "Payload" in tracking events.
+    # EventPayload / Mj-EventPayLoad, returned as "Payload" in tracking events.
     metadata=Support.YES,
-    # Each "to" recipient gets its own message (in "Messages"), with its own payload.
+    # Each "to" recipient gets its own message, with its own payload.
     merge_metadata=Support.YES,
     # The Send API has no scheduled sending.
     send_at=Support.NO,
-    # Mj-campaign: one campaign per message.
+    # CustomCampaign / Mj-campaign: one campaign per message.
     tags=Support.MAX_ONE,
     track_clicks=Support.YES,
     track_opens=Support.YES,
+    # v3.1: the template's numeric ID (v3 also takes its name).
     template_id=Support.YES,
     merge_data=Support.YES,
     merge_global_data=Support.YES,
-    # FromEmail is one address.
+    # From / FromEmail is one address.
     from_email=Support.MAX_ONE,
-    # Sent as a Reply-To header (v3 has no reply-to property).
+    # v3.1: ReplyTo (one address) or, for several, a Reply-To header; v3: the header.
     reply_to=Support.YES,
-    # Only Text-part and Html-part.
+    # Only TextPart and HTMLPart.
     alternatives=Support.NO,
     attachments=Support.YES,
     inline_images=Support.YES,
@@ -76,6 +78,8 @@ ESP = EspDescription(
         "MAILJET_API_KEY",
         "MAILJET_SECRET_KEY",
         "MAILJET_API_URL",
+        "MAILJET_API_VERSION",
+        "MAILJET_BATCH_SEND_MESSAGES",
         "MAILJET_SEND_DEFAULTS",
     ),
     docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailjet#readme",
