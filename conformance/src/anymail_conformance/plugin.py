@@ -84,7 +84,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any, config: Any)
     from anymail_conformance.profiles import esps_under_test
 
     terminalreporter.section("Anymail conformance: what was proved")
-    guarantees = ("retry-answer", "duplicates", "partial-batch", "event-ids")
+    guarantees = ("retry-answer", "duplicates", "partial-batch", "event-ids", "background")
     for under_test in esps_under_test():
         items = PROVED.get(under_test.id, set())
         if not items:

@@ -22,6 +22,13 @@ DATABASES = {
     }
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Webhooks in background mode: the in-process task backends (immediate: the task runs
+# within the post; dummy: it runs when a test says).
+_TASKS = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+TASKS = {
+    "default": {"BACKEND": f"{_TASKS}.backends.immediate.ImmediateBackend"},
+    "dummy": {"BACKEND": f"{_TASKS}.backends.dummy.DummyBackend"},
+}
 if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND (deprecated in 6.1)
     MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
 else:

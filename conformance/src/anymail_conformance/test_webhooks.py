@@ -23,11 +23,23 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def webhook_settings(settings):
+def webhook_settings(settings, request):
+    """Configure the ESP's webhooks; in the processing mode the test asks for with
+    the ``mode`` fixture (inline by default)."""
+    mode = request.getfixturevalue("mode") if "mode" in request.fixturenames else "inline"
+
     def configure(esp, secret=SECRET):
-        settings.ANYMAIL = fixture_settings(esp.profile, secret)
+        settings.ANYMAIL = {**fixture_settings(esp.profile, secret), "WEBHOOK_PROCESSING": mode}
 
     return configure
+
+
+@pytest.fixture(params=["inline", "background"])
+def mode(request):
+    """Both processing modes: inline (in the ESP's request), and background (stored,
+    then converted and signalled by a task: here Django's immediate task backend, so
+    the signals arrive within the post; real workers are proven elsewhere)."""
+    return request.param
 
 
 def post(esp, fixture_data, request=None, credentials=SECRET, client=None):
@@ -36,7 +48,7 @@ def post(esp, fixture_data, request=None, credentials=SECRET, client=None):
     )
 
 
-def test_fixture_produces_expected_events(esp_fixture, webhook_settings):
+def test_fixture_produces_expected_events(esp_fixture, webhook_settings, mode):
     esp, fixture = esp_fixture
     webhook_settings(esp)
     response, signals = post(esp, fixture.data)
@@ -75,7 +87,7 @@ def _first_fixtures(esp):
     return list(chosen.values())
 
 
-def test_missing_or_wrong_basic_auth_rejected(esp, webhook_settings):
+def test_missing_or_wrong_basic_auth_rejected(esp, webhook_settings, mode):
     webhook_settings(esp)
     for fixture in _first_fixtures(esp):
         for credentials in (None, "conformance:wrong"):
@@ -85,13 +97,15 @@ def test_missing_or_wrong_basic_auth_rejected(esp, webhook_settings):
 
 
 def forget_handled_events():
-    """Empty the replay store, so the same fixture may be posted again as new."""
-    from anymail.models import WebhookReplayToken
+    """Empty the replay store (and the stored background deliveries), so the same
+    fixture may be posted again as new."""
+    from anymail.models import WebhookDelivery, WebhookReplayToken
 
     WebhookReplayToken.objects.all().delete()
+    WebhookDelivery.objects.all().delete()
 
 
-def test_rotated_secrets_each_accepted(esp, webhook_settings):
+def test_rotated_secrets_each_accepted(esp, webhook_settings, mode):
     webhook_settings(esp, secret=["old:secret", SECRET])
     for fixture in _first_fixtures(esp):
         for credentials in ("old:secret", SECRET):
@@ -129,7 +143,7 @@ def test_malformed_bodies_give_400_never_500(esp, webhook_settings, body, conten
         assert capture.signals == []
 
 
-def test_signed_webhooks_reject_bad_signatures(signed_esp, webhook_settings):
+def test_signed_webhooks_reject_bad_signatures(signed_esp, webhook_settings, mode):
     esp = signed_esp
     webhook_settings(esp)
     tampered_routes = 0
@@ -151,6 +165,30 @@ def _tracking_fixtures(esp):
     return [
         f for f in _first_fixtures(esp) if f.data["expected_events"][0]["event_type"] != "inbound"
     ]
+
+
+def _largest_distinct_batch(esp):
+    """The fixture with the most events whose ids are distinct (a published sample may
+    repeat a placeholder id, such as SendGrid's "sg_event_id", in every event)."""
+    from django.test import override_settings
+
+    fixtures = [
+        f
+        for f in load_fixtures(esp.profile)
+        if f.expected_status == 200
+        and f.expected_events
+        and f.data["request"].get("method", "POST") != "HEAD"
+    ]
+    for fixture in sorted(fixtures, key=lambda f: -len(f.expected_events)):
+        with override_settings(
+            ANYMAIL={**fixture_settings(esp.profile), "WEBHOOK_PROCESSING": "inline"}
+        ):
+            _, signals = post(esp, fixture.data)
+        forget_handled_events()
+        ids = [captured.event.event_id for captured in signals]
+        if len(set(ids)) == len(ids):
+            return fixture
+    return fixtures[0]
 
 
 class _Failing:
@@ -194,7 +232,7 @@ def test_raising_receiver_gives_the_esps_retry_answer_and_the_retry_is_accepted(
     proved(esp.id, "webhook:retry-answer")
 
 
-def test_identical_redelivery_is_acknowledged_and_not_signalled_again(esp, webhook_settings):
+def test_identical_redelivery_is_acknowledged_and_not_signalled_again(esp, webhook_settings, mode):
     webhook_settings(esp)
     for fixture in _first_fixtures(esp):
         request = esp.profile.prepare_webhook(fixture.data["request"])
@@ -209,21 +247,7 @@ def test_identical_redelivery_is_acknowledged_and_not_signalled_again(esp, webho
 
 def test_a_batch_that_failed_part_way_signals_only_the_rest_on_redelivery(esp, webhook_settings):
     webhook_settings(esp)
-    fixtures = [
-        f
-        for f in load_fixtures(esp.profile)
-        if f.expected_status == 200
-        and f.expected_events
-        and f.data["request"].get("method", "POST") != "HEAD"
-    ]
-    # The largest batch whose events have distinct ids (a published sample may repeat
-    # a placeholder id, such as SendGrid's "sg_event_id", in every event).
-    for fixture in sorted(fixtures, key=lambda f: -len(f.expected_events)):
-        _, signals = post(esp, fixture.data)
-        forget_handled_events()
-        ids = [captured.event.event_id for captured in signals]
-        if len(set(ids)) == len(ids):
-            break
+    fixture = _largest_distinct_batch(esp)
     count = len(fixture.expected_events)
     fail_at = count - 1  # the last event (the only one, for an ESP that posts one)
     request = esp.profile.prepare_webhook(fixture.data["request"])
@@ -240,7 +264,7 @@ def test_a_batch_that_failed_part_way_signals_only_the_rest_on_redelivery(esp, w
     proved(esp.id, "webhook:partial-batch")
 
 
-def test_every_event_has_a_stable_event_id(esp, webhook_settings):
+def test_every_event_has_a_stable_event_id(esp, webhook_settings, mode):
     """The ESP's own id, or a digest of its raw event: the same on every delivery of
     the same post, so receivers can be idempotent."""
     webhook_settings(esp)
@@ -259,3 +283,42 @@ def test_every_event_has_a_stable_event_id(esp, webhook_settings):
         checked += 1
     assert checked
     proved(esp.id, "webhook:event-ids")
+
+
+def test_in_background_a_raising_receiver_is_retried_and_only_the_rest_resent(
+    esp, webhook_settings, settings
+):
+    """Background mode: the ESP gets 200 at once; a receiver that raises makes the
+    task retry later, and the retry signals only the events not handled before."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from anymail.models import WebhookDelivery
+    from anymail.webhooks import background
+
+    webhook_settings(esp)
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "WEBHOOK_PROCESSING": "background",
+        "TASKS_BACKEND": "dummy",  # the test runs the task itself
+    }
+    fixture = _largest_distinct_batch(esp)
+    count = len(fixture.expected_events)
+    with _Failing(fail_at={count - 1}) as failing:
+        response, signals = post(esp, fixture.data)
+        assert (response.status_code, signals) == (200, [])  # stored; nothing ran yet
+        [delivery] = WebhookDelivery.objects.all()
+        assert background.process(delivery.pk) == "pending"
+    handled = [event.event_id for event in failing.seen[: count - 1]]
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+    assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=5)
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    with _Failing() as retry:
+        assert background.process(delivery.pk) == "delivered"
+    assert [event.event_id for event in retry.seen] == [
+        event.event_id for event in failing.seen[count - 1 :]
+    ]
+    assert not {event.event_id for event in retry.seen} & set(handled)
+    proved(esp.id, "webhook:background")
