@@ -39,6 +39,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 EXAMPLES = Path(__file__).resolve().parent
 sys.path.insert(0, str(EXAMPLES))
+sys.path.insert(1, str(EXAMPLES.parent))  # (testproject: the background site)
 
 # Show every Django deprecation (the demo must cause none); Python hides them by default.
 from django.utils.deprecation import (  # noqa: E402
@@ -365,6 +366,41 @@ def run_webhooks(base_url: str, secret: str, entry: Any, outcome: Outcome) -> No
 # --------------------------------------------------------------------------- main
 
 
+def run_background(entry: Any) -> list[str]:
+    """Background processing with a real worker: the test project under gunicorn, a
+    django-tasks-db ``db_worker`` process, one SQLite file. Posts one tracking fixture
+    and shows how soon the ESP was answered, and when the worker signalled it."""
+    from django.urls import reverse
+
+    from testproject.background_site import BackgroundSite
+
+    fixture, _ = pick_fixtures(entry.profile)
+    if fixture is None:
+        return [f"  ! {entry.esp.name} has no tracking fixture to post"]
+    path = reverse(f"anymail:{entry.id}_{fixture.webhook}")
+    settings = entry.profile.webhook_settings()
+    with BackgroundSite(tasks="db", workers=1, anymail=settings, web_workers=1) as site:
+        prepared = entry.profile.prepare_webhook(fixture.data["request"])
+        posted = time.time()  # (the worker records wall-clock times)
+        response = site.post(
+            path, prepared.body, **{**prepared.headers, "Content-Type": prepared.content_type}
+        )
+        answered = time.time() - posted
+        if response.status_code != 200:
+            return [f"  ! the post was answered {response.status_code}: {response.text[:200]}"]
+        events = site.wait_for_events(len(fixture.expected_events), timeout=60)
+        signalled = max(when for _, _, when in events) - posted
+        worker = site.workers[0].pid
+        return [
+            f"  posted {fixture.name} to {path}: answered {response.status_code} "
+            f"{response.text!r} in {answered * 1000:.0f} ms (stored, task enqueued)",
+            f"  db_worker process {worker} signalled {len(events)} event(s) "
+            f"{signalled * 1000:.0f} ms after the post: "
+            + ", ".join(sorted({event_id for _, event_id, _ in events})),
+            f"  deliveries: {site.deliveries()}",
+        ]
+
+
 def summary_table(outcomes: dict[str, Outcome], names: dict[str, str]) -> str:
     rows = [("ESP", "sent", "tracking", "inbound")]
     rows += [(names[i], o.sent, o.tracking, o.inbound) for i, o in outcomes.items()]
@@ -434,9 +470,24 @@ def main() -> int:
             for line in outcome.lines:
                 out(line)
 
+        # Background processing, for one ESP, with a real worker process.
+        chosen = next((e for e in entries if e.id == "postmark"), entries[0])
+        out()
+        out(f"== Background webhook processing ({chosen.esp.name}, a real db_worker) " + "=" * 12)
+        try:
+            lines = run_background(chosen)
+        except Exception as err:  # shown, and counted as a failure below
+            lines = [f"  ! {type(err).__name__}: {err}"]
+        for line in lines:
+            out(line)
+        background_ok = not any(line.startswith("  !") for line in lines)
+
     names = {entry.id: entry.esp.name for entry in entries}
     out()
     out(summary_table(outcomes, names))
+    out(f"background processing ({chosen.esp.name}): {'ok' if background_ok else 'FAILED'}")
+    if not background_ok:
+        return 1
     missing = esps_without_profile()
     if missing:
         out(f"(no conformance profile, not shown: {', '.join(missing)})")
