@@ -39,7 +39,9 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 FAKE_API = HERE / "fake_api.py"
 THEIRS_VENV = HERE / ".venv-django-anymail"
-SCENARIOS = ("send", "bulk", "webhook", "inbound", "import")
+SCENARIOS = ("send", "bulk", "webhook", "webhook-background", "inbound", "import")
+#: the batch size of the background-webhook scenario's second row
+BACKGROUND_BATCH = 1000
 BASIC_AUTH = "bench-user:bench-password"
 #: a realistic round trip to the ESP's API, for the bulk scenario
 ROUND_TRIP = 0.020
@@ -201,6 +203,23 @@ def webhook_requests(esp_id: str, events: int) -> dict[str, Any]:
             "headers": dict(prepared.headers),
         }
 
+    def varied(original: dict[str, Any], n: int) -> dict[str, Any]:
+        """The request with each event made distinct (an extra key the converters
+        ignore): the same sample posted again is a duplicate, signalled once."""
+        request = copy.deepcopy(original)
+        if isinstance(request.get("json"), dict):
+            request["json"]["_anymail_bench"] = n
+        elif isinstance(request.get("json"), list):
+            for i, item in enumerate(request["json"]):
+                if isinstance(item, dict):
+                    item["_anymail_bench"] = f"{n}-{i}"
+        elif "form" in request and "mandrill_events" in request["form"]:
+            items = json.loads(request["form"]["mandrill_events"])
+            for i, item in enumerate(items):
+                item["_anymail_bench"] = f"{n}-{i}"
+            request["form"]["mandrill_events"] = json.dumps(items)
+        return request
+
     batch: list[Any] | None = None
     if isinstance(request.get("json"), list):
         batch = request["json"]
@@ -208,6 +227,9 @@ def webhook_requests(esp_id: str, events: int) -> dict[str, Any]:
         batch = json.loads(request["form"]["mandrill_events"])
     if batch is not None and per_sample == len(batch):
         repeated = copy.deepcopy((batch * (events // len(batch) + 1))[:events])
+        for i, item in enumerate(repeated):
+            if isinstance(item, dict):
+                item["_anymail_bench"] = i
         bigger = copy.deepcopy(request)
         if "json" in bigger:
             bigger["json"] = repeated
@@ -216,12 +238,14 @@ def webhook_requests(esp_id: str, events: int) -> dict[str, Any]:
         posts = [encode(profile.prepare_webhook(bigger))]
         total = events
     else:
-        posts = [encode(profile.prepare_webhook(request)) for _ in range(events // per_sample)]
+        posts = [
+            encode(profile.prepare_webhook(varied(request, n))) for n in range(events // per_sample)
+        ]
         total = len(posts) * per_sample
     return {
         "requests": posts,
         "events": total,
-        "warmup": encode(profile.prepare_webhook(request)),
+        "warmup": encode(profile.prepare_webhook(varied(request, -1))),
     }
 
 
@@ -343,6 +367,35 @@ def render(results: Results, esps: list[str], scenarios: list[str], header: str)
             out.append(
                 f"| {esp} | {shape} | {ours:.0f} | {theirs:.0f} | {r:.2f}{X} | {verdict(r, 0.8)} |"
             )
+    if "webhook-background" in scenarios:
+        out += [
+            "",
+            "### 3b. Tracking webhook in background mode: view time per request",
+            "",
+            "The same posts, one with a single event and one of"
+            f" {BACKGROUND_BATCH} events (where the ESP batches; otherwise one post per event),"
+            ' answered by ours inline, ours with `WEBHOOK_PROCESSING = "background"` (stored'
+            " and enqueued; the task isn't timed) and django-anymail (inline, the only mode it"
+            f" has). Target: background ≤ 0.5{X} theirs per request.",
+            "",
+            "| ESP | events / posts | ours inline µs/request | ours background µs/request"
+            " | theirs µs/request | background / theirs | target |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        per_request = lambda r: r["us_per_request"]  # noqa: E731
+        for events in (1, BACKGROUND_BATCH):
+            name = f"webhook-bg-{events}"
+            for esp in esps:
+                inline = m(name, esp, "ours", per_request)
+                bg = m(name, esp, "background", per_request)
+                theirs = m(name, esp, "theirs", per_request)
+                r = ratio(bg, theirs)
+                lo = results.last(name, esp, "background")
+                shape = f"{lo['events']} / {lo['posts']}" if lo else "—"
+                out.append(
+                    f"| {esp} | {shape} | {inline:.0f} | {bg:.0f} | {theirs:.0f} | {r:.2f}{X}"
+                    f" | {verdict(r, 0.5)} |"
+                )
     if "inbound" in scenarios:
         out += [
             "",
@@ -503,7 +556,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for round_ in range(sizes.rounds):
         print(f"round {round_ + 1}/{sizes.rounds}", file=sys.stderr)
-        for esp in http_esps if {"send", "bulk", "webhook"} & set(scenarios) else []:
+        for esp in (
+            http_esps if {"send", "bulk", "webhook", "webhook-background"} & set(scenarios) else []
+        ):
             api = FakeAPI(esp)
             try:
                 base = {"esp": esp, "server": api.url}
@@ -553,6 +608,35 @@ def main(argv: list[str] | None = None) -> int:
                             }
 
                         both(round_, "webhook", esp, hook)
+
+                if "webhook-background" in scenarios:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        for events in (1, BACKGROUND_BATCH):
+
+                            def hook_bg(
+                                side: str,
+                                esp: str = esp,
+                                base: dict = base,
+                                tmp: str = tmp,
+                                events: int = events,
+                            ) -> dict[str, Any]:
+                                file = Path(tmp) / f"{side}-{events}.json"
+                                file.write_text(json.dumps(webhook_requests(esp, events)))
+                                return {
+                                    **base,
+                                    "scenario": "webhook",
+                                    "requests_file": str(file),
+                                    "basic_auth": BASIC_AUTH,
+                                    "anymail": webhook_settings(esp),
+                                }
+
+                            name = f"webhook-bg-{events}"
+                            both(round_, name, esp, hook_bg)
+                            # ours again, in background mode
+                            results.add(
+                                name, esp, "background",
+                                run_worker(sides["ours"], {**hook_bg("ours"), "background": True}),
+                            )  # fmt: skip
             finally:
                 api.close()
             print(f"  {esp} done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
@@ -572,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
                         results.add("import", esp, side, run_json(python, ["-c", probe]))
 
     header = machine_header(sizes, theirs, esps, argv_shown)
-    if skipped and {"send", "bulk", "webhook"} & set(scenarios):
+    if skipped and {"send", "bulk", "webhook", "webhook-background"} & set(scenarios):
         header += (
             f"\n\nScenarios 1 to 3 cover the requests-based ESPs; not yet {', '.join(skipped)}"
             " (its fake API is moto's server)."
