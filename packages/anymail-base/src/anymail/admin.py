@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 
-from anymail.models import WebhookDelivery
+from anymail.models import OutboxMessage, WebhookDelivery
 
 
 @admin.register(WebhookDelivery)
@@ -51,3 +51,44 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
         count = retry(queryset)
         self.message_user(request, f"{count} webhook deliveries enqueued again.", messages.SUCCESS)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "esp_id", "state", "attempts", "subject", "esp_message_id", "created_at")
+    list_filter = ("state", "esp_id")
+    search_fields = ("=anymail_id", "=esp_message_id", "subject")
+    date_hierarchy = "created_at"
+    exclude = ("message",)
+    readonly_fields = (
+        "anymail_id",
+        "esp_id",
+        "backend",
+        "mailer",
+        "options",
+        "subject",
+        "recipients",
+        "state",
+        "attempts",
+        "last_error",
+        "esp_message_id",
+        "recipient_status",
+        "created_at",
+        "next_attempt_at",
+        "lease_until",
+        "finished_at",
+    )
+    actions = ["retry_messages"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Send the selected messages again (failed, review)")
+    def retry_messages(self, request: Any, queryset: Any) -> None:
+        from anymail.outbox import retry
+
+        count = retry(queryset)
+        self.message_user(request, f"{count} messages queued again.", messages.SUCCESS)

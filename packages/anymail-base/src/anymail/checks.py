@@ -223,6 +223,7 @@ GENERAL_OPTIONS = frozenset(
         "requests_timeout",
         "debug_api_requests",
         "api_url",
+        "background",
     }
 )
 

@@ -79,6 +79,8 @@ class AnymailStatus:
     - ``status``: a set of the recipients' statuses (None until sent)
     - ``recipients``: {addr_spec: AnymailRecipientStatus}
     - ``esp_response``: the ESP's raw response
+    - ``outbox_id``: for a message sent in the background (status ``queued``), the id
+      of its outbox record (``anymail.models.OutboxMessage.anymail_id``); else None
     """
 
     def __init__(self) -> None:
@@ -86,6 +88,7 @@ class AnymailStatus:
         self.status: set[str] | None = None
         self.recipients: dict[str, AnymailRecipientStatus] = {}
         self.esp_response: Any = None
+        self.outbox_id: str | None = None
 
     def __repr__(self) -> str:
         def _repr(value: Any) -> str:

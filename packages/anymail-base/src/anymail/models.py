@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["WebhookDelivery", "WebhookReplayToken"]
+__all__ = ["OutboxMessage", "WebhookDelivery", "WebhookReplayToken"]
 
 
 class WebhookReplayToken(models.Model):
@@ -79,3 +79,51 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp_id} webhook delivery {self.pk} ({self.state}, {self.attempts} attempts)"
+
+
+class OutboxMessage(models.Model):
+    """A message sent in the background (the backend option ``background``): stored
+    by ``send_messages`` (which returns at once), sent by a task through the same
+    configured backend, retried on transient errors. No secret is stored: the
+    backend's credentials are read from settings when the task runs."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"  #: the API call is under way
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+        #: may have reached the ESP (a worker died mid-call, a read timeout): not
+        #: retried, so never sent twice; look at the ESP's log, then retry or not
+        REVIEW = "review", "review"
+        CANCELLED = "cancelled", "cancelled"  #: a pre_send receiver cancelled it
+
+    #: the id ``anymail_status.outbox_id`` gave the caller
+    anymail_id = models.UUIDField(unique=True)
+    esp_id = models.CharField(max_length=64, db_index=True)
+    #: the backend class (dotted path), and the MAILERS alias it was configured as
+    backend = models.CharField(max_length=255)
+    mailer = models.CharField(max_length=255, blank=True, default="")
+    #: the backend's non-secret keyword options (credentials come from settings)
+    options = models.JSONField(default=dict)
+    #: the EmailMessage, pickled (its connection removed)
+    message = models.BinaryField()
+    subject = models.CharField(max_length=255, blank=True, default="")
+    recipients = models.JSONField(default=list)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    #: what the ESP answered: its message id, and each recipient's status
+    esp_message_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    recipient_status = models.JSONField(default=dict)
+    created_at = models.DateTimeField(db_index=True)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        app_label = "anymail"
+        verbose_name = "outbox message"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.esp_id} message {self.anymail_id} ({self.state})"

@@ -23,7 +23,7 @@ except ImportError:  # Django 5.2, with the backport
             missing_package="django-tasks", install_extra="anymail-base[background]"
         ) from err
 
-__all__ = ["deliver_webhook", "task_backend"]
+__all__ = ["deliver_webhook", "send_outbox_message", "task_backend"]
 
 
 def task_backend() -> Any:
@@ -39,3 +39,11 @@ def deliver_webhook(delivery_id: int) -> str:
     from anymail.webhooks.background import process
 
     return process(delivery_id)
+
+
+@task()
+def send_outbox_message(outbox_id: int) -> str:
+    """One attempt at sending a message stored by a background send."""
+    from anymail.outbox import process
+
+    return process(outbox_id)

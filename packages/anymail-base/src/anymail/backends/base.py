@@ -45,6 +45,21 @@ __all__ = ["AnymailBaseBackend", "BasePayload", "MessageData"]
 # Backend
 
 
+def _background_aware(send_messages: Any) -> Any:
+    import functools
+
+    @functools.wraps(send_messages)
+    def wrapper(self: AnymailBaseBackend, email_messages: Sequence[EmailMessage]) -> int:
+        if self.background and email_messages:
+            from anymail.outbox import enqueue_messages
+
+            return enqueue_messages(self, email_messages)
+        return int(send_messages(self, email_messages))
+
+    wrapper._anymail_background_aware = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 class AnymailBaseBackend(BaseEmailBackend):
     """Base Anymail email backend: settings, send defaults, signals, status.
 
@@ -71,6 +86,12 @@ class AnymailBaseBackend(BaseEmailBackend):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("send_messages")
+        if own is not None and not getattr(own, "_anymail_background_aware", False):
+            # An ESP that groups messages into its own API calls (Postmark's batch
+            # endpoint, Mailjet's v3.1 Messages) overrides send_messages: a background
+            # send must still only store and enqueue.
+            cls.send_messages = _background_aware(own)  # type: ignore[method-assign]
         esp = cls.__dict__.get("esp")
         if esp is not None:
             cls.esp_name = esp.name
@@ -90,6 +111,21 @@ class AnymailBaseBackend(BaseEmailBackend):
         fail_silently = bool(kwargs.pop("fail_silently", False))
         if args:  # BaseEmailBackend(fail_silently) positionally, as Django < 6.1 allowed
             fail_silently, args = bool(args[0]), args[1:]
+        #: the options as given (a background send stores the non-secret ones, so its
+        #: task builds the same backend)
+        self.background_options = {k: v for k, v in kwargs.items() if k != "alias"}
+        #: send in the background (anymail.outbox): a backend option, or
+        #: <ESP>_SEND_IN_BACKGROUND, or SEND_IN_BACKGROUND
+        if "background" in kwargs:
+            self.background = bool(kwargs.pop("background"))
+        else:
+            self.background = bool(
+                get_anymail_setting(
+                    "send_in_background",
+                    esp_name=self.esp_id,
+                    default=get_anymail_setting("send_in_background", default=False),
+                )
+            )
         self.ignore_recipient_status = bool(
             get_anymail_setting("ignore_recipient_status", kwargs=kwargs, default=False)
         )
@@ -152,6 +188,10 @@ class AnymailBaseBackend(BaseEmailBackend):
         """
         if not email_messages:
             return 0
+        if self.background:
+            from anymail.outbox import enqueue_messages
+
+            return enqueue_messages(self, email_messages)
         with self._lock:
             created_connection = self.open()
             num_sent = 0

@@ -1,0 +1,394 @@
+"""Sending in the background (the backend option ``background``).
+
+``send_messages`` validates each message exactly as a direct send would (unsupported
+features, bad addresses, serialization errors raise at once, in the caller), stores
+it as an :class:`~anymail.models.OutboxMessage`, enqueues
+:func:`anymail.tasks.send_outbox_message` and returns: ``message.anymail_status`` says
+``queued``, with the ``outbox_id`` the outbox record keeps.
+
+The task (:func:`process`) sends it through the same configured backend (the same
+``MAILERS`` alias or backend class; credentials read from settings, never stored),
+with the ``pre_send`` and ``post_send`` signals around the real send. Transient
+failures -- a connection that couldn't be made, HTTP 429 and 5xx, SES throttling --
+are retried with exponential backoff and jitter, honouring ``Retry-After``, up to
+``SEND_MAX_ATTEMPTS`` and ``SEND_MAX_AGE``. Permanent ones (4xx validation, recipients
+refused) are not. A failure after the request may have reached the ESP (a read
+timeout, a worker killed mid-call) is never retried: the message is marked
+``review``, so one message is never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import random
+import traceback
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from anymail.utils import get_anymail_setting
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMessage
+
+    from anymail.backends.base import AnymailBaseBackend
+    from anymail.models import OutboxMessage
+
+__all__ = ["classify", "enqueue_messages", "process", "prune", "retry"]
+
+logger = logging.getLogger("anymail.outbox")
+
+#: option names never stored (read from settings in the worker instead)
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential", "auth", "params")
+
+
+def setting(name: str, default: Any) -> Any:
+    return get_anymail_setting(name, default=default)
+
+
+# --- the caller's half ----------------------------------------------------------
+
+
+def storable_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The backend options that may be stored: not secret, JSON-able."""
+    import json
+
+    kept = {}
+    for name, value in options.items():
+        if name == "background" or any(word in name.lower() for word in _SECRET_WORDS):
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        kept[name] = value
+    return kept
+
+
+def enqueue_messages(backend: AnymailBaseBackend, messages: Any) -> int:
+    """Validate, store and enqueue each message; returns how many were queued."""
+    from anymail.message import AnymailRecipientStatus, AnymailStatus
+
+    queued = 0
+    for message in messages:
+        message.anymail_status = AnymailStatus()
+        if not message.recipients():
+            continue
+        try:
+            validate(backend, message)
+            outbox = store(backend, message)
+            enqueue(outbox)
+        except Exception:
+            if backend.fail_silently:
+                continue
+            raise
+        status = message.anymail_status
+        status.outbox_id = str(outbox.anymail_id)
+        status.set_recipient_status(
+            {email: AnymailRecipientStatus(None, "queued") for email in outbox.recipients}
+        )
+        queued += 1
+    return queued
+
+
+def validate(backend: AnymailBaseBackend, message: EmailMessage) -> None:
+    """Everything a direct send checks before the API call: the payload is built
+    (enforcement, addresses, attributes) and serialized."""
+    payload = backend.build_message_payload(message, backend.send_defaults)
+    serialize = getattr(payload, "get_request_params", None)
+    if callable(serialize):
+        serialize(getattr(backend, "api_url", ""))
+
+
+def store(backend: AnymailBaseBackend, message: EmailMessage) -> OutboxMessage:
+    import copy
+
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+    from anymail.utils import parse_address_list
+
+    stored = copy.copy(message)
+    stored.connection = None  # (holds the backend, and so its credentials)
+    if hasattr(stored, "anymail_status"):
+        del stored.anymail_status
+    now = timezone.now()
+    return OutboxMessage.objects.create(
+        anymail_id=uuid.uuid4(),
+        esp_id=backend.esp_id,
+        backend=f"{type(backend).__module__}.{type(backend).__qualname__}",
+        mailer=getattr(backend, "alias", None) or "",
+        options=storable_options(getattr(backend, "background_options", {})),
+        message=pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL),
+        subject=str(message.subject or "")[:255],
+        recipients=[a.addr_spec for a in parse_address_list(message.recipients())],
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def enqueue(outbox: OutboxMessage, delay: float = 0.0, watchdog: bool = False) -> None:
+    from django.utils import timezone
+
+    from anymail.tasks import send_outbox_message, task_backend
+
+    backend = task_backend()
+    can_defer = getattr(backend, "supports_defer", False)
+    if watchdog and not can_defer:
+        return
+    task = send_outbox_message.using(backend=backend.alias)
+    if delay > 0 and can_defer:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    task.enqueue(outbox.pk)
+
+
+# --- the worker's half -----------------------------------------------------------
+
+#: classify() verdicts
+RETRY, PERMANENT, MAYBE_SENT = "retry", "permanent", "maybe sent"
+
+_THROTTLING = {
+    "Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
+    "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalError",
+    "RequestTimeout",
+}  # fmt: skip
+
+
+def classify(err: BaseException) -> tuple[str, float | None]:
+    """(verdict, Retry-After seconds or None) for a send's exception."""
+    import requests
+
+    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+
+    if isinstance(err, AnymailRecipientsRefused):
+        return PERMANENT, None
+    status = getattr(err, "status_code", None)
+    if isinstance(err, AnymailAPIError) and status is not None:
+        if status == 429 or status >= 500:
+            return RETRY, _retry_after(getattr(err, "response", None))
+        return PERMANENT, None
+    causes = []
+    cause: BaseException | None = err
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = getattr(cause, "orig_err", None) or cause.__cause__ or cause.__context__
+    for cause in causes:
+        if isinstance(cause, requests.ConnectTimeout):
+            return RETRY, None  # never connected: nothing was sent
+        if isinstance(cause, requests.ConnectionError):
+            text = str(cause)
+            if "NewConnectionError" in text or "Failed to establish a new connection" in text:
+                return RETRY, None
+            return MAYBE_SENT, None  # the connection broke after the request went out
+        if isinstance(cause, requests.Timeout):
+            return MAYBE_SENT, None  # a read timeout: the ESP may have it
+        name = type(cause).__name__
+        if name in ("EndpointConnectionError", "ConnectTimeoutError"):
+            return RETRY, None
+        if name in ("ReadTimeoutError", "ConnectionClosedError"):
+            return MAYBE_SENT, None
+        error = getattr(cause, "response", None)
+        if isinstance(error, dict) and error.get("Error", {}).get("Code") in _THROTTLING:
+            return RETRY, None  # botocore's ClientError: SES throttling
+    return PERMANENT, None
+
+
+def _retry_after(response: Any) -> float | None:
+    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        from django.utils import timezone
+
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def retry_delay(attempt: int) -> float:
+    base = float(setting("send_retry_delay", 10))
+    cap = float(setting("send_retry_max_delay", 3600))
+    return min(cap, base * 2 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)  # noqa: S311
+
+
+def lease_seconds() -> float:
+    return float(setting("send_task_lease", 300))
+
+
+def process(outbox_id: int) -> str:
+    """One attempt at sending an outbox message (the task's body); its state after."""
+    from django.db.models import F, Q
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+
+    now = timezone.now()
+    model = OutboxMessage.objects
+    taken = (
+        model.filter(pk=outbox_id, state=OutboxMessage.State.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1)
+    )
+    if not taken:
+        # A worker that died in the middle of the API call: the ESP may have the
+        # message. Never send it twice: mark it for review.
+        stalled = model.filter(
+            pk=outbox_id, state=OutboxMessage.State.SENDING, lease_until__lt=now
+        ).update(
+            state=OutboxMessage.State.REVIEW,
+            lease_until=None,
+            finished_at=now,
+            last_error="The worker stopped during the API call: the ESP may have the message.",
+        )
+        return "review" if stalled else "skipped"
+    outbox = model.get(pk=outbox_id)
+    enqueue(outbox, delay=lease_seconds() + 1, watchdog=True)
+    return _attempt(outbox)
+
+
+def _backend(outbox: OutboxMessage) -> Any:
+    from django.utils.module_loading import import_string
+
+    if outbox.mailer:
+        from django.core import mail
+
+        backend = mail.mailers[outbox.mailer]  # type: ignore[attr-defined]
+    else:
+        backend = import_string(outbox.backend)(**outbox.options)
+    backend.background = False  # (this is the real send)
+    backend.fail_silently = False
+    return backend
+
+
+def _attempt(outbox: OutboxMessage) -> str:
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+
+    state = OutboxMessage.State
+    max_age = timedelta(seconds=float(setting("send_max_age", 24 * 3600)))
+    try:
+        message = pickle.loads(bytes(outbox.message))  # noqa: S301 (our own table)
+        backend = _backend(outbox)
+    except Exception as err:
+        return _finish(outbox, state.FAILED, err, "the message or its backend can't be loaded")
+    OutboxMessage.objects.filter(pk=outbox.pk).update(state=state.SENDING)
+    try:
+        sent = backend.send_messages([message])
+    except Exception as err:
+        verdict, retry_after = classify(err)
+        if verdict == MAYBE_SENT:
+            return _finish(outbox, state.REVIEW, err, "the ESP may have the message")
+        expired = timezone.now() - outbox.created_at > max_age
+        if verdict == RETRY and outbox.attempts < int(setting("send_max_attempts", 5)) and not expired:
+            delay = max(retry_delay(outbox.attempts), retry_after or 0.0)
+            return _schedule(outbox, err, delay)
+        return _finish(outbox, state.FAILED, err, "sending failed")
+    status = getattr(message, "anymail_status", None)
+    if not sent:
+        return _finish(outbox, state.CANCELLED, None, "a pre_send receiver cancelled it")
+    outbox.esp_message_id = _message_id(status)
+    outbox.recipient_status = {
+        email: recipient.status for email, recipient in (status.recipients or {}).items()
+    } if status is not None else {}
+    return _finish(outbox, state.SENT)
+
+
+def _message_id(status: Any) -> str:
+    message_id = getattr(status, "message_id", None)
+    if message_id is None:
+        return ""
+    if isinstance(message_id, (set, frozenset, list)):
+        return ",".join(sorted(str(i) for i in message_id))[:255]
+    return str(message_id)[:255]
+
+
+def _error_text(err: BaseException | None, reason: str) -> str:
+    if err is None:
+        return reason
+    summary = "".join(traceback.format_exception_only(type(err), err)).strip()
+    return f"{reason}: {summary}"[:4000]
+
+
+def _finish(outbox: OutboxMessage, state: str, err: BaseException | None = None, reason: str = "") -> str:
+    from django.utils import timezone
+
+    outbox.state = state
+    outbox.lease_until = None
+    outbox.finished_at = timezone.now()
+    if err is not None or state not in ("sent",):
+        outbox.last_error = _error_text(err, reason) if (err or reason) else ""
+    if state in ("failed", "review"):
+        logger.error(
+            "Anymail outbox message %s (%s): %s", outbox.anymail_id, state, outbox.last_error
+        )
+    outbox.save(
+        update_fields=[
+            "state", "lease_until", "finished_at", "last_error", "esp_message_id",
+            "recipient_status",
+        ]
+    )  # fmt: skip
+    return state
+
+
+def _schedule(outbox: OutboxMessage, err: BaseException | None, delay: float) -> str:
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+
+    outbox.last_error = _error_text(err, f"attempt {outbox.attempts} failed; retrying in {delay:.0f} s")
+    OutboxMessage.objects.filter(pk=outbox.pk).update(
+        state=OutboxMessage.State.QUEUED,
+        lease_until=None,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        last_error=outbox.last_error,
+    )
+    logger.warning("Anymail outbox message %s: %s", outbox.anymail_id, outbox.last_error)
+    try:
+        enqueue(outbox, delay=delay)
+    except Exception:
+        logger.exception("Anymail couldn't enqueue the retry of outbox message %s", outbox.pk)
+    return "queued"
+
+
+# --- operations ------------------------------------------------------------------
+
+
+def retry(queryset: Any) -> int:
+    """Queue failed (or review) messages again, with a fresh set of attempts."""
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+
+    count = 0
+    for outbox in queryset.exclude(state__in=[OutboxMessage.State.SENT, OutboxMessage.State.SENDING]):
+        outbox.state = OutboxMessage.State.QUEUED
+        outbox.attempts = 0
+        outbox.created_at = timezone.now()  # (a fresh maximum age)
+        outbox.next_attempt_at = timezone.now()
+        outbox.lease_until = None
+        outbox.finished_at = None
+        outbox.save()
+        enqueue(outbox)
+        count += 1
+    return count
+
+
+def prune(older_than: timedelta | None = None) -> int:
+    """Delete sent messages finished more than ``SEND_RETENTION`` ago (7 days)."""
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+
+    if older_than is None:
+        older_than = timedelta(seconds=float(setting("send_retention", 7 * 24 * 3600)))
+    deleted, _ = OutboxMessage.objects.filter(
+        state=OutboxMessage.State.SENT, finished_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
