@@ -91,7 +91,7 @@ def test_no_secret_is_stored(queued):
     [outbox] = OutboxMessage.objects.all()
     assert "api_key" not in outbox.options
     assert b"s3cr3t-key" not in bytes(outbox.message)
-    assert pickle.loads(bytes(outbox.message)).connection is None
+    assert pickle.loads(bytes(outbox.message)).connection is None  # noqa: S301
 
 
 def test_signals_fire_around_the_real_send_in_the_worker(queued):

@@ -8,6 +8,7 @@ attachments split from inline images, Django's SMTP header semantics applied).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -244,10 +245,8 @@ def _warn_unmatched_recipients(data: MessageData) -> None:
             continue
         to = {address.addr_spec.lower() for address in data.to}
         for address in data.to:  # (a key may spell an international domain as IDNA)
-            try:
+            with contextlib.suppress(ValueError):
                 to.add(address.idna_addr_spec.lower())
-            except ValueError:
-                pass
         unmatched = [key for key in per_recipient if str(key).strip().lower() not in to]
         if unmatched:
             warnings.warn(
