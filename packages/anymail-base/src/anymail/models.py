@@ -109,7 +109,9 @@ class OutboxMessage(models.Model):
     message = models.BinaryField()
     subject = models.CharField(max_length=255, blank=True, default="")
     recipients = models.JSONField(default=list)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     #: what the ESP answered: its message id, and each recipient's status

@@ -286,7 +286,11 @@ def _attempt(outbox: OutboxMessage) -> str:
         if verdict == MAYBE_SENT:
             return _finish(outbox, state.REVIEW, err, "the ESP may have the message")
         expired = timezone.now() - outbox.created_at > max_age
-        if verdict == RETRY and outbox.attempts < int(setting("send_max_attempts", 5)) and not expired:
+        if (
+            verdict == RETRY
+            and outbox.attempts < int(setting("send_max_attempts", 5))
+            and not expired
+        ):
             delay = max(retry_delay(outbox.attempts), retry_after or 0.0)
             return _schedule(outbox, err, delay)
         return _finish(outbox, state.FAILED, err, "sending failed")
@@ -294,9 +298,11 @@ def _attempt(outbox: OutboxMessage) -> str:
     if not sent:
         return _finish(outbox, state.CANCELLED, None, "a pre_send receiver cancelled it")
     outbox.esp_message_id = _message_id(status)
-    outbox.recipient_status = {
-        email: recipient.status for email, recipient in (status.recipients or {}).items()
-    } if status is not None else {}
+    outbox.recipient_status = (
+        {email: recipient.status for email, recipient in (status.recipients or {}).items()}
+        if status is not None
+        else {}
+    )
     return _finish(outbox, state.SENT)
 
 
@@ -316,7 +322,9 @@ def _error_text(err: BaseException | None, reason: str) -> str:
     return f"{reason}: {summary}"[:4000]
 
 
-def _finish(outbox: OutboxMessage, state: str, err: BaseException | None = None, reason: str = "") -> str:
+def _finish(
+    outbox: OutboxMessage, state: str, err: BaseException | None = None, reason: str = ""
+) -> str:
     from django.utils import timezone
 
     outbox.state = state
@@ -342,7 +350,9 @@ def _schedule(outbox: OutboxMessage, err: BaseException | None, delay: float) ->
 
     from anymail.models import OutboxMessage
 
-    outbox.last_error = _error_text(err, f"attempt {outbox.attempts} failed; retrying in {delay:.0f} s")
+    outbox.last_error = _error_text(
+        err, f"attempt {outbox.attempts} failed; retrying in {delay:.0f} s"
+    )
     OutboxMessage.objects.filter(pk=outbox.pk).update(
         state=OutboxMessage.State.QUEUED,
         lease_until=None,
@@ -367,7 +377,9 @@ def retry(queryset: Any) -> int:
     from anymail.models import OutboxMessage
 
     count = 0
-    for outbox in queryset.exclude(state__in=[OutboxMessage.State.SENT, OutboxMessage.State.SENDING]):
+    for outbox in queryset.exclude(
+        state__in=[OutboxMessage.State.SENT, OutboxMessage.State.SENDING]
+    ):
         outbox.state = OutboxMessage.State.QUEUED
         outbox.attempts = 0
         outbox.created_at = timezone.now()  # (a fresh maximum age)

@@ -4,37 +4,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('anymail', '0003_webhookdelivery'),
+        ("anymail", "0003_webhookdelivery"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('anymail_id', models.UUIDField(unique=True)),
-                ('esp_id', models.CharField(db_index=True, max_length=64)),
-                ('backend', models.CharField(max_length=255)),
-                ('mailer', models.CharField(blank=True, default='', max_length=255)),
-                ('options', models.JSONField(default=dict)),
-                ('message', models.BinaryField()),
-                ('subject', models.CharField(blank=True, default='', max_length=255)),
-                ('recipients', models.JSONField(default=list)),
-                ('state', models.CharField(choices=[('queued', 'queued'), ('sending', 'sending'), ('sent', 'sent'), ('failed', 'failed'), ('review', 'review'), ('cancelled', 'cancelled')], db_index=True, default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('esp_message_id', models.CharField(blank=True, db_index=True, default='', max_length=255)),
-                ('recipient_status', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('next_attempt_at', models.DateTimeField(db_index=True)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("anymail_id", models.UUIDField(unique=True)),
+                ("esp_id", models.CharField(db_index=True, max_length=64)),
+                ("backend", models.CharField(max_length=255)),
+                ("mailer", models.CharField(blank=True, default="", max_length=255)),
+                ("options", models.JSONField(default=dict)),
+                ("message", models.BinaryField()),
+                ("subject", models.CharField(blank=True, default="", max_length=255)),
+                ("recipients", models.JSONField(default=list)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("sending", "sending"),
+                            ("sent", "sent"),
+                            ("failed", "failed"),
+                            ("review", "review"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                (
+                    "esp_message_id",
+                    models.CharField(blank=True, db_index=True, default="", max_length=255),
+                ),
+                ("recipient_status", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("next_attempt_at", models.DateTimeField(db_index=True)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, db_index=True, null=True)),
             ],
             options={
-                'verbose_name': 'outbox message',
-                'ordering': ['-created_at'],
+                "verbose_name": "outbox message",
+                "ordering": ["-created_at"],
             },
         ),
     ]
