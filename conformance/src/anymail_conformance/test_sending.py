@@ -23,10 +23,15 @@ pytestmark = pytest.mark.django_db
 FEATURES = [Feature(name) for name in CASES]
 
 
+@pytest.mark.parametrize("send_mode", ["direct", "background"])
 @pytest.mark.parametrize("feature", FEATURES, ids=[f.value for f in FEATURES])
-def test_declared_feature_support(esp, api, settings, feature):
+def test_declared_feature_support(esp, api, settings, feature, send_mode):
     """Supported: arrives intact. Not supported: raises naming the feature and sends
-    nothing; with IGNORE_UNSUPPORTED_FEATURES, sent without it (MAX_ONE: its first item)."""
+    nothing; with IGNORE_UNSUPPORTED_FEATURES, sent without it (MAX_ONE: its first item).
+    In background mode (stored, then sent by a task: here Django's immediate task
+    backend) the same: refused in the caller, and what the task sends arrives intact."""
+    if send_mode == "background":
+        settings.ANYMAIL = {**settings.ANYMAIL, "SEND_IN_BACKGROUND": True}
     profile, features = esp.profile, esp.esp.features
     support = features[feature]
     case = CASES[feature]
@@ -221,3 +226,104 @@ def test_esp_extra_reaches_the_api(esp, api):
     message.esp_extra = extra
     message.send()
     check(profile.sent_messages(api)[-1])
+
+
+# --- background sending: transient failures retried, permanent ones not (issue 27)
+
+
+def _scripted(api, answers):
+    """Make the fake API answer ``answers`` (status, headers) first, then as usual."""
+    from anymail_conformance.fake_server import FakeResponse
+
+    usual = api.response
+    queue = list(answers)
+
+    def answer(request):
+        if queue:
+            status, headers = queue.pop(0)
+            return FakeResponse(
+                status, "temporarily unavailable", {"Content-Type": "text/plain", **headers}
+            )
+        return usual(request)
+
+    api.response = answer
+
+
+def _background(settings):
+    from anymail.tasks import task_backends
+
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "SEND_IN_BACKGROUND": True,
+        "TASKS_BACKEND": "dummy",  # the test runs each attempt itself
+        "SEND_RETRY_DELAY": 0.001,
+    }
+    task_backends["dummy"].clear()
+
+
+def _attempts(outbox_id):
+    """Run the task until it stops retrying; the states it went through."""
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+    from anymail.outbox import process
+
+    states = []
+    for _ in range(10):
+        OutboxMessage.objects.filter(pk=outbox_id).update(next_attempt_at=timezone.now())
+        states.append(process(outbox_id))
+        if states[-1] != "queued":
+            break
+    return states
+
+
+@pytest.mark.parametrize(
+    ("answers", "states", "final"),
+    [
+        ([(503, {}), (503, {})], ["queued", "queued", "sent"], "sent"),
+        ([(500, {})], ["queued", "sent"], "sent"),
+        ([(400, {})], ["failed"], "failed"),
+    ],
+    ids=["503-twice-then-200", "500-then-200", "400-not-retried"],
+)
+def test_background_send_retries_only_transient_failures(
+    esp, api, settings, answers, states, final
+):
+    from anymail.models import OutboxMessage
+
+    if not hasattr(api, "response"):
+        pytest.skip(f"{esp.id}'s fake API (moto's server) can't be told to fail")
+    _background(settings)
+    _scripted(api, answers)
+    message = base_message(esp.profile)
+    assert message.send() == 1
+    assert message.anymail_status.status == {"queued"}
+    outbox = OutboxMessage.objects.get()
+    assert _attempts(outbox.pk) == states
+    outbox.refresh_from_db()
+    assert (outbox.state, outbox.attempts) == (final, len(states))
+    sends = len(api.requests)
+    assert sends == len(states)  # one API call per attempt: never sent twice
+    if final == "sent":
+        assert esp.profile.request_count(api) >= 1
+        assert outbox.esp_message_id
+    proved(esp.id, "send:background-retries")
+
+
+def test_background_send_honours_retry_after(esp, api, settings):
+    from django.utils import timezone
+
+    from anymail.models import OutboxMessage
+    from anymail.outbox import process
+
+    if not hasattr(api, "response"):
+        pytest.skip(f"{esp.id}'s fake API (moto's server) can't be told to fail")
+    _background(settings)
+    _scripted(api, [(429, {"Retry-After": "30"})])
+    base_message(esp.profile).send()
+    outbox = OutboxMessage.objects.get()
+    before = timezone.now()
+    assert process(outbox.pk) == "queued"
+    outbox.refresh_from_db()
+    waited = (outbox.next_attempt_at - before).total_seconds()
+    assert 29 <= waited <= 31, waited  # Retry-After, not the 1 ms backoff
