@@ -1,9 +1,15 @@
-"""The Amazon SES email backend, built on boto3.
+"""The Amazon SES email backend, built on boto3 and the SES API v2 ("sesv2").
 
-Ordinary messages go out through SES ``SendRawEmail`` as the MIME message Django
-builds, so every Django email feature works (arbitrary alternatives, a spoofed To
-header, several From addresses). Messages with a ``template_id`` use
-``SendBulkTemplatedEmail``, which has limits of its own, checked here.
+Ordinary messages go out through SES v2 ``SendEmail`` with ``Content.Raw``: the MIME
+message Django builds, so every Django email feature works (arbitrary alternatives, a
+spoofed To header, several From addresses). Messages with a ``template_id`` use
+``SendEmail`` with ``Content.Template``, or ``SendBulkEmail`` when they have
+``merge_data`` (one ``BulkEmailEntry`` per "to"); templates have limits of their own,
+checked here.
+
+The SES API v1 backend (``SendRawEmail``, ``SendBulkTemplatedEmail``) is
+:mod:`anymail.backends.amazon_sesv1`; it shares this module's payload-independent
+parts: the boto3 client, the settings, the MIME message and the template limits.
 
 boto3 is imported only when a connection is opened, so listing the registry or
 importing ``anymail.urls`` never imports it.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from email import quoprimime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,7 +31,9 @@ from anymail.esps.amazon_ses import ESP
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
+    AnymailDeprecationWarning,
     AnymailImproperlyInstalled,
+    AnymailUnsupportedFeature,
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
@@ -40,7 +49,17 @@ from anymail.utils import (
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
 
-__all__ = ["AmazonSESPayload", "EmailBackend", "boto3_client", "user_agent"]
+__all__ = [
+    "AmazonSESBaseBackend",
+    "AmazonSESBasePayload",
+    "AmazonSESRawPayload",
+    "AmazonSESTemplatePayload",
+    "AmazonSESV2SendEmailPayload",
+    "AmazonSESV2TemplatePayload",
+    "EmailBackend",
+    "boto3_client",
+    "user_agent",
+]
 
 ESP_ID = ESP.id
 DISTRIBUTION = ESP.distribution
@@ -144,17 +163,16 @@ def _joined_tags(first: Any, second: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# Payloads
+# Payloads shared by both API versions
 
 
-class AmazonSESPayload(BasePayload):
-    """Common to both SES API calls: the boto3 call's params, Message Tags, esp_extra."""
+class AmazonSESBasePayload(BasePayload):
+    """Common to every SES API call: the boto3 call's params, the
+    AMAZON_SES_MESSAGE_TAG_NAME Message Tag, ConfigurationSetName."""
 
-    api_name: ClassVar[str]
-    #: the API call's list of SES Message Tags (SendRawEmail "Tags",
-    #: SendBulkTemplatedEmail "DefaultTags")
-    tags_param: ClassVar[str] = "Tags"
-    backend: EmailBackend
+    #: the SES operation, as errors name it ("SendRawEmail", "SendEmail", ...)
+    api_name: str = ""
+    backend: AmazonSESBaseBackend
 
     def init_payload(self) -> None:
         self.params: dict[str, Any] = {}
@@ -166,6 +184,10 @@ class AmazonSESPayload(BasePayload):
 
     def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
         raise TypeError(f"{type(self).__name__} must implement parse_recipient_status()")
+
+    def add_message_tags(self, tags: list[dict[str, str]]) -> None:
+        """Add SES Message Tags ({"Name", "Value"}) to the call."""
+        raise TypeError(f"{type(self).__name__} must implement add_message_tags()")
 
     def set_message_tag(self, tags: list[str]) -> None:
         """The AMAZON_SES_MESSAGE_TAG_NAME option: the single Anymail tag as an SES Message Tag."""
@@ -182,51 +204,43 @@ class AmazonSESPayload(BasePayload):
                 f"the tag {tag!r} can't be an SES Message Tag value (use only A-Z a-z 0-9 - and _)",
             )
             return
-        self.params.setdefault(self.tags_param, []).append(
-            {"Name": self.backend.message_tag_name, "Value": tag}
-        )
-
-    def set_esp_extra(self, extra: dict[str, Any]) -> None:
-        extra = dict(extra)
-        tags = self.tags_param
-        if tags != "Tags" and "Tags" in extra:
-            # The docs show esp_extra "Tags" (SendRawEmail's name), and a SEND_DEFAULTS
-            # esp_extra applies to template sends too: SendBulkTemplatedEmail calls
-            # them DefaultTags (and refuses a "Tags" parameter).
-            extra[tags] = _joined_tags(extra.pop("Tags"), extra.get(tags))
-        if tags in extra and tags in self.params:
-            extra[tags] = _joined_tags(self.params[tags], extra[tags])
-        self.params.update(extra)
+        self.add_message_tags([{"Name": self.backend.message_tag_name, "Value": tag}])
 
 
-class AmazonSESSendRawEmailPayload(AmazonSESPayload):
-    """SendRawEmail: the message is rebuilt from the normalized data as a Django
-    EmailMessage (so send defaults and dropped features apply), then sent as Django's MIME."""
+class AmazonSESRawPayload(AmazonSESBasePayload):
+    """A raw send: the message is rebuilt from the normalized data as a Django
+    EmailMessage (so send defaults and dropped features apply), then sent as Django's
+    MIME. Subclasses say which parameters name the sender and the envelope sender."""
 
-    api_name = "SendRawEmail"
+    #: the parameter naming the sending identity when From has several addresses
+    from_param: ClassVar[str]
+    #: the parameter envelope_sender sets
+    envelope_sender_param: ClassVar[str]
 
     def init_payload(self) -> None:
         super().init_payload()
         self.mime = EmailMultiAlternatives()
         self.mime.encoding = self.data.encoding
         self.recipients: list[EmailAddress] = []
+        self.recipients_by_kind: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
         self.extra_mime_headers: list[tuple[str, str]] = []
 
     # Address headers get each domain in its IDNA (punycode) form from anymail-base,
-    # the same form as Source and Destinations, rather than whatever Django's own
+    # the same form as the API's address parameters, rather than whatever Django's own
     # header encoding would make of a non-ASCII domain.
 
     def set_from_email_list(self, emails: Sequence[EmailAddress]) -> None:
         self.mime.from_email = ", ".join(email.idna_address for email in emails)
         if len(emails) > 1:
-            # With several From addresses, say which one sends (SES's Source, the
-            # envelope sender) rather than leave SES to pick one out of the header;
-            # an envelope_sender (set_envelope_sender) is kept.
-            self.params.setdefault("Source", emails[0].idna_addr_spec)
+            # With several From addresses, say which one sends rather than leave SES
+            # to pick one out of the header; an envelope_sender (set_envelope_sender)
+            # is kept where it shares the parameter (v1's Source).
+            self.params.setdefault(self.from_param, emails[0].idna_addr_spec)
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         setattr(self.mime, recipient_type, [email.idna_address for email in emails])
         self.recipients.extend(emails)
+        self.recipients_by_kind[recipient_type] = list(emails)
 
     def set_spoofed_to(self, emails: Sequence[EmailAddress]) -> None:
         self.mime.extra_headers["To"] = ", ".join(email.idna_address for email in emails)
@@ -241,7 +255,7 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         self.mime.extra_headers.update(headers)
 
     def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
-        # SES merges data only into a stored template (SendBulkTemplatedEmail).
+        # SES merges data only into a stored template.
         self.unsupported_feature(
             Feature.MERGE_DATA,
             "Amazon SES can merge data only into a stored template: set template_id",
@@ -281,7 +295,7 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         )
 
     def set_envelope_sender(self, email: EmailAddress) -> None:
-        self.params["Source"] = email.idna_addr_spec
+        self.params[self.envelope_sender_param] = email.idna_addr_spec
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         # ASCII-only JSON (non-ASCII as \u escapes): a non-ASCII header value would be
@@ -303,14 +317,6 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
             _quoted_printable_if_8bit(part)
         return mime_bytes(message, linesep="\r\n")
 
-    def call_api(self, client: Any) -> Any:
-        params = {
-            **self.params,
-            "Destinations": [email.idna_addr_spec for email in self.recipients],
-            "RawMessage": {"Data": self.build_raw_message()},
-        }
-        return client.send_raw_email(**params)
-
     def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
         message_id = response["MessageId"]
         return {
@@ -319,20 +325,21 @@ class AmazonSESSendRawEmailPayload(AmazonSESPayload):
         }
 
 
-class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
-    """SendBulkTemplatedEmail: one Destination per "to" with merge_data (a batch
-    send), otherwise one Destination holding every recipient."""
+class AmazonSESTemplatePayload(AmazonSESBasePayload):
+    """A send with a stored SES template: the limits SES templates have, and the
+    recipients. With merge_data, each "to" gets its own message (a batch send);
+    otherwise one message goes to every recipient."""
 
-    api_name = "SendBulkTemplatedEmail"
-    # SendBulkTemplatedEmail has no "Tags": its DefaultTags apply to every Destination,
-    # as Anymail's tag applies to the whole message (so no per-Destination
-    # ReplacementTags).
-    tags_param = "DefaultTags"
+    #: the parameter naming the sender (the template's From)
+    from_param: ClassVar[str]
+    #: the parameter envelope_sender sets
+    envelope_sender_param: ClassVar[str]
 
     def init_payload(self) -> None:
         super().init_payload()
         self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
         self.merge_data: dict[str, dict[str, Any]] | None = None
+        #: the recipients of each message, in the order of the API's results
         self.destination_recipients: list[list[EmailAddress]] = []
 
     def _unsupported_with_template(self, feature: str, what: str | None = None) -> None:
@@ -343,7 +350,7 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
     def set_from_email_list(self, emails: Sequence[EmailAddress]) -> None:
         if len(emails) > 1:
             self._unsupported_with_template(Feature.FROM_EMAIL, "several From addresses")
-        self.params["Source"] = emails[0].formataddr(self.data.encoding)
+        self.params[self.from_param] = emails[0].formataddr(self.data.encoding)
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         self.recipients[recipient_type] = list(emails)
@@ -376,8 +383,7 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
         self._unsupported_with_template(feature)
 
     def set_envelope_sender(self, email: EmailAddress) -> None:
-        # The template's From is Source; the envelope sender is its ReturnPath.
-        self.params["ReturnPath"] = email.idna_addr_spec
+        self.params[self.envelope_sender_param] = email.idna_addr_spec
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self._unsupported_with_template(Feature.METADATA)
@@ -390,93 +396,277 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESPayload):
                 Feature.TAGS, "tags (unless AMAZON_SES_MESSAGE_TAG_NAME is set)"
             )
 
-    def set_template_id(self, template_id: str) -> None:
-        self.params["Template"] = template_id
-
     def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
         self.merge_data = merge_data
 
-    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.params["DefaultTemplateData"] = self.serialize_json(
-            merge_global_data, "merge_global_data"
-        )
-
-    def build_destinations(self) -> list[dict[str, Any]]:
+    def destination(self, recipients: Mapping[str, Sequence[EmailAddress]]) -> dict[str, Any]:
+        """An SES Destination (To, Cc and Bcc; both API versions' shape)."""
         encoding = self.data.encoding
-        destinations = []
-        if self.merge_data is None:
-            destination: dict[str, Any] = {}
-            for kind, key in (
-                ("to", "ToAddresses"),
-                ("cc", "CcAddresses"),
-                ("bcc", "BccAddresses"),
-            ):
-                if self.recipients[kind]:
-                    destination[key] = [e.formataddr(encoding) for e in self.recipients[kind]]
-            destinations.append({"Destination": destination})
-            self.destination_recipients = [
-                [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
-            ]
-        else:
-            if self.recipients["cc"] or self.recipients["bcc"]:
-                # Each "to" gets its own message; copying cc and bcc to every one of
-                # them is rarely what anyone wants.
-                self._unsupported_with_template(
-                    "cc and bcc with merge_data", "cc or bcc in a batch send (merge_data)"
-                )
-            for to in self.recipients["to"]:
-                data = self.merge_data.get(to.addr_spec, {})
-                destinations.append(
-                    {
-                        "Destination": {"ToAddresses": [to.formataddr(encoding)]},
-                        "ReplacementTemplateData": self.serialize_json(
-                            data, f"merge_data[{to.addr_spec!r}]"
-                        ),
-                    }
-                )
-                self.destination_recipients.append([to])
-        return destinations
+        destination: dict[str, Any] = {}
+        for kind, key in (("to", "ToAddresses"), ("cc", "CcAddresses"), ("bcc", "BccAddresses")):
+            if recipients.get(kind):
+                destination[key] = [email.formataddr(encoding) for email in recipients[kind]]
+        return destination
 
-    def finish(self) -> None:
-        self.params.setdefault("DefaultTemplateData", "{}")  # required by SES
-        self.params["Destinations"] = self.build_destinations()
+    def batch_recipients(self) -> list[EmailAddress]:
+        """The "to" recipients of a batch send (merge_data), each getting a message
+        of their own; cc and bcc are refused there."""
+        if self.recipients["cc"] or self.recipients["bcc"]:
+            # Each "to" gets its own message; copying cc and bcc to every one of
+            # them is rarely what anyone wants.
+            self._unsupported_with_template(
+                "cc and bcc with merge_data", "cc or bcc in a batch send (merge_data)"
+            )
+        return list(self.recipients["to"])
 
-    def call_api(self, client: Any) -> Any:
-        return client.send_bulk_templated_email(**self.params)
-
-    def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
-        statuses: dict[str, AnymailRecipientStatus] = {}
-        results = response["Status"]
-        for recipients, result in zip(self.destination_recipients, results, strict=True):
-            # (SES always says "Success"; moto leaves Status out when it accepted.)
-            if result.get("Status", "Success" if result.get("MessageId") else None) == "Success":
-                status = AnymailRecipientStatus(message_id=result.get("MessageId"), status="queued")
-            elif result.get("Status") == "MessageRejected":
-                status = AnymailRecipientStatus(
-                    message_id=result.get("MessageId"), status="rejected"
-                )
-            else:
-                # MailFromDomainNotVerified, AccountDailyQuotaExceeded, ...
-                status = AnymailRecipientStatus(message_id=result.get("MessageId"), status="failed")
-            for email in recipients:
-                statuses[email.addr_spec] = status
-        return statuses
+    def all_recipients(self) -> list[EmailAddress]:
+        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
 
 
 # ---------------------------------------------------------------------------
-# Backend
+# SES API v2 payloads
+
+#: esp_extra names of SES API v1 that mean the same as a v2 parameter: the v2
+#: backend sends them under the v2 name (with an AnymailDeprecationWarning), so
+#: esp_extra written for the v1 backend (the Anymail 6.0 docs' example) keeps working.
+V1_ESP_EXTRA_RENAMED = {
+    "Tags": "EmailTags",
+    "DefaultTags": "EmailTags",
+    "SourceArn": "FromEmailAddressIdentityArn",
+    "FromArn": "FromEmailAddressIdentityArn",
+    "ReturnPathArn": "FeedbackForwardingEmailAddressIdentityArn",
+}
+
+#: esp_extra names of SES API v1 with no v2 parameter of the same meaning: refused
+#: (by name, before anything is sent) with what to use instead.
+V1_ESP_EXTRA_REFUSED = {
+    "Source": "the message's from_email (SES v2's FromEmailAddress)",
+    "ReturnPath": "envelope_sender (SES v2's FeedbackForwardingEmailAddress)",
+    "Destinations": "the message's to, cc and bcc",
+    "RawMessage": "the message itself",
+    "Template": "template_id",
+    "TemplateArn": "template_id",
+    "TemplateData": "merge_global_data",
+    "DefaultTemplateData": "merge_global_data",
+}
+
+#: esp_extra keys holding the message's SES Message Tags on either v2 call
+_V2_TAG_KEYS = ("EmailTags", "DefaultEmailTags")
 
 
-class EmailBackend(AnymailBaseBackend):
-    """Amazon SES email backend (boto3)."""
+class AmazonSESV2PayloadMixin:
+    """What both SES v2 payloads do with Message Tags and esp_extra.
+
+    The message's SES Message Tags (the AMAZON_SES_MESSAGE_TAG_NAME tag, then
+    esp_extra's ``EmailTags`` and ``DefaultEmailTags``) are collected in
+    ``message_tags`` and written by ``finish()``: ``EmailTags`` on ``SendEmail``, each
+    entry's ``ReplacementTags`` on ``SendBulkEmail``."""
+
+    params: dict[str, Any]
+    message: Any
+    backend: Any
+
+    def init_message_tags(self) -> None:
+        self.message_tags: Any = []
+
+    def add_message_tags(self, tags: list[dict[str, str]]) -> None:
+        self.message_tags = _joined_tags(self.message_tags, tags)
+
+    def refuse_esp_extra(self, message: str) -> None:
+        """Refuse esp_extra the SES v2 call can't take, naming it: raised even with
+        IGNORE_UNSUPPORTED_FEATURES (which would send without it), and nothing is sent."""
+        raise AnymailUnsupportedFeature(
+            message, feature="esp_extra", email_message=self.message, backend=self.backend
+        )
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        extra = dict(extra)
+        for key, instead in V1_ESP_EXTRA_REFUSED.items():
+            if key in extra:
+                self.refuse_esp_extra(
+                    f"Amazon SES API v2 has no esp_extra {key!r} parameter (SES API v1 had): "
+                    f"use {instead}. (Or send with anymail.backends.amazon_sesv1.EmailBackend.)"
+                )
+        renamed = [(old, new) for old, new in V1_ESP_EXTRA_RENAMED.items() if old in extra]
+        if renamed:
+            names = ", ".join(f"{old!r} (sent as {new!r})" for old, new in renamed)
+            warnings.warn(
+                f"esp_extra uses Amazon SES API v1's names: {names}. Use the SES v2 names "
+                "(or send with anymail.backends.amazon_sesv1.EmailBackend).",
+                AnymailDeprecationWarning,
+                stacklevel=2,
+            )
+        for old, new in renamed:
+            value = extra.pop(old)
+            if new in _V2_TAG_KEYS:
+                extra[new] = _joined_tags(extra.get(new, []), value)
+            elif new in extra and extra[new] != value:
+                self.refuse_esp_extra(
+                    f"esp_extra {old!r} (SES API v1's name) means {new!r} on SES API v2, "
+                    "which esp_extra also sets to something else: keep only the v2 name."
+                )
+            else:
+                extra[new] = value
+        for key in _V2_TAG_KEYS:
+            if key in extra:
+                self.add_message_tags(extra.pop(key))
+        self.params.update(extra)
+
+
+class AmazonSESV2SendEmailPayload(AmazonSESV2PayloadMixin, AmazonSESRawPayload):
+    """SES v2 SendEmail with Content.Raw: Django's MIME message."""
+
+    api_name = "SendEmail"
+    from_param = "FromEmailAddress"
+    # SES v2 forwards bounce and complaint notifications to this address (the v1
+    # Source's role); SES itself is the SMTP MAIL FROM (or your custom MAIL FROM domain).
+    envelope_sender_param = "FeedbackForwardingEmailAddress"
+
+    def init_payload(self) -> None:
+        super().init_payload()
+        self.init_message_tags()
+
+    def finish(self) -> None:
+        if self.message_tags:
+            self.params["EmailTags"] = self.message_tags
+        self.params["Destination"] = {
+            key: [email.idna_addr_spec for email in self.recipients_by_kind[kind]]
+            for kind, key in (("to", "ToAddresses"), ("cc", "CcAddresses"), ("bcc", "BccAddresses"))
+            if self.recipients_by_kind[kind]
+        }
+        self.params["Content"] = {"Raw": {"Data": self.build_raw_message()}}
+
+    def call_api(self, client: Any) -> Any:
+        return client.send_email(**self.params)
+
+
+class AmazonSESV2TemplatePayload(AmazonSESV2PayloadMixin, AmazonSESTemplatePayload):
+    """A stored template on SES API v2: ``SendEmail`` with ``Content.Template`` (one
+    message to every recipient), or with merge_data ``SendBulkEmail``, one
+    ``BulkEmailEntry`` per "to", each with its own ``ReplacementTemplateData`` and the
+    message's Message Tags as its ``ReplacementTags``."""
+
+    api_name = "SendEmail"  # SendBulkEmail for a batch send (finish)
+    from_param = "FromEmailAddress"
+    envelope_sender_param = "FeedbackForwardingEmailAddress"
+
+    def init_payload(self) -> None:
+        super().init_payload()
+        self.init_message_tags()
+        self.template_name: str | None = None
+        self.merge_global_data: dict[str, Any] = {}
+
+    def set_template_id(self, template_id: str) -> None:
+        self.template_name = template_id
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.serialize_json(merge_global_data, "merge_global_data")  # refuse it now, by name
+        self.merge_global_data = merge_global_data
+
+    def finish(self) -> None:
+        template = {
+            "TemplateName": self.template_name,
+            "TemplateData": self.serialize_json(self.merge_global_data, "merge_global_data"),
+        }
+        if self.merge_data is None:
+            self.api_name = "SendEmail"
+            self.params["Destination"] = self.destination(self.recipients)
+            self.params["Content"] = {"Template": template}
+            if self.message_tags:
+                self.params["EmailTags"] = self.message_tags
+            self.destination_recipients = [self.all_recipients()]
+            return
+
+        self.api_name = "SendBulkEmail"
+        if "ListManagementOptions" in self.params:
+            self.refuse_esp_extra(
+                "Amazon SES SendBulkEmail (a template send with merge_data) has no esp_extra "
+                "'ListManagementOptions': SES list management works with SendEmail. Send "
+                "without merge_data (one message per recipient, or one to all of them)."
+            )
+        entries = []
+        for to in self.batch_recipients():
+            # Each entry's data is complete: the global data with the recipient's own
+            # on top. (SES's docs describe DefaultContent's data as a fallback used only
+            # when an entry has none; SES has been observed merging them key by key.
+            # Complete data is right either way.)
+            data = {**self.merge_global_data, **self.merge_data.get(to.addr_spec, {})}
+            entry: dict[str, Any] = {
+                "Destination": self.destination({"to": [to]}),
+                "ReplacementEmailContent": {
+                    "ReplacementTemplate": {
+                        "ReplacementTemplateData": self.serialize_json(
+                            data, f"merge_data[{to.addr_spec!r}]"
+                        )
+                    }
+                },
+            }
+            if self.message_tags:
+                # Every message of the batch carries the message's tags as its own
+                # (whether SES adds an entry's ReplacementTags to DefaultEmailTags or
+                # replaces them, each message ends up with exactly these).
+                entry["ReplacementTags"] = self.message_tags
+            entries.append(entry)
+            self.destination_recipients.append([to])
+        self.params["DefaultContent"] = {"Template": template}
+        self.params["BulkEmailEntries"] = entries
+
+    def call_api(self, client: Any) -> Any:
+        if self.api_name == "SendBulkEmail":
+            return client.send_bulk_email(**self.params)
+        return client.send_email(**self.params)
+
+    def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
+        if self.api_name == "SendEmail":
+            status = AnymailRecipientStatus(message_id=response["MessageId"], status="queued")
+            return {email.addr_spec: status for email in self.destination_recipients[0]}
+        statuses: dict[str, AnymailRecipientStatus] = {}
+        results = response["BulkEmailEntryResults"]
+        for recipients, result in zip(self.destination_recipients, results, strict=True):
+            statuses.update(
+                dict.fromkeys((email.addr_spec for email in recipients), _bulk_entry_status(result))
+            )
+        return statuses
+
+
+#: SES v2 BulkEmailEntryResult Status values Anymail reports as "rejected": SES
+#: refused the message itself. Every other failure (an unverified sender, a quota,
+#: throttling, a template or configuration set not found, ...) is "failed".
+_V2_REJECTED_STATUSES = {"MESSAGE_REJECTED"}
+
+
+def _bulk_entry_status(result: Mapping[str, Any]) -> AnymailRecipientStatus:
+    """One BulkEmailEntryResult as an AnymailRecipientStatus."""
+    status = result.get("Status")
+    message_id = result.get("MessageId")
+    if status == "SUCCESS":
+        return AnymailRecipientStatus(message_id=message_id, status="queued")
+    if status in _V2_REJECTED_STATUSES:
+        return AnymailRecipientStatus(message_id=message_id, status="rejected")
+    if status is None:
+        return AnymailRecipientStatus(message_id=message_id, status="unknown")
+    return AnymailRecipientStatus(message_id=message_id, status="failed")
+
+
+# ---------------------------------------------------------------------------
+# Backends
+
+
+class AmazonSESBaseBackend(AnymailBaseBackend):
+    """What both SES backends share: settings, one boto3 client per open connection,
+    choosing the payload, and turning boto3's errors into AnymailAPIError."""
 
     esp = ESP
-    #: ordinary messages; build_message_payload picks the templated payload for a template_id
-    payload_class = AmazonSESSendRawEmailPayload
+    #: the boto3 service ("sesv2" or "ses")
+    service_name: ClassVar[str]
+    #: said in error messages before the operation's name ("API v2 ")
+    api_label: ClassVar[str] = ""
+    raw_payload_class: ClassVar[type[AmazonSESBasePayload]]
+    template_payload_class: ClassVar[type[AmazonSESBasePayload]]
 
     @classmethod
     def payload_classes(cls) -> tuple[type[BasePayload], ...]:
-        return (AmazonSESSendRawEmailPayload, AmazonSESSendBulkTemplatedEmailPayload)
+        return (cls.raw_payload_class, cls.template_payload_class)
 
     def __init__(self, **kwargs: Any) -> None:
         self.session_params = _dict_setting("session_params", kwargs)
@@ -502,7 +692,7 @@ class EmailBackend(AnymailBaseBackend):
     def open(self) -> bool:
         if self.client is not None:
             return False
-        self.client = boto3_client("ses", self.session_params, self.client_params)
+        self.client = boto3_client(self.service_name, self.session_params, self.client_params)
         return True
 
     def close(self) -> None:
@@ -516,19 +706,20 @@ class EmailBackend(AnymailBaseBackend):
 
     def build_message_payload(
         self, message: EmailMessage, defaults: Mapping[str, Any]
-    ) -> AmazonSESPayload:
+    ) -> AmazonSESBasePayload:
         template_id = getattr(message, "template_id", UNSET)
         if template_id is UNSET:
             template_id = defaults.get("template_id")
         if template_id is not None:
-            return AmazonSESSendBulkTemplatedEmailPayload(message, defaults, self)
-        return AmazonSESSendRawEmailPayload(message, defaults, self)
+            return self.template_payload_class(message, defaults, self)
+        return self.raw_payload_class(message, defaults, self)
 
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> Any:
-        assert isinstance(payload, AmazonSESPayload)
+        assert isinstance(payload, AmazonSESBasePayload)
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
 
+        operation = f"Amazon SES {self.api_label}{payload.api_name}"
         try:
             return payload.call_api(self.client)
         except ClientError as err:
@@ -536,16 +727,17 @@ class EmailBackend(AnymailBaseBackend):
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = error.get("Code") or "UnknownError"
             raise AnymailAPIError(
-                f"Amazon SES {payload.api_name} failed: {code}: {error.get('Message', err)}",
+                f"{operation} failed: {code}: {error.get('Message', err)}",
                 status_code=status,
                 email_message=message,
                 payload=payload,
                 backend=self,
             ) from err
         except (BotoCoreError, ResponseParserError) as err:
-            # Connection failures, timeouts, unparseable responses, missing credentials
+            # Connection failures, timeouts, unparseable responses, missing credentials,
+            # parameters botocore refuses (nothing is sent then)
             raise AnymailAPIError(
-                f"Amazon SES {payload.api_name} failed: {type(err).__name__}: {err}",
+                f"{operation} failed: {type(err).__name__}: {err}",
                 email_message=message,
                 payload=payload,
                 backend=self,
@@ -554,13 +746,25 @@ class EmailBackend(AnymailBaseBackend):
     def parse_recipient_status(
         self, response: Any, payload: BasePayload, message: EmailMessage
     ) -> dict[str, AnymailRecipientStatus]:
-        assert isinstance(payload, AmazonSESPayload)
+        assert isinstance(payload, AmazonSESBasePayload)
         try:
             return payload.parse_recipient_status(response)
-        except (KeyError, TypeError, IndexError) as err:
+        except (KeyError, TypeError, IndexError, ValueError) as err:
             raise AnymailAPIError(
-                f"Unexpected Amazon SES {payload.api_name} response: {response!r}",
+                f"Unexpected Amazon SES {self.api_label}{payload.api_name} response: {response!r}",
                 email_message=message,
                 payload=payload,
                 backend=self,
             ) from err
+
+
+class EmailBackend(AmazonSESBaseBackend):
+    """Amazon SES email backend (boto3, SES API v2)."""
+
+    esp = ESP
+    service_name = "sesv2"
+    api_label = "API v2 "
+    #: ordinary messages; build_message_payload picks the template payload for a template_id
+    payload_class = AmazonSESV2SendEmailPayload
+    raw_payload_class = AmazonSESV2SendEmailPayload
+    template_payload_class = AmazonSESV2TemplatePayload

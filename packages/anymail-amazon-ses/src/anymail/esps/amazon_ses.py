@@ -15,9 +15,11 @@ __all__ = ["ESP", "EVENT_TYPES", "FEATURES", "SNS_RETRY_LIMIT"]
 #: policy (its hard limit). The default policy gives up after about a minute.
 SNS_RETRY_LIMIT = 3600
 
-#: Amazon SES feature support (Anymail 6.0 docs, section 1.5.9). SendRawEmail carries
-#: any MIME message Django can build, so every Django email feature is supported;
-#: the limits of SendBulkTemplatedEmail (template_id) are checked by the payload.
+#: Amazon SES feature support (Anymail 6.0 docs, section 1.5.9), the same for the SES
+#: API v2 backend (anymail.backends.amazon_ses) and the v1 one (amazon_sesv1). A raw
+#: send (v2 SendEmail Content.Raw, v1 SendRawEmail) carries any MIME message Django can
+#: build, so every Django email feature is supported; the limits of stored templates
+#: (template_id) are checked by the payloads.
 FEATURES = FeatureSupport(
     envelope_sender=Support.YES,
     metadata=Support.YES,
