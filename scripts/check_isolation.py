@@ -228,8 +228,8 @@ def other_esps_requirements(package: Package, packages: list[Package]) -> dict[s
         own |= base.requirement_names()
     foreign: dict[str, str] = {}
     for other in packages:
-        if other.name in (package.name, BASE):
-            continue
+        if other.name in (package.name, BASE) or other.name in package.requirement_names():
+            continue  # (a sibling it declares, with all it needs, is its own business)
         foreign[other.name] = other.name
         for name in other.requirement_names() - own:
             foreign.setdefault(name, other.name)
@@ -237,10 +237,15 @@ def other_esps_requirements(package: Package, packages: list[Package]) -> dict[s
 
 
 def check_install(
-    built: Built, packages: list[Package], wheelhouse: Path, venvs: Path
+    built: Built,
+    packages: list[Package],
+    wheelhouse: Path,
+    venvs: Path,
+    builds_by_name: dict[str, Built] | None = None,
 ) -> list[str]:
     """Errors from installing the wheel with anymail-base alone in a fresh virtualenv."""
     package = built.package
+    builds_by_name = builds_by_name or {}
     env = Virtualenv(venvs / package.name)
     try:
         env.pip_install(built.wheel, find_links=wheelhouse)
@@ -261,6 +266,9 @@ def check_install(
         return [*errors, f"its modules do not import: {exc}"]
     listed = set(out.rsplit("ESPS:", 1)[-1].strip().split(",")) - {""}
     declared = _declared_esp_ids(built.wheel)
+    for other in builds_by_name.values():  # ESPs of the siblings it declares
+        if other.package.name in package.requirement_names():
+            declared |= _declared_esp_ids(other.wheel)
     if declared - listed:
         errors.append(f"the registry does not list its ESP(s) {sorted(declared - listed)}")
     if listed - declared - {""}:
@@ -308,6 +316,18 @@ def check(packages: list[Package], all_packages: list[Package], dist: Path) -> i
         log(f"  building {BASE} as a dependency")
         shutil.copy2(wheel_of(base, build(base, dist / BASE, ("wheel",))), wheelhouse)
 
+    by_name = {b.package.name: b for b in builds}
+    # Sibling ESP packages the chosen ones depend on: built into the wheelhouse too.
+    for package in packages:
+        for other in all_packages:
+            if other.is_base or other.name in by_name:
+                continue
+            if other.name in package.requirement_names():
+                log(f"  building {other.name} as a dependency of {package.name}")
+                artifacts = build(other, dist / other.name, ("wheel",))
+                wheel = wheel_of(other, artifacts)
+                shutil.copy2(wheel, wheelhouse)
+                by_name[other.name] = Built(other, wheel, artifacts, wheel_files(wheel))
     collisions = check_collisions(builds)
     venvs = dist / "venvs"
     venvs.mkdir(exist_ok=True)
@@ -318,7 +338,7 @@ def check(packages: list[Package], all_packages: list[Package], dist: Path) -> i
             + collisions.get(built.package.name, [])
             + check_metadata(built)
             + twine_check(built.artifacts)
-            + check_install(built, all_packages, wheelhouse, venvs)
+            + check_install(built, all_packages, wheelhouse, venvs, by_name)
         )
         return built, errors
 

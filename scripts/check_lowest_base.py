@@ -38,7 +38,9 @@ from monorepo import (
 )
 
 
-def check_one(package: Package, base: Package, workdir: Path) -> str | None:
+def check_one(
+    package: Package, base: Package, workdir: Path, everything: list[Package] | None = None
+) -> str | None:
     """Test ``package`` against its lowest declared anymail-base; return an error or None."""
     requirement = package.base_requirement()
     if requirement is None:
@@ -61,9 +63,16 @@ def check_one(package: Package, base: Package, workdir: Path) -> str | None:
         base_dist = f"{BASE}=={lowest}"
     log(f"{package.name}: testing against the lowest declared {BASE}, from {source}")
     wheel = wheel_of(package, build(package, workdir / package.name, ("wheel",)))
+    # An ESP package that depends on another of the repository's (the SendinBlue
+    # compatibility package on anymail-brevo) gets that one's wheel too.
+    siblings = [
+        wheel_of(other, build(other, workdir / f"{other.name}-for-{package.name}", ("wheel",)))
+        for other in everything or []
+        if not other.is_base and other.name in package.requirement_names()
+    ]
     try:
-        # Both in one resolve: pip must keep the pinned base, or fail loudly.
-        env.pip_install(base_dist, wheel)
+        # All in one resolve: pip must keep the pinned base, or fail loudly.
+        env.pip_install(base_dist, wheel, *siblings)
         run_package_tests(env, package, outside=workdir / "outside" / package.name)
     except SystemExit as exc:
         return str(exc)
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     try:
         for package in esps:
-            error = check_one(package, base, workdir)
+            error = check_one(package, base, workdir, everything)
             if error:
                 failed.append(package.name)
                 log(f"FAIL {package.name}: {error}")

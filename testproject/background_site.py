@@ -76,6 +76,7 @@ class BackgroundSite:
         anymail: dict[str, Any] | None = None,
         redis_url: str | None = None,
         web_workers: int = 2,
+        mailers: dict[str, Any] | None = None,
     ) -> None:
         self.tasks = tasks
         self.worker_count = workers
@@ -94,6 +95,7 @@ class BackgroundSite:
             "ANYMAIL_WORKER_SETTINGS": json.dumps(anymail or {}),
             "ANYMAIL_WORKER_REDIS_URL": redis_url or "",
             "ANYMAIL_WORKER_REDIS_PREFIX": f"anymail-test-{self.port}",
+            "ANYMAIL_WORKER_MAILERS": json.dumps(mailers or {}),
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT), str(FAKE_ESP_DIST), os.environ.get("PYTHONPATH", "")]
             ),
@@ -214,6 +216,24 @@ class BackgroundSite:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"deliveries still pending: {self.deliveries()}\n{self.logs()}")
+
+    def outbox(self) -> dict[str, int]:
+        """{state: count} of the background sends."""
+        result = self.manage("anymail_outbox")
+        return {
+            state: int(n)
+            for n, state in (part.split() for part in result.stdout.strip().split(", "))
+        }
+
+    def wait_for_outbox(self, timeout: float = 120) -> dict[str, int]:
+        """Until nothing is queued or sending; the counts then."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = self.outbox()
+            if counts.get("queued", 0) == 0 and counts.get("sending", 0) == 0:
+                return counts
+            time.sleep(0.2)
+        raise TimeoutError(f"outbox not drained: {self.outbox()}\n{self.logs()}")
 
     def deliveries(self) -> dict[str, int]:
         """{state: count} of the stored deliveries."""

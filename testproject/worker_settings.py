@@ -49,3 +49,7 @@ ANYMAIL = {
     "WEBHOOK_PROCESSING": "background",
     **json.loads(os.environ.get("ANYMAIL_WORKER_SETTINGS", "{}")),
 }
+
+# Background sending tests: MAILERS aliases (Django 6.1+), as JSON.
+if os.environ.get("ANYMAIL_WORKER_MAILERS") and django.VERSION >= (6, 1):
+    MAILERS = {**MAILERS, **json.loads(os.environ["ANYMAIL_WORKER_MAILERS"])}  # noqa: F405

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from anymail.registry import installed_esps
+from anymail.registry import current_esps, installed_esps
 
 _path = Path(__file__).resolve().parent.parent / "scripts" / "readme_tables.py"
 _spec = importlib.util.spec_from_file_location("readme_tables", _path)
@@ -26,7 +26,7 @@ def test_committed_matrix_matches_installed_declarations():
     assert committed["Feature"] == generated["Feature"], (
         "feature rows changed: run `hatch run matrix`"
     )
-    for esp in installed_esps().values():
+    for esp in current_esps().values():  # (a renamed ESP's old name has no column)
         assert esp.name in committed, (
             f"{esp.name} is missing from README's matrix: run `hatch run matrix`"
         )
@@ -38,6 +38,8 @@ def test_committed_matrix_matches_installed_declarations():
 def test_committed_matrix_has_one_column_per_esp_package():
     committed = readme_tables.parse(readme_tables.committed("feature-matrix"))
     packages = readme_tables.esp_packages_in_repo()
+    superseded = {esp.distribution for esp in installed_esps().values() if esp.superseded_by}
+    packages = [p for p in packages if p not in superseded]
     assert len(committed) - 1 == len(packages), (
         f"README's matrix has columns {sorted(committed)[1:]} but the ESP packages are "
         f"{packages}: run `hatch run matrix` with every package installed"

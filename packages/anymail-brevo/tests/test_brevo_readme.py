@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.mail import send_mail
 from django.test import override_settings
 
-from anymail.backends.sendinblue import EmailBackend
+from anymail.backends.brevo import EmailBackend
 from anymail.testing import MAILERS_SUPPORTED, SignalCapture, basic_auth_header, get_connection
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -39,10 +39,10 @@ def test_install_settings_mailers_first_then_email_backend():
     assert README.index("# settings.py (Django 6.1+)") < README.index("# settings.py (Django 5.2")
     mailers = settings_snippet("6.1+")
     assert "EMAIL_BACKEND" not in mailers
-    assert mailers["MAILERS"]["default"]["BACKEND"] == "anymail.backends.sendinblue.EmailBackend"
+    assert mailers["MAILERS"]["default"]["BACKEND"] == "anymail.backends.brevo.EmailBackend"
     email_backend = settings_snippet("5.2, 6.0")
     assert "MAILERS" not in email_backend
-    assert email_backend["EMAIL_BACKEND"] == "anymail.backends.sendinblue.EmailBackend"
+    assert email_backend["EMAIL_BACKEND"] == "anymail.backends.brevo.EmailBackend"
 
 
 def test_install_settings_for_this_django_configure_the_backend():
@@ -78,7 +78,7 @@ def test_local_trial_with_the_console_backend(capsys):
 
 def curl_command():
     """The README's curl: (credentials, path, body)."""
-    block = block_with("console", "curl ")
+    block = block_with("console", "curl -u")
     command = block[block.index("$ curl ") + 2 :].replace("\\\n", " ")
     args = shlex.split(command)
     credentials = args[args.index("-u") + 1]
@@ -136,3 +136,76 @@ def test_webhook_retries_section_matches_what_anymail_answers(webhook_client, we
     retry_after = re.search(r"\*\*429\*\*, with `Retry-After: (\d+)`", README).group(1)
     assert response.status_code == 429
     assert response["Retry-After"] == retry_after
+
+
+def test_batch_sending_snippet_is_one_call_with_a_version_each(settings):
+    """The README's batch send, against the fake Brevo API."""
+    from anymail.conformance.brevo.profile import API_KEY, brevo_error
+    from anymail.conformance.brevo.profile import answer as brevo_answer
+    from anymail.message import AnymailMessage
+    from anymail_conformance.fake_server import FakeESPServer
+
+    block = block_with("python", "message.merge_metadata")
+    with FakeESPServer(lambda request: brevo_error(request) or brevo_answer(request.json())) as api:
+        settings.EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend"
+        settings.ANYMAIL = {"BREVO_API_KEY": API_KEY, "BREVO_API_URL": f"{api.url}/v3/"}
+        settings.DEFAULT_FROM_EMAIL = "shop@example.com"
+        namespace = {"AnymailMessage": AnymailMessage}
+        exec(block, namespace)  # noqa: S102
+        [request] = api.requests
+    body = request.json()
+    assert [version["to"][0]["email"] for version in body["messageVersions"]] == [
+        "alice@example.com",
+        "bob@example.com",
+    ]
+    assert body["messageVersions"][1]["params"] == {
+        "ship_date": "May 15",
+        "name": "Bob",
+        "order_no": "54321",
+    }
+    status = namespace["message"].anymail_status
+    assert status.recipients["bob@example.com"].message_id != (
+        status.recipients["alice@example.com"].message_id
+    )
+
+
+def test_migrating_table_names_what_this_package_provides():
+    """Every Brevo name the "Migrating from SendinBlue" table gives exists."""
+    from django.urls import reverse
+
+    from anymail.backends.brevo import EmailBackend
+    from anymail.webhooks.brevo import BrevoInboundWebhookView, BrevoTrackingWebhookView
+
+    section = README.split("## Migrating from SendinBlue")[1].split("\n## ")[0]
+    for name in (
+        "`anymail.backends.brevo.EmailBackend`",
+        "`anymail.webhooks.brevo.BrevoTrackingWebhookView`",
+        "`BrevoInboundWebhookView`",
+        "`BREVO_API_KEY`, `BREVO_API_URL`, `BREVO_SEND_DEFAULTS`",
+        '`"Brevo"`',
+    ):
+        assert name in section, name
+    assert EmailBackend.esp_name == "Brevo"
+    assert BrevoTrackingWebhookView.esp_name == BrevoInboundWebhookView.esp_name == "Brevo"
+    assert reverse("anymail:brevo_tracking_webhook") == "/anymail/brevo/tracking/"
+    assert reverse("anymail:brevo_inbound_webhook") == "/anymail/brevo/inbound/"
+    assert "`/anymail/brevo/tracking/` (`anymail:brevo_tracking_webhook`)" in section
+    from anymail.esps.brevo import ESP
+
+    assert {s.removeprefix("BREVO_") for s in ESP.settings} == {
+        "API_KEY",
+        "API_URL",
+        "SEND_DEFAULTS",
+    }
+
+
+def test_inbound_webhook_creation_is_brevos_documented_request():
+    """The README's curl creates an inbound webhook as Brevo's page shows, for this URL."""
+    block = block_with("console", "inboundEmailProcessed")
+    command = block[block.index("$ curl ") + 2 :].replace("\\\n", " ")
+    args = shlex.split(command)
+    body = json.loads(args[args.index("--data") + 1])
+    assert body["type"] == "inbound"
+    assert body["events"] == ["inboundEmailProcessed"]
+    assert body["url"].endswith("@yoursite.example.com/anymail/brevo/inbound/")
+    assert "https://api.brevo.com/v3/webhooks" in args

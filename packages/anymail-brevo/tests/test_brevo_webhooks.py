@@ -1,25 +1,24 @@
-"""SendinBlue's tracking webhook through the real URLs: every conformance fixture,
+"""Brevo's tracking webhook through the real URLs: every conformance fixture,
 batches, payloads that aren't Brevo transactional events, and the pure converter."""
 
 import json
 
 import pytest
-from django.test import Client
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
-from anymail.conformance.sendinblue.profile import PROFILE
-from anymail.esps.sendinblue import ESP
+from anymail.conformance.brevo.profile import PROFILE
+from anymail.esps.brevo import ESP
 from anymail.signals import tracking
-from anymail.webhooks.sendinblue import SendinBlueTrackingWebhookView, tracking_events
+from anymail.webhooks.brevo import BrevoTrackingWebhookView, tracking_events
 from anymail_conformance import WebhookFixtureTests, load_fixtures
 
 FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
-URL = "anymail:sendinblue_tracking_webhook"
-URL_PATH = "/anymail/sendinblue/tracking/"
+URL = "anymail:brevo_tracking_webhook"
+URL_PATH = "/anymail/brevo/tracking/"
 
 
-class TestSendinBlueFixtures(WebhookFixtureTests):
-    esp_id = "sendinblue"
+class TestBrevoFixtures(WebhookFixtureTests):
+    esp_id = "brevo"
 
 
 def load(name):
@@ -39,22 +38,29 @@ def test_esp_event_is_the_raw_event(webhook_client, webhook_secret):
     payload = load("hard_bounce")
     _response, [signal] = webhook_client.post(URL, payload)
     assert signal.event.esp_event == payload
-    assert signal.esp_name == "SendinBlue"
+    assert signal.esp_name == "Brevo"
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type"),
-    [
-        ({"id": 1, "email": "a@example.com", "items": []}, "application/json"),
-        ([{"email": "a@example.com"}], "application/json"),
-    ],
+    "body",
+    [{"id": 1, "email": "a@example.com", "contact_id": 8}, [{"email": "a@example.com"}]],
 )
-def test_not_a_transactional_event_gets_a_400_that_says_so(
-    webhook_client, webhook_secret, body, content_type
-):
-    response, signals = webhook_client.post(URL, body, content_type)
+def test_not_a_transactional_event_gets_a_400_that_says_so(webhook_client, webhook_secret, body):
+    response, signals = webhook_client.post(URL, body)
     assert response.status_code == 400
-    assert b"transactional webhook" in response.content
+    assert b"not a Brevo transactional webhook event" in response.content
+    assert signals == []
+
+
+def test_an_inbound_post_at_the_tracking_url_gets_a_400_naming_the_inbound_url(
+    webhook_client, webhook_secret
+):
+    response, signals = webhook_client.post(
+        URL, FIXTURES["inbound_published_sample"].data["request"]["json"]
+    )
+    assert response.status_code == 400
+    assert b"inbound parsing post" in response.content
+    assert b"/anymail/brevo/inbound/" in response.content
     assert signals == []
 
 
@@ -110,7 +116,7 @@ def test_deeply_nested_json_is_a_value_error(rf, webhook_secret):
     ValueError (a malformed body, 400), not a fault on our side."""
     request = rf.post(URL_PATH, b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
     with pytest.raises(ValueError, match="nested"):
-        SendinBlueTrackingWebhookView().read_payload(request)
+        BrevoTrackingWebhookView().read_payload(request)
 
 
 # --- webhook retries: Brevo retries only a 429 (or no answer)
@@ -176,11 +182,9 @@ def test_brevo_events_get_a_stable_digest_event_id(webhook_client, webhook_secre
     assert first.event.event_id != second.event.event_id
 
 
-def test_there_is_no_inbound_route(webhook_secret):
-    with pytest.raises(NoReverseMatch):
-        reverse("anymail:sendinblue_inbound_webhook")
-    response = Client().post("/anymail/sendinblue/inbound/", b"{}", content_type="application/json")
-    assert response.status_code == 404
+def test_the_webhook_urls():
+    assert reverse("anymail:brevo_tracking_webhook") == "/anymail/brevo/tracking/"
+    assert reverse("anymail:brevo_inbound_webhook") == "/anymail/brevo/inbound/"
 
 
 # --- the pure converter

@@ -1,40 +1,64 @@
-"""Anymail's SendinBlue (Brevo) backend: sends through Brevo's v3 transactional email API.
+"""Anymail's Brevo backend: sends through Brevo's v3 transactional email API.
 
-Every message is one JSON post to ``<SENDINBLUE_API_URL>smtp/email``, authenticated
-with the ``api-key`` header (Brevo API reference, "Send a transactional email":
-https://developers.brevo.com/reference/sendtransacemail).
+Every message is one JSON post to ``<BREVO_API_URL>smtp/email``, authenticated with
+the ``api-key`` header (Brevo API reference, "Send a transactional email":
+https://developers.brevo.com/reference/sendtransacemail). A batch send (a message
+with ``merge_data`` or ``merge_metadata``) is still one post: one entry of Brevo's
+``messageVersions`` per "to" recipient.
+
+Brevo was called SendinBlue until 2023: a ``SENDINBLUE_*`` setting is still read,
+with a deprecation warning that names its new name, when the ``BREVO_*`` one isn't
+set (a site that changed only its backend path keeps working).
 """
 
 from __future__ import annotations
 
 import mimetypes
+import warnings
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import requests
+from django.conf import settings
 from django.core.mail import EmailMessage
 
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
-from anymail.backends.message_data import MessageData
-from anymail.esps.sendinblue import ESP
+from anymail.backends.message_data import DEFAULTABLE_ATTRIBUTES, MessageData
+from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
 from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailDeprecationWarning,
     AnymailRequestsAPIError,
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting
+from anymail.utils import UNSET, Attachment, EmailAddress, get_anymail_setting
 
-__all__ = ["ALLOWED_ATTACHMENT_EXTENSIONS", "DEFAULT_API_URL", "EmailBackend", "SendinBluePayload"]
+__all__ = [
+    "ALLOWED_ATTACHMENT_EXTENSIONS",
+    "DEFAULT_API_URL",
+    "MAX_MESSAGE_VERSIONS",
+    "BrevoPayload",
+    "EmailBackend",
+    "brevo_setting",
+    "warn_renamed",
+]
 
-#: Brevo's current API host. Anymail 6.0's default, "https://api.sendinblue.com/v3/",
-#: still answers and still works when set in SENDINBLUE_API_URL.
+#: Brevo's API host. (Anymail 6.0's default, "https://api.sendinblue.com/v3/", is
+#: Brevo's old host, which still answers and still works when set in BREVO_API_URL.)
 DEFAULT_API_URL = "https://api.brevo.com/v3/"
 
 #: The header that carries metadata (a JSON object); Brevo returns it in webhooks.
 METADATA_HEADER = "X-Mailin-custom"
+
+#: The most message versions Brevo takes in one call ("Send up to 1000 email messages
+#: in one API call": https://developers.brevo.com/docs/batch-send-transactional-emails).
+#: A batch send makes one version per "to" recipient.
+MAX_MESSAGE_VERSIONS = 1000
 
 #: Attachment filename extensions Brevo accepts: Brevo reads an attachment's type from
 #: its name (the API has no content-type field). Published in the API reference's
@@ -50,6 +74,94 @@ ALLOWED_ATTACHMENT_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 
+_MISSING: Any = object()
+
+#: The deprecation warnings about SendinBlue's names given so far: each is given once
+#: per process (as anymail-base warns once about a feature an ESP doesn't declare).
+_warned: set[str] = set()
+
+
+def warn_renamed(message: str, stacklevel: int = 2) -> None:
+    """An AnymailDeprecationWarning about one of SendinBlue's names (``message``
+    begins "SendinBlue is now Brevo:" and says what to change), once per process."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    warnings.warn(message, AnymailDeprecationWarning, stacklevel=stacklevel + 1)
+
+
+# ---------------------------------------------------------------------------
+# Settings: BREVO_*, and the former SENDINBLUE_* names
+
+
+def brevo_setting(
+    name: str,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    default: Any = UNSET,
+    allow_bare: bool = False,
+) -> Any:
+    """A Brevo setting: the backend option ``name`` (a ``get_connection()`` keyword or
+    a ``MAILERS`` ``OPTIONS`` key), else ``BREVO_<NAME>`` (in the ``ANYMAIL`` dict, as
+    ``ANYMAIL_BREVO_<NAME>``, or bare with ``allow_bare``), else the same setting under
+    Brevo's former name, ``SENDINBLUE_<NAME>``, with an AnymailDeprecationWarning that
+    says what to rename it. Missing everywhere: ``default``, or (with no default) the
+    AnymailConfigurationError that names every place ``BREVO_<NAME>`` may be given."""
+    return lookup_setting(name, kwargs=kwargs, default=default, allow_bare=allow_bare)[0]
+
+
+def lookup_setting(
+    name: str,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    default: Any = UNSET,
+    allow_bare: bool = False,
+) -> tuple[Any, str]:
+    """:func:`brevo_setting`, and the name of the setting the value came from."""
+    current = f"{ESP.id}_{name}".upper()
+    given = f"the backend option {name!r}" if kwargs is not None and name in kwargs else current
+    value = get_anymail_setting(
+        name, esp_name=ESP.id, kwargs=kwargs, default=_MISSING, allow_bare=allow_bare
+    )
+    legacy = _legacy_setting(name, allow_bare=allow_bare)
+    if value is not _MISSING:
+        # (A bare SENDINBLUE_API_KEY may be another app's setting: not ours to remove.)
+        if legacy is not None and legacy[0].startswith("ANYMAIL"):
+            spelling = legacy[0]
+            warn_renamed(
+                f"SendinBlue is now Brevo: {spelling} is ignored, because {given} is set. "
+                f"Remove {spelling} from your settings.",
+                stacklevel=4,
+            )
+        return value, current
+    if legacy is not None:
+        spelling, replacement, value = legacy
+        warn_renamed(
+            f"SendinBlue is now Brevo: the setting {spelling} is deprecated. "
+            f"Rename it {replacement} (same value).",
+            stacklevel=4,
+        )
+        return value, f"{LEGACY_SETTINGS_PREFIX}_{name}".upper()
+    # Not set under either name: the default, or the error naming the BREVO_ setting.
+    return get_anymail_setting(
+        name, esp_name=ESP.id, default=default, allow_bare=allow_bare
+    ), current
+
+
+def _legacy_setting(name: str, *, allow_bare: bool) -> tuple[str, str, Any] | None:
+    """(where it is set, what to rename it, its value) for ``SENDINBLUE_<NAME>``,
+    looked up where get_anymail_setting looks, in the same order; None if unset."""
+    legacy = f"{LEGACY_SETTINGS_PREFIX}_{name}".upper()
+    current = f"{ESP.id}_{name}".upper()
+    anymail_settings = getattr(settings, "ANYMAIL", None) or {}
+    if isinstance(anymail_settings, Mapping) and legacy in anymail_settings:
+        return f'ANYMAIL["{legacy}"]', f'ANYMAIL["{current}"]', anymail_settings[legacy]
+    if hasattr(settings, f"ANYMAIL_{legacy}"):
+        return f"ANYMAIL_{legacy}", f"ANYMAIL_{current}", getattr(settings, f"ANYMAIL_{legacy}")
+    if allow_bare and hasattr(settings, legacy):
+        return legacy, current, getattr(settings, legacy)
+    return None
+
 
 def _extension(filename: str) -> str:
     """The filename's extension, lowercase, without the dot ("" for none)."""
@@ -57,7 +169,11 @@ def _extension(filename: str) -> str:
     return extension.lower() if dot and stem else ""
 
 
-class SendinBluePayload(RequestsPayload):
+# ---------------------------------------------------------------------------
+# Payload
+
+
+class BrevoPayload(RequestsPayload):
     """A message as the JSON body of Brevo's ``smtp/email`` call (``self.body``)."""
 
     backend: EmailBackend
@@ -67,8 +183,14 @@ class SendinBluePayload(RequestsPayload):
     ) -> None:
         self.defaults = defaults
         self.all_recipients: list[EmailAddress] = []
+        self.to_recipients: list[EmailAddress] = []
+        #: a batch send's "to" recipients, one per message version, in order
+        self.version_recipients: list[EmailAddress] = []
         self.extra_headers: dict[str, str] = {}
         self.metadata: dict[str, Any] | None = None
+        self.merge_metadata: dict[str, dict[str, Any]] | None = None
+        self.merge_data: dict[str, dict[str, Any]] | None = None
+        self.merge_global_data: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
         super().__init__(message, defaults, backend)
         self.headers["api-key"] = backend.api_key
@@ -86,6 +208,12 @@ class SendinBluePayload(RequestsPayload):
     def serialize_data(self) -> str:
         return self.serialize_json(self.body)
 
+    @property
+    def is_batch(self) -> bool:
+        """Whether each "to" recipient gets their own message (merge_data or
+        merge_metadata is set, even to {}), as one of Brevo's message versions."""
+        return self.data.is_batch and bool(self.to_recipients)
+
     def finish(self) -> None:
         if "inline_images" in self.degraded_features:
             self.send_inline_images_as_attachments()
@@ -100,7 +228,53 @@ class SendinBluePayload(RequestsPayload):
             headers[METADATA_HEADER] = self.serialize_json(self.metadata, "metadata")
         if headers:
             self.body["headers"] = headers
+        if self.merge_global_data is not None:
+            self.body["params"] = self.merge_global_data
+        if self.is_batch:
+            self.add_message_versions()
         self.body.update(self.extra)
+
+    def add_message_versions(self) -> None:
+        """A batch send: Brevo's ``messageVersions``, one per "to" recipient (who sees
+        only their own address), each with that recipient's merge data (on top of
+        the global data) and, with merge_metadata, their own X-Mailin-custom (on top
+        of the message's metadata). cc, bcc and everything else are the message's,
+        shared by every version."""
+        count = len(self.to_recipients)
+        if count > MAX_MESSAGE_VERSIONS:
+            # No way to send less (IGNORE_UNSUPPORTED_FEATURES can't help): refuse.
+            raise AnymailUnsupportedFeature(
+                f"Brevo sends at most {MAX_MESSAGE_VERSIONS} message versions in one call, "
+                f"and a batch send (merge_data or merge_metadata) needs one per 'to' "
+                f"recipient: this message has {count}. Send it as several messages of at "
+                f"most {MAX_MESSAGE_VERSIONS} 'to' recipients each.",
+                feature=(
+                    Feature.MERGE_DATA if self.merge_data is not None else Feature.MERGE_METADATA
+                ).value,
+                email_message=self.message,
+                backend=self.backend,
+            )
+        merge_data = _by_recipient(self.merge_data)
+        merge_metadata = _by_recipient(self.merge_metadata)
+        versions = []
+        for email, entry in zip(self.to_recipients, self.body.pop("to"), strict=True):
+            version: dict[str, Any] = {"to": [entry]}
+            key = email.addr_spec.strip().lower()
+            if self.merge_data is not None:
+                # The global data too: Brevo's reference doesn't say a version's params
+                # are merged with the message's, so each version carries them all.
+                params = {**(self.merge_global_data or {}), **merge_data.get(key, {})}
+                if params:
+                    version["params"] = params
+            if self.merge_metadata is not None:
+                metadata = {**(self.metadata or {}), **merge_metadata.get(key, {})}
+                if metadata:
+                    version["headers"] = {
+                        METADATA_HEADER: self.serialize_json(metadata, "merge_metadata")
+                    }
+            versions.append(version)
+        self.body["messageVersions"] = versions
+        self.version_recipients = list(self.to_recipients)
 
     # --- the set_* methods the base payload calls ---
 
@@ -110,6 +284,8 @@ class SendinBluePayload(RequestsPayload):
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         self.body[recipient_type] = [self.address(email) for email in emails]
         self.all_recipients += emails
+        if recipient_type == "to":
+            self.to_recipients = list(emails)
 
     def set_subject(self, subject: str) -> None:
         self.body["subject"] = subject
@@ -132,7 +308,7 @@ class SendinBluePayload(RequestsPayload):
         if not attachment.name:
             self.unsupported_feature(
                 Feature.ATTACHMENTS,
-                "SendinBlue needs a filename for every attachment, and reads the attachment's "
+                "Brevo needs a filename for every attachment, and reads the attachment's "
                 'type from its extension (use message.attach("report.pdf", ...))',
             )
             return
@@ -143,9 +319,16 @@ class SendinBluePayload(RequestsPayload):
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
 
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        # Written per message version (add_message_versions).
+        self.merge_metadata = merge_metadata
+
+    def set_send_at(self, send_at: datetime) -> None:
+        # Brevo's format, "YYYY-MM-DDTHH:mm:ss.SSSZ", in UTC.
+        scheduled = send_at.astimezone(UTC).isoformat(timespec="milliseconds")
+        self.body["scheduledAt"] = scheduled.replace("+00:00", "Z")
+
     def set_tags(self, tags: list[str]) -> None:
-        # tags=MAX_ONE: the declaration leaves one tag. Brevo's "tags" field is the
-        # current API's form of 6.0's X-Mailin-tag header; webhooks return it as "tags".
         self.body["tags"] = list(tags)
 
     def set_template_id(self, template_id: str) -> None:
@@ -155,7 +338,7 @@ class SendinBluePayload(RequestsPayload):
             numeric_id = -1
         if numeric_id < 0:
             raise AnymailSerializationError(
-                f"SendinBlue's template_id must be the template's numeric ID (like 3), not "
+                f"Brevo's template_id must be the template's numeric ID (like 3), not "
                 f"{template_id!r}: Brevo identifies stored templates by number.",
                 field="template_id",
                 email_message=self.message,
@@ -163,8 +346,12 @@ class SendinBluePayload(RequestsPayload):
             )
         self.body["templateId"] = numeric_id
 
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        # Written per message version (add_message_versions).
+        self.merge_data = merge_data
+
     def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.body["params"] = merge_global_data
+        self.merge_global_data = merge_global_data
 
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         # Merged into the JSON body last (finish), replacing anything Anymail set.
@@ -213,7 +400,7 @@ class SendinBluePayload(RequestsPayload):
         if overridden:
             names = sorted({fields[key] for key in overridden})
             self.template_limit(
-                "a SendinBlue template brings its own From address, subject and body, so "
+                "a Brevo template brings its own From address, subject and body, so "
                 f"{' and '.join(names)} must be None (set message.from_email = None, "
                 "subject=None and body=None)"
             )
@@ -227,7 +414,7 @@ class SendinBluePayload(RequestsPayload):
         ]
         if named:
             self.template_limit(
-                "SendinBlue doesn't allow display names in recipient or reply-to addresses "
+                "Brevo doesn't allow display names in recipient or reply-to addresses "
                 f"when sending with a template: use bare addresses instead of {named!r}"
             )
             for key in ("to", "cc", "bcc"):
@@ -250,27 +437,54 @@ class SendinBluePayload(RequestsPayload):
         )
 
 
+def _by_recipient(per_recipient: Mapping[str, Any] | None) -> dict[str, Any]:
+    """merge_data / merge_metadata keyed as the base payload matches recipients
+    (stripped, lowercase)."""
+    return {str(key).strip().lower(): value for key, value in (per_recipient or {}).items()}
+
+
+# ---------------------------------------------------------------------------
+# Backend
+
+
 class EmailBackend(AnymailRequestsBackend):
-    """Brevo's (SendinBlue's) v3 transactional email API, as a Django email backend."""
+    """Brevo's v3 transactional email API, as a Django email backend."""
 
     esp = ESP
-    payload_class = SendinBluePayload
+    payload_class = BrevoPayload
     default_api_url = DEFAULT_API_URL
     secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
-        self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
-        super().__init__(**kwargs)
+        self.api_key: str = brevo_setting("api_key", kwargs=kwargs, allow_bare=True)
+        api_url = brevo_setting("api_url", kwargs=kwargs, default=DEFAULT_API_URL)
+        super().__init__(api_url=api_url, **kwargs)
+
+    def _combined_send_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """SEND_DEFAULTS with BREVO_SEND_DEFAULTS (or the former, deprecated
+        SENDINBLUE_SEND_DEFAULTS) on top: ESP-specific values replace, not merge."""
+        general = get_anymail_setting("send_defaults", kwargs=kwargs, default={}) or {}
+        specific, specific_setting = lookup_setting("send_defaults", default={})
+        combined: dict[str, Any] = {}
+        for source, setting in ((general, "SEND_DEFAULTS"), (specific or {}, specific_setting)):
+            if not isinstance(source, Mapping):
+                raise AnymailConfigurationError(f"ANYMAIL {setting} must be a dict.")
+            unknown = set(source) - DEFAULTABLE_ATTRIBUTES
+            if unknown:
+                raise AnymailConfigurationError(
+                    f"ANYMAIL {setting} has unknown key(s) {sorted(unknown)}; "
+                    f"send defaults can set {sorted(DEFAULTABLE_ATTRIBUTES)}."
+                )
+            combined.update(source)
+        return combined
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
-        """Say which documented SendinBlue rule the message breaks, when it breaks one.
+        """Say which documented Brevo rule the message breaks, when it breaks one.
         (Brevo's own error, its {"code", "message"} body, follows in the exception.)"""
-        assert isinstance(payload, SendinBluePayload)
+        assert isinstance(payload, BrevoPayload)
         if response.status_code == 401:
             return (
-                "SendinBlue refused the API key: SENDINBLUE_API_KEY must be a v3 API key "
+                "Brevo refused the API key: BREVO_API_KEY must be a v3 API key "
                 "(Brevo: SMTP & API > API Keys), not an SMTP key or a v2 key."
             )
         if response.status_code >= 500:
@@ -279,7 +493,7 @@ class EmailBackend(AnymailRequestsBackend):
         body = payload.body
         if "templateId" not in body and not body.get("htmlContent"):
             hints.append(
-                "SendinBlue requires an HTML body unless you send with a template_id: "
+                "Brevo requires an HTML body unless you send with a template_id: "
                 'add one with message.attach_alternative("<p>...</p>", "text/html").'
             )
         unlisted = [
@@ -289,7 +503,7 @@ class EmailBackend(AnymailRequestsBackend):
         ]
         if unlisted:
             hints.append(
-                f"SendinBlue reads an attachment's type from its filename extension, and "
+                f"Brevo reads an attachment's type from its filename extension, and "
                 f"{unlisted!r} do not end in one Brevo lists as allowed (pdf, txt, png, ...)."
             )
         return " ".join(hints) or None
@@ -297,25 +511,40 @@ class EmailBackend(AnymailRequestsBackend):
     def parse_recipient_status(
         self, response: Any, payload: BasePayload, message: EmailMessage
     ) -> dict[str, AnymailRecipientStatus]:
-        assert isinstance(payload, SendinBluePayload)
+        """Brevo only queues the message: each recipient's fate arrives by webhook.
+
+        A message gets Brevo's ``messageId``; a batch send, its ``messageIds``, one per
+        message version in order, so each "to" recipient gets their own id (cc and bcc,
+        copied on every version, get None)."""
+        assert isinstance(payload, BrevoPayload)
         parsed = self.deserialize_json_response(response, payload, message)
-        message_id = parsed.get("messageId") if isinstance(parsed, dict) else None
-        if message_id is None and isinstance(parsed, dict):
-            # Sent with messageVersions (through esp_extra): one id per version.
-            ids = parsed.get("messageIds")
-            if isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids):
-                message_id = ids[0] if len(ids) == 1 else None
-                if message_id is None:
-                    status = AnymailRecipientStatus(message_id=None, status="queued")
-                    return {email.addr_spec: status for email in payload.all_recipients}
-        if not isinstance(message_id, str) or not message_id:
+        parsed = parsed if isinstance(parsed, dict) else {}
+        message_id = parsed.get("messageId")
+        ids = parsed.get("messageIds")
+        if not (isinstance(message_id, str) and message_id) and not (
+            isinstance(ids, list) and ids and all(isinstance(i, str) and i for i in ids)
+        ):
             raise AnymailRequestsAPIError(
-                "Invalid SendinBlue API response format: no messageId",
+                "Invalid Brevo API response format: no messageId",
                 email_message=message,
                 payload=payload,
                 response=response,
                 backend=self,
             )
-        # Brevo only queues the message: each recipient's fate arrives by webhook.
-        status = AnymailRecipientStatus(message_id=message_id, status="queued")
-        return {email.addr_spec: status for email in payload.all_recipients}
+        if isinstance(message_id, str) and message_id:
+            status = AnymailRecipientStatus(message_id=message_id, status="queued")
+            return {email.addr_spec: status for email in payload.all_recipients}
+        assert isinstance(ids, list)
+        versions = payload.version_recipients
+        statuses = {
+            email.addr_spec: AnymailRecipientStatus(
+                message_id=ids[0] if len(ids) == 1 else None, status="queued"
+            )
+            for email in payload.all_recipients
+        }
+        if len(ids) == len(versions):
+            for email, version_id in zip(versions, ids, strict=True):
+                statuses[email.addr_spec] = AnymailRecipientStatus(
+                    message_id=version_id, status="queued"
+                )
+        return statuses

@@ -1,12 +1,14 @@
-"""How Anymail finds SendinBlue (now named Brevo): the ``anymail.esps`` entry point
+"""How Anymail finds Brevo (formerly SendinBlue): the ``anymail.esps`` entry point
 points here.
 
-This module imports only anymail-base: the backend and webhook view are named by
+This module imports only anymail-base: the backend and webhook views are named by
 dotted path and imported when they are first used.
 
-Anymail keeps the name "SendinBlue" in code (the id ``sendinblue``, the settings,
-the backend path and the webhook URL), as Anymail 6.0 did, so existing sites keep
-working after Brevo's rename.
+SendinBlue renamed itself Brevo in 2023. This package uses the new name throughout
+(the id ``brevo``, ``BREVO_*`` settings, ``anymail.backends.brevo.EmailBackend``,
+``/anymail/brevo/tracking/``). The ``anymail-sendinblue`` package keeps Anymail
+6.0's SendinBlue names working, with deprecation warnings; the backend here also
+reads a ``SENDINBLUE_*`` setting when its ``BREVO_*`` one isn't set.
 """
 
 from __future__ import annotations
@@ -14,25 +16,31 @@ from __future__ import annotations
 from anymail.features import EventType, FeatureSupport, Support
 from anymail.registry import EspDescription
 
-__all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
+__all__ = ["ESP", "EVENT_TYPES", "FEATURES", "LEGACY_SETTINGS_PREFIX"]
 
-#: SendinBlue's feature support (Anymail 6.0 docs, section 1.5.7, on Brevo's v3
-#: ``smtp/email`` API).
+#: The settings prefix of Brevo's former name: ``SENDINBLUE_API_KEY`` and the others
+#: still work, with a deprecation warning, where no ``BREVO_*`` setting is given.
+LEGACY_SETTINGS_PREFIX = "sendinblue"
+
+#: Brevo's feature support, on its v3 ``smtp/email`` API
+#: (https://developers.brevo.com/reference/sendtransacemail).
 FEATURES = FeatureSupport(
-    # No envelope sender, scheduling or per-message tracking options in the 6.0 docs.
+    # No envelope sender and no per-message tracking options in Brevo's API.
     envelope_sender=Support.NO,
     # A JSON object in the X-Mailin-custom header, returned by the tracking webhook.
     metadata=Support.YES,
-    # No batch sending: every "to" recipient sees the same message.
-    merge_metadata=Support.NO,
-    send_at=Support.NO,
-    # One tag per message (6.0: "Single tag").
-    tags=Support.MAX_ONE,
+    # Each "to" recipient's own X-Mailin-custom, in its message version.
+    merge_metadata=Support.YES,
+    # "scheduledAt" (at most 72 hours ahead, Brevo says).
+    send_at=Support.YES,
+    # "tags": a list.
+    tags=Support.YES,
     track_clicks=Support.NO,
     track_opens=Support.NO,
-    # Stored templates by numeric id, filled with merge_global_data ("params").
+    # Stored templates by numeric id, filled with "params".
     template_id=Support.YES,
-    merge_data=Support.NO,
+    # Batch sending: one "messageVersions" entry per "to" recipient, in one call.
+    merge_data=Support.YES,
     merge_global_data=Support.YES,
     # "sender" and "replyTo" are single objects.
     from_email=Support.MAX_ONE,
@@ -40,17 +48,17 @@ FEATURES = FeatureSupport(
     # Only htmlContent and textContent.
     alternatives=Support.NO,
     attachments=Support.YES,
-    # The API has no Content-ID for attachments (6.0: "doesn't support inline images,
-    # at all"); with IGNORE_UNSUPPORTED_FEATURES they go as ordinary attachments.
+    # The API has no Content-ID for attachments; with IGNORE_UNSUPPORTED_FEATURES
+    # inline images go as ordinary attachments.
     inline_images=Support.NO,
     headers=Support.YES,
     # "to" is both the recipients and the To header.
     spoofed_to=Support.NO,
 )
 
-#: The normalized event types SendinBlue's transactional webhook reports. (The 6.0
-#: docs also list "subscribed", adding that it "should never occur for transactional
-#: email": Brevo's transactional webhook has no such event, so it isn't declared.)
+#: The normalized event types Brevo's transactional webhook reports. (The Anymail
+#: 6.0 docs also list "subscribed", adding that it "should never occur for
+#: transactional email": Brevo's transactional webhook has no such event.)
 EVENT_TYPES = frozenset(
     {
         EventType.QUEUED,
@@ -67,17 +75,19 @@ EVENT_TYPES = frozenset(
 )
 
 ESP = EspDescription(
-    id="sendinblue",
-    name="SendinBlue",
+    id="brevo",
+    name="Brevo",
     features=FEATURES,
     event_types=EVENT_TYPES,
-    # Only the tracking route: SendinBlue has no inbound webhook (6.0 docs).
-    inbound=False,
-    required_settings=("SENDINBLUE_API_KEY",),
+    # The transactional webhook (tracking/) and the inbound parsing webhook (inbound/).
+    inbound=True,
+    # Either name will do: SENDINBLUE_API_KEY is read (with a deprecation warning)
+    # when BREVO_API_KEY isn't set.
+    required_settings=(("BREVO_API_KEY", "SENDINBLUE_API_KEY"),),
     settings=(
-        "SENDINBLUE_API_KEY",
-        "SENDINBLUE_API_URL",
-        "SENDINBLUE_SEND_DEFAULTS",
+        "BREVO_API_KEY",
+        "BREVO_API_URL",
+        "BREVO_SEND_DEFAULTS",
     ),
     # Brevo retries a webhook post only when the answer is 429 (or there is none):
     # every other 4xx and every 5xx discards it. So a fault on our side answers 429.
@@ -87,5 +97,5 @@ ESP = EspDescription(
     # server doesn't answer, and for queueing on Brevo's side.
     webhook_retry_window=24 * 3600,
     webhook_retry_docs="https://developers.brevo.com/docs/retry-mechanism",
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sendinblue#readme",
+    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-brevo#readme",
 )

@@ -1,38 +1,65 @@
-"""SendinBlue's (Brevo's) transactional webhook, as an Anymail tracking webhook view.
+"""Brevo's transactional and inbound parsing webhooks, as Anymail webhook views.
 
-Brevo posts one JSON object per event, or (for a webhook created with
-``"batched": true``) a JSON array of them. The format is documented at
-https://developers.brevo.com/docs/transactional-webhooks. Brevo doesn't sign its
-webhooks: authenticate them with Anymail's ``WEBHOOK_SECRET`` basic auth, which
-Brevo sends when it is in the webhook URL (``https://user:pass@host/...``).
+Tracking: Brevo's transactional webhook posts one JSON object per event, or (for a
+webhook created with ``"batched": true``) a JSON array of them
+(https://developers.brevo.com/docs/transactional-webhooks).
+
+Inbound: Brevo's inbound parsing webhook posts ``{"items": [...]}``, one item per
+received email, already parsed: headers, bodies, Brevo's Markdown extraction of the
+reply, and each attachment's name, type and download token (not its content)
+(https://developers.brevo.com/docs/inbound-parse-webhooks). An attachment's content
+is downloaded from Brevo's API the first time it is read.
+
+Brevo signs neither: authenticate them with Anymail's ``WEBHOOK_SECRET`` basic auth,
+which Brevo sends when it is in the webhook URL (``https://user:pass@host/...``).
 
 Brevo retries a post only when the answer is 429 or there is none
 (https://developers.brevo.com/docs/retry-mechanism): the ESP description declares
 429 as the answer to a fault on our side, and every malformed payload must raise
 ValueError (answered 400, which Brevo doesn't retry).
-
-SendinBlue has no inbound webhook in Anymail (6.0 docs): only the tracking route.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from email import policy as email_policy
 from typing import Any
+from urllib.parse import quote
 
+import requests
+from django.conf import settings
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 
-from anymail.esps.sendinblue import ESP
-from anymail.events import AnymailTrackingEvent
+from anymail.backends.base_requests import DEFAULT_TIMEOUT, user_agent, validate_timeout
+from anymail.backends.brevo import DEFAULT_API_URL, brevo_setting
+from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
+from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.features import EventType, RejectReason
-from anymail.webhooks.base import AnymailBaseWebhookView, AnymailTrackingWebhookView
+from anymail.inbound import AnymailInboundMessage
+from anymail.utils import EmailAddress, get_anymail_setting
+from anymail.webhooks.base import (
+    AnymailBaseWebhookView,
+    AnymailInboundWebhookView,
+    AnymailTrackingWebhookView,
+)
+from anymail.webhooks.readers import MalformedPayload, list_of, mapping, optional_text, text
 
 __all__ = [
     "EVENT_TYPE_MAP",
     "REJECT_REASON_MAP",
-    "SendinBlueTrackingWebhookView",
+    "BrevoInboundAttachment",
+    "BrevoInboundWebhookView",
+    "BrevoTrackingWebhookView",
+    "download_inbound_attachment",
+    "inbound_events",
     "tracking_events",
 ]
 
@@ -89,13 +116,13 @@ def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     Raises ValueError for anything else (the view answers 400)."""
     items = payload if isinstance(payload, list) else [payload]
     if not items:
-        raise ValueError("SendinBlue webhook post has no events")
+        raise ValueError("Brevo webhook post has no events")
     return [tracking_event(item) for item in items]
 
 
 def tracking_event(data: Any) -> AnymailTrackingEvent:
     if not isinstance(data, Mapping) or not isinstance(data.get("event"), str):
-        raise ValueError("a SendinBlue webhook event is a JSON object with an 'event' field")
+        raise ValueError("a Brevo webhook event is a JSON object with an 'event' field")
     brevo_event = data["event"]
     return AnymailTrackingEvent(
         event_type=EVENT_TYPE_MAP.get(brevo_event, EventType.UNKNOWN),
@@ -126,14 +153,14 @@ def event_timestamp(data: Mapping[str, Any]) -> datetime | None:
         if value is None or value == "":
             continue
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"SendinBlue webhook {field} is not a timestamp: {value!r}")
+            raise ValueError(f"Brevo webhook {field} is not a timestamp: {value!r}")
         try:
             seconds = float(value)
             if field == "ts_epoch" and abs(seconds) > _MILLISECONDS_FROM:
                 seconds /= 1000
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError) as err:  # infinite, or no such year
-            raise ValueError(f"SendinBlue webhook {field} is out of range: {value!r}") from err
+            raise ValueError(f"Brevo webhook {field} is out of range: {value!r}") from err
     return None
 
 
@@ -181,7 +208,7 @@ def event_tags(data: Mapping[str, Any]) -> list[str]:
     if isinstance(tags, str):
         return [tags]
     if not isinstance(tags, list):
-        raise ValueError(f"SendinBlue webhook tags are not a list: {tags!r}")
+        raise ValueError(f"Brevo webhook tags are not a list: {tags!r}")
     return [str(tag) for tag in tags if isinstance(tag, str | int | float) and tag != ""]
 
 
@@ -193,40 +220,350 @@ def _text(value: Any, field: str) -> str | None:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise ValueError(f"SendinBlue webhook {field} is not a string: {value!r}")
+    raise ValueError(f"Brevo webhook {field} is not a string: {value!r}")
+
+
+# --- inbound: payload in, events out
+
+#: A header field name as RFC 5322 allows it (printable ASCII but the colon).
+_FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
+#: A MIME type, "type/subtype".
+_MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$", re.ASCII)
+
+
+def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
+    """The inbound events of one inbound parsing post, ``{"items": [...]}``: one per
+    received email, in order. Raises ValueError for anything else (a 400)."""
+    post = mapping(payload, "Brevo inbound post", allow_none=False)
+    items = list_of(post.get("items"), "Brevo inbound items")
+    if not items:
+        raise MalformedPayload("Brevo inbound post has no items")
+    return [inbound_event(item) for item in items]
+
+
+def inbound_event(item: Any) -> AnymailInboundEvent:
+    item = mapping(item, "Brevo inbound item", allow_none=False)
+    # "A list of recipients UUID": Brevo's id for this received email (one UUID per
+    # recipient on the receiving domain), the same when Brevo posts it again.
+    uuids = item.get("Uuid")
+    if isinstance(uuids, str):
+        uuids = [uuids]
+    event_id = ",".join(text(uuid, "Uuid") for uuid in list_of(uuids, "Uuid") if uuid)
+    return AnymailInboundEvent(
+        timestamp=None,  # Brevo gives no time of receipt, only the sender's Date header
+        event_id=event_id or None,
+        esp_event=item,
+        message=inbound_message(item),
+    )
+
+
+def inbound_message(item: Mapping[str, Any]) -> AnymailInboundMessage:
+    """Rebuild the message from Brevo's parsed item (Brevo doesn't post the raw MIME):
+    its ``Headers``, the address and date fields where the headers lack them, the raw
+    bodies and the attachments (downloaded when read)."""
+    headers = _headers(item.get("Headers"))
+    present = {name.lower() for name, _ in headers}
+    for name, value in (
+        ("Reply-To", _mailbox(item.get("ReplyTo"), "ReplyTo")),
+        ("Date", optional_text(item.get("SentAtDate"), "SentAtDate")),
+        ("Message-ID", optional_text(item.get("MessageId"), "MessageId")),
+        ("In-Reply-To", optional_text(item.get("InReplyTo"), "InReplyTo")),
+    ):
+        if value and name.lower() not in present:
+            headers.append((name, value))
+    html = optional_text(item.get("RawHtmlBody"), "RawHtmlBody")
+    message = AnymailInboundMessage.construct(
+        headers=headers,
+        from_email=_mailbox(item.get("From"), "From"),
+        to=_mailboxes(item.get("To"), "To"),
+        cc=_mailboxes(item.get("Cc"), "Cc"),
+        subject=optional_text(item.get("Subject"), "Subject"),
+        text=optional_text(item.get("RawTextBody"), "RawTextBody"),
+        html=html,
+        attachments=[
+            BrevoInboundAttachment.from_brevo(attachment, html)
+            for attachment in list_of(item.get("Attachments"), "Attachments")
+        ],
+    )
+    # The RCPT TO address(es): Brevo's "Recipients" (its receiving-domain address,
+    # which the To header may not show).
+    recipients = list_of(item.get("Recipients"), "Recipients")
+    message.envelope_recipient = _address_spec(recipients[0], "Recipients") if recipients else None
+    # The MAIL FROM, as the receiving server recorded it (Brevo has no field for it).
+    return_path = next((value for name, value in headers if name.lower() == "return-path"), None)
+    if return_path:
+        message.envelope_sender = return_path.strip().removeprefix("<").removesuffix(">") or None
+    # Brevo's Markdown extraction of the reply, without quotes and signature.
+    stripped = item.get("ExtractedMarkdownMessage")
+    message.stripped_text = None if stripped is None else text(stripped, "ExtractedMarkdownMessage")
+    message.spam_score = _spam_score(item)
+    return message
+
+
+def _headers(value: Any) -> list[tuple[str, str]]:
+    """Brevo's ``Headers``: {name: value}, or {name: [values]} for a header that
+    appears more than once. A name that can't be a header field is left out (it
+    stays in ``esp_event``): refusing it would make Brevo discard the email."""
+    headers = []
+    for name, values in mapping(value, "Headers").items():
+        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+            continue
+        for one in [values] if not isinstance(values, list) else values:
+            headers.append((name, text(one, f"Headers[{name!r}]")))
+    return headers
+
+
+def _address_spec(value: Any, field: str) -> str | None:
+    """A Mailbox's address, or a bare address string."""
+    if isinstance(value, Mapping):
+        value = value.get("Address")
+    return optional_text(value, f"{field} Address")
+
+
+def _mailbox(value: Any, field: str) -> str | None:
+    """A Mailbox, ``{"Address", "Name"}``, as "Name <address>" (or a bare address)."""
+    if value is None:
+        return None
+    address = _address_spec(value, field)
+    if not address:
+        return None
+    name = optional_text(value.get("Name"), f"{field} Name") if isinstance(value, Mapping) else None
+    return EmailAddress(name or "", address).address
+
+
+def _mailboxes(value: Any, field: str) -> str | None:
+    """A list of Mailboxes as a header value ("a, Name <b>"), or None for none."""
+    addresses = [
+        address for address in (_mailbox(item, field) for item in list_of(value, field)) if address
+    ]
+    return ", ".join(addresses) or None
+
+
+def _spam_score(item: Mapping[str, Any]) -> float | None:
+    """Brevo's spam score (rspamd's). Documented as ``Spam.Score``; Brevo's own sample
+    (and, reportedly, its posts) have ``SpamScore``: either is read."""
+    score = item.get("SpamScore")
+    if score is None:
+        score = mapping(item.get("Spam"), "Spam").get("Score")
+    if score is None or score == "":
+        return None
+    if isinstance(score, bool) or not isinstance(score, int | float | str):
+        raise MalformedPayload(f"Brevo SpamScore is not a number: {str(score)[:40]!r}")
+    try:
+        value = float(score)
+    except ValueError:
+        raise MalformedPayload(f"Brevo SpamScore is not a number: {str(score)[:40]!r}") from None
+    return value if math.isfinite(value) else None
+
+
+# --- inbound attachments: downloaded when read
+
+
+class BrevoInboundAttachment(AnymailInboundMessage):
+    """An attachment of a Brevo inbound email.
+
+    Brevo posts an attachment's name, content type, estimated size, Content-ID and a
+    download token, not its content. This part has the first four as headers and
+    attributes (listing a message's attachments downloads nothing); its content is
+    downloaded from Brevo's API the first time it is read (``get_content_bytes()``,
+    ``get_content_text()``, ``as_uploaded_file()``, ``get_payload()``, or serializing
+    the whole message), and then kept. A failed download raises AnymailAPIError (in
+    a signal receiver, the webhook then answers 429 and Brevo posts the email again
+    later). It needs your Brevo API key: ``BREVO_API_KEY``, or the ``api_key`` option
+    of a ``MAILERS`` alias that uses the Brevo backend.
+
+    (A forwarded message attached as ``message/rfc822`` is downloaded the same way;
+    read it before serializing the whole message with ``as_bytes()``.)
+    """
+
+    def __init__(self, policy: Any = email_policy.default) -> None:
+        super().__init__(policy=policy)
+        #: Brevo's token for ``GET /v3/inbound/attachments/{downloadToken}``
+        self.download_token: str | None = None
+        #: Brevo's estimate of the attachment's size, in bytes (None if not given)
+        self.content_length: int | None = None
+        self._downloaded = False
+
+    @classmethod
+    def from_brevo(cls, attachment: Any, html: str | None = None) -> BrevoInboundAttachment:
+        """A part from one of the item's ``Attachments``. It is inline (part of a
+        multipart/related body) when the HTML body refers to its ``ContentID``:
+        Brevo gives a ContentID to attachments the HTML doesn't show, too."""
+        attachment = mapping(attachment, "Attachments item", allow_none=False)
+        name = optional_text(attachment.get("Name"), "attachment Name")
+        content_type = optional_text(attachment.get("ContentType"), "attachment ContentType")
+        content_id = optional_text(attachment.get("ContentID"), "attachment ContentID")
+        length = attachment.get("ContentLength")
+        part = cls()
+        part.download_token = optional_text(
+            attachment.get("DownloadToken"), "attachment DownloadToken"
+        )
+        if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
+            part.content_length = length
+        if not content_type or not _MIME_TYPE.match(content_type):
+            content_type = "application/octet-stream"
+        part.set_raw("Content-Type", content_type)
+        part.set_raw("Content-Transfer-Encoding", "base64")
+        cid = content_id.strip().removeprefix("<").removesuffix(">") if content_id else None
+        inline = bool(cid and html and f"cid:{cid}" in html)
+        disposition = "inline" if inline else "attachment"
+        if name:
+            part.add_header("Content-Disposition", disposition, filename=name)
+        else:
+            part.add_header("Content-Disposition", disposition)
+        if cid:
+            part["Content-ID"] = f"<{cid}>"
+        part.set_payload("")
+        return part
+
+    @property
+    def downloaded(self) -> bool:
+        """Whether the content has been downloaded."""
+        return self._downloaded
+
+    def download(self) -> None:
+        """Download the content from Brevo (once)."""
+        if self._downloaded:
+            return
+        content = download_inbound_attachment(self.download_token, self.get_filename())
+        self.set_payload(base64.encodebytes(content).decode("ascii"))
+        self._downloaded = True
+
+    def get_payload(self, i: Any = None, decode: bool = False) -> Any:
+        self.download()
+        return super().get_payload(i, decode)
+
+
+def download_inbound_attachment(download_token: str | None, name: str | None = None) -> bytes:
+    """An inbound attachment's content, from Brevo's
+    ``GET /v3/inbound/attachments/{downloadToken}``
+    (https://developers.brevo.com/reference/getinboundemailattachment).
+
+    Raises AnymailConfigurationError without an API key, and AnymailAPIError when
+    Brevo can't be reached or refuses (neither shows the API key)."""
+    label = repr(name) if name else "(unnamed)"
+    if not download_token:
+        raise AnymailAPIError(
+            f"Brevo's inbound post gave attachment {label} no DownloadToken: it can't be "
+            "downloaded."
+        )
+    api_key, api_url = _inbound_api_credentials()
+    url = f"{api_url}inbound/attachments/{quote(download_token, safe='')}"
+    timeout = validate_timeout(get_anymail_setting("requests_timeout", default=DEFAULT_TIMEOUT))
+    try:
+        response = requests.get(
+            url,
+            headers={"api-key": api_key, "User-Agent": user_agent(ESP.distribution)},
+            timeout=timeout,
+        )
+    except requests.RequestException as err:
+        raise AnymailAPIError(
+            f"Couldn't download Brevo inbound attachment {label}: {type(err).__name__}"
+        ) from None  # (requests' frames hold the api-key header)
+    if not 200 <= response.status_code < 300:
+        raise AnymailAPIError(
+            f"Brevo refused to download inbound attachment {label}: HTTP "
+            f"{response.status_code}: {response.text[:300]}",
+            status_code=response.status_code,
+        )
+    return response.content
+
+
+def _inbound_api_credentials() -> tuple[str, str]:
+    """The API key and URL for downloading attachments: the Brevo settings
+    (``BREVO_API_KEY``, or the deprecated ``SENDINBLUE_API_KEY``), else the
+    ``OPTIONS`` of a ``MAILERS`` alias (Django 6.1+) whose backend is Brevo's."""
+    api_key = brevo_setting("api_key", default=None, allow_bare=True)
+    api_url = brevo_setting("api_url", default=None)
+    if not api_key:
+        backends = {ESP.backend, f"anymail.backends.{LEGACY_SETTINGS_PREFIX}.EmailBackend"}
+        mailers = getattr(settings, "MAILERS", None)
+        for config in mailers.values() if isinstance(mailers, Mapping) else ():
+            if isinstance(config, Mapping) and config.get("BACKEND") in backends:
+                options = config.get("OPTIONS") or {}
+                if options.get("api_key"):
+                    api_key = options["api_key"]
+                    api_url = api_url or options.get("api_url")
+                    break
+    if not api_key:
+        raise AnymailConfigurationError(
+            "Downloading a Brevo inbound attachment needs your Brevo API key: set "
+            'ANYMAIL = {"BREVO_API_KEY": ...} (or ANYMAIL_BREVO_API_KEY), or give the '
+            f'"api_key" option to a MAILERS alias that uses {ESP.backend}.'
+        )
+    api_url = str(api_url or DEFAULT_API_URL)
+    return str(api_key), api_url if api_url.endswith("/") else api_url + "/"
 
 
 # ---------------------------------------------------------------------------
 # Views
 
 
-class SendinBlueWebhookView(AnymailBaseWebhookView):
+class BrevoWebhookView(AnymailBaseWebhookView):
     """Reading a Brevo post: a JSON body (no signature; basic auth is the base's)."""
 
     esp = ESP
 
     def read_payload(self, request: HttpRequest) -> Any:
-        """The JSON value Brevo posted (an object, or an array when batched)."""
+        """The JSON value Brevo posted."""
         if request.content_type != "application/json":
-            raise ValueError(f"SendinBlue posts JSON, not {request.content_type!r}")
+            raise ValueError(f"Brevo posts JSON, not {request.content_type!r}")
         try:
             return json.loads(request.body.decode("utf-8"))
         except RecursionError as err:
-            raise ValueError("SendinBlue webhook JSON is nested too deeply") from err
+            raise ValueError("Brevo webhook JSON is nested too deeply") from err
+
+
+def _url(route: str) -> str:
+    """The path of one of Brevo's webhook URLs on this site (for error messages)."""
+    try:
+        return reverse(f"anymail:{ESP.id}_{route}")
+    except NoReverseMatch:
+        return f"/anymail/{ESP.id}/{route.removesuffix('_webhook')}/"
+
+
+def _is_inbound_post(payload: Any) -> bool:
+    return isinstance(payload, dict) and "items" in payload and "event" not in payload
+
+
+def _is_tracking_post(payload: Any) -> bool:
+    items = payload if isinstance(payload, list) else [payload]
+    return bool(items) and all(isinstance(item, dict) and "event" in item for item in items)
+
+
+class BrevoTrackingWebhookView(BrevoWebhookView, AnymailTrackingWebhookView):
+    """Brevo's transactional webhook (every event type), single or batched."""
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        if _is_inbound_post(payload):
+            return (
+                "This is a Brevo inbound parsing post, sent to Anymail's tracking webhook "
+                f"URL: give Brevo's inbound webhook {_url('inbound_webhook')} instead."
+            )
         items = payload if isinstance(payload, list) else [payload]
         if items and all(isinstance(item, dict) and "event" not in item for item in items):
             return (
-                "This is not a SendinBlue (Brevo) transactional webhook event (it has no "
-                "'event' field). Anymail handles only Brevo's transactional webhooks "
-                "(Transactional > Settings > Webhook), not its marketing or inbound webhooks."
+                "This is not a Brevo transactional webhook event (it has no 'event' "
+                "field). Anymail's tracking URL handles Brevo's transactional webhooks "
+                "(Transactional > Settings > Webhook), not its marketing webhooks."
             )
         return None
 
-
-class SendinBlueTrackingWebhookView(SendinBlueWebhookView, AnymailTrackingWebhookView):
-    """Brevo's transactional webhook (every event type), single or batched."""
-
     def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
         return tracking_events(payload)
+
+
+class BrevoInboundWebhookView(BrevoWebhookView, AnymailInboundWebhookView):
+    """Brevo's inbound parsing webhook: one signal per received email."""
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        if _is_tracking_post(payload):
+            return (
+                "This is a Brevo transactional webhook event, sent to Anymail's inbound "
+                f"webhook URL: give Brevo's transactional webhook {_url('tracking_webhook')} "
+                "instead."
+            )
+        return None
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
+        return inbound_events(payload)

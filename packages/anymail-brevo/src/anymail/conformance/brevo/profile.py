@@ -1,16 +1,23 @@
-"""SendinBlue's conformance profile: a fake Brevo ``smtp/email`` API on 127.0.0.1,
-read back from its JSON posts. Brevo doesn't sign webhooks, so fixtures are posted
-as they are (with the suite's basic auth).
+"""Brevo's conformance profile: a fake Brevo ``smtp/email`` API on 127.0.0.1, read
+back from its JSON posts. Brevo doesn't sign webhooks, so fixtures are posted as
+they are (with the suite's basic auth).
 
 The fake checks what Brevo's API reference makes mandatory for every message (the
-``api-key`` header; ``to``; ``sender`` and ``subject`` unless ``templateId``; ASCII
-addresses, which the reference types ``format: email``; an integer ``templateId``
-naming a template of the account; each attachment's name and base64 content) and
-answers as Brevo documents (201 ``{"messageId"}``, 202 for a scheduled message,
-errors as ``{"code", "message"}``). With ``strict=True``
+``api-key`` header; ``to``, or ``messageVersions`` each with its ``to``; ``sender``
+and ``subject`` unless ``templateId``; ASCII addresses, which the reference types
+``format: email``; an integer ``templateId`` naming a template of the account; each
+attachment's name and base64 content; ``tags`` a list of strings; ``scheduledAt`` a
+date-time with its time zone; at most 1000 message versions of at most 99
+recipients, 2000 in all) and answers as Brevo documents (201 ``{"messageId"}``, or
+``{"messageIds"}`` one per message version; 202 with a ``batchId`` for a scheduled
+message; errors as ``{"code", "message"}``). With ``strict=True``
 (:func:`brevo_error`) it also applies the two rules the suite's own messages don't
 follow: an HTML body unless there is a template, and attachment extensions from
 Brevo's published list.
+
+A batch send reads back as one message: its "to" are the versions' recipients, each
+version's ``params`` is that recipient's merge data, and each version's
+X-Mailin-custom header their merge metadata.
 """
 
 from __future__ import annotations
@@ -20,19 +27,26 @@ import binascii
 import itertools
 import json
 import mimetypes
+import urllib.parse
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from anymail.backends.sendinblue import ALLOWED_ATTACHMENT_EXTENSIONS, METADATA_HEADER
+from anymail.backends.brevo import ALLOWED_ATTACHMENT_EXTENSIONS, METADATA_HEADER
 from anymail.utils import EmailAddress
 from anymail_conformance import FakeResponse, Profile, RecordedRequest, SentAttachment, SentMessage
 
-API_KEY = "xkeysib-test-sendinblue-api-key"
+API_KEY = "xkeysib-test-brevo-api-key"
 
 #: The fake account's stored templates: numeric id → name. (Brevo identifies
 #: templates by number; the suite's template case names "conformance-template".)
 TEMPLATES = {7: "conformance-template"}
 CONFORMANCE_TEMPLATE_ID = 7
+
+#: Brevo's documented limits for one call with messageVersions.
+MAX_VERSIONS = 1000
+MAX_VERSION_RECIPIENTS = 99
+MAX_RECIPIENTS = 2000
 
 
 def error(status: int, code: str, message: str) -> FakeResponse:
@@ -63,7 +77,12 @@ def brevo_error(request: RecordedRequest, *, strict: bool = False) -> FakeRespon
             return error(400, "invalid_parameter", "templateId should be type integer")
         if template_id not in TEMPLATES:
             return error(400, "invalid_parameter", "Template ID is not valid")
-    if not body.get("to") and not body.get("messageVersions"):
+    versions = body.get("messageVersions")
+    if versions is not None:
+        refused = _versions_error(body, versions)
+        if refused is not None:
+            return refused
+    elif not body.get("to"):
         return error(400, "missing_parameter", "to is missing")
     if template_id is None:
         for field in ("sender", "subject"):
@@ -71,6 +90,11 @@ def brevo_error(request: RecordedRequest, *, strict: bool = False) -> FakeRespon
                 return error(400, "missing_parameter", f"{field} is missing")
         if strict and not body.get("htmlContent"):
             return error(400, "missing_parameter", "htmlContent is missing")
+    tags = body.get("tags")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        return error(400, "invalid_parameter", "tags should be an array of strings")
+    if "scheduledAt" in body and _scheduled_at(body["scheduledAt"]) is None:
+        return error(400, "invalid_parameter", "scheduledAt should be a valid date-time")
     for attachment in body.get("attachment", ()):
         name = attachment.get("name")
         if not name:
@@ -83,6 +107,38 @@ def brevo_error(request: RecordedRequest, *, strict: bool = False) -> FakeRespon
         if strict and extension not in ALLOWED_ATTACHMENT_EXTENSIONS:
             return error(400, "invalid_parameter", f"Unsupported file extension for {name}")
     return None
+
+
+def _versions_error(body: dict[str, Any], versions: Any) -> FakeResponse | None:
+    """Brevo's refusal of a ``messageVersions`` that breaks its documented rules."""
+    if not isinstance(versions, list) or not versions:
+        return error(400, "invalid_parameter", "messageVersions should be a non-empty array")
+    if len(versions) > MAX_VERSIONS:
+        return error(400, "invalid_parameter", "messageVersions: at most 1000 versions")
+    total = 0
+    for version in versions:
+        if not isinstance(version, dict) or not version.get("to"):
+            return error(400, "missing_parameter", "messageVersions.to is missing")
+        count = sum(len(version.get(kind) or body.get(kind) or ()) for kind in ("to", "cc", "bcc"))
+        if count > MAX_VERSION_RECIPIENTS:
+            return error(400, "invalid_parameter", "messageVersions: at most 99 recipients")
+        if "params" in version and not isinstance(version["params"], dict):
+            return error(400, "invalid_parameter", "messageVersions.params should be an object")
+        total += count
+    if total > MAX_RECIPIENTS:
+        return error(400, "invalid_parameter", "at most 2000 recipients in one request")
+    return None
+
+
+def _scheduled_at(value: Any) -> datetime | None:
+    """Brevo's ``scheduledAt``: a date-time with its time zone (else None)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _address_fields(body: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -107,17 +163,31 @@ def _addresses(entries: Any) -> list[str]:
     ]
 
 
-class SendinBlueProfile(Profile):
-    esp_id = "sendinblue"
+def inbound_attachment(request: RecordedRequest, contents: Any) -> FakeResponse:
+    """Brevo's answer to ``GET /v3/inbound/attachments/{downloadToken}`` (the content
+    of an inbound email's attachment), from ``contents``: {download token: bytes}.
+    (https://developers.brevo.com/reference/getinboundemailattachment)"""
+    prefix = "/v3/inbound/attachments/"
+    if request.method != "GET" or not request.path.startswith(prefix):
+        return error(404, "document_not_found", f"{request.method} {request.path} not found")
+    if request.headers.get("api-key") != API_KEY:
+        return error(401, "unauthorized", "Key not found")
+    token = urllib.parse.unquote(request.path.removeprefix(prefix))
+    if token not in contents:
+        return error(404, "document_not_found", "Attachment not found")
+    return FakeResponse(200, contents[token], {"Content-Type": "application/octet-stream"})
+
+
+class BrevoProfile(Profile):
+    esp_id = "brevo"
     accepted_status = "queued"
     # Brevo's send API accepts or refuses the whole message; recipients' fates
     # arrive by webhook.
     reports_rejections = False
     from_email = "Sender <sender@example.com>"
-    # Scheduling through esp_extra (Brevo's "scheduledAt", a public beta the 6.0
-    # docs predate): Brevo answers 202 with a batchId.
+    # A batch id for scheduled sends (Brevo's "batchId", a UUIDv4).
     esp_extra_example = (
-        {"scheduledAt": "2030-01-02T03:04:05+00:00", "batchId": "conformance-batch"},
+        {"batchId": "5c6cfa04-eed9-42c2-8b5c-6d470d978e9d"},
         lambda sent: _check_extra(sent),
     )
 
@@ -134,7 +204,7 @@ class SendinBlueProfile(Profile):
             message.to = _bare(message.to)
 
     def backend_settings(self, server: Any) -> dict[str, Any]:
-        return {"SENDINBLUE_API_KEY": API_KEY, "SENDINBLUE_API_URL": f"{server.url}/v3/"}
+        return {"BREVO_API_KEY": API_KEY, "BREVO_API_URL": f"{server.url}/v3/"}
 
     def respond(self, request: RecordedRequest, scenario: str) -> FakeResponse:
         refused = brevo_error(request)
@@ -146,12 +216,7 @@ class SendinBlueProfile(Profile):
             return FakeResponse(500, "Internal Server Error", {"Content-Type": "text/plain"})
         if scenario == "malformed":
             return FakeResponse(201, "<html>Created?</html>", {"Content-Type": "text/html"})
-        message_id = f"<20260101000000.{next(self._ids)}@smtp-relay.example.com>"
-        body = request.json()
-        if "scheduledAt" in body:
-            batch_id = body.get("batchId") or "generated-batch"
-            return FakeResponse.json({"messageId": message_id, "batchId": batch_id}, 202)
-        return FakeResponse.json({"messageId": message_id}, 201)
+        return answer(request.json())
 
     def sent_messages(self, server: Any) -> list[SentMessage]:
         return [
@@ -161,20 +226,41 @@ class SendinBlueProfile(Profile):
         ]
 
 
+def answer(body: dict[str, Any]) -> FakeResponse:
+    """Brevo's success answer to a ``smtp/email`` body it accepts: a message id, one
+    per message version; 202 and a batch id for a scheduled message."""
+    versions = body.get("messageVersions")
+    ids = [
+        f"<20260101000000.{next(BrevoProfile._ids)}@smtp-relay.example.com>"
+        for _ in range(len(versions) if versions else 1)
+    ]
+    result: dict[str, Any] = {"messageIds": ids} if versions else {"messageId": ids[0]}
+    if "scheduledAt" in body:
+        result["batchId"] = body.get("batchId") or "5c6cfa04-0000-4000-8000-000000000000"
+        return FakeResponse.json(result, 202)
+    return FakeResponse.json(result, 201)
+
+
 def _bare(addresses: list[str]) -> list[str]:
     return [parseaddr(address)[1] for address in addresses]
+
+
+def _metadata(headers: dict[str, Any]) -> dict[str, Any] | None:
+    """The X-Mailin-custom header (removed from ``headers``), decoded."""
+    value = next(
+        (headers.pop(name) for name in list(headers) if name.lower() == METADATA_HEADER.lower()),
+        None,
+    )
+    return json.loads(value) if value else None
 
 
 def read_message(request: RecordedRequest) -> SentMessage:
     """One ``smtp/email`` post, read back into the suite's normalized view."""
     body = request.json()
     headers = dict(body.get("headers") or {})
-    metadata_json = next(
-        (headers.pop(name) for name in list(headers) if name.lower() == METADATA_HEADER.lower()),
-        None,
-    )
+    metadata = _metadata(headers)
     template_id = body.get("templateId")
-    return SentMessage(
+    sent = SentMessage(
         from_email=_addresses(body["sender"]) if body.get("sender") else [],
         to=_addresses(body.get("to")),
         cc=_addresses(body.get("cc")),
@@ -193,17 +279,32 @@ def read_message(request: RecordedRequest) -> SentMessage:
             for attachment in body.get("attachment", ())
         ],
         headers=headers,
-        metadata=json.loads(metadata_json) if metadata_json else {},
+        metadata=metadata or {},
+        send_at=_scheduled_at(body["scheduledAt"]) if "scheduledAt" in body else None,
         tags=list(body.get("tags") or []),
         template_id=TEMPLATES.get(template_id, str(template_id)) if template_id else None,
         merge_global_data=body.get("params"),
         raw=body,
     )
+    versions = body.get("messageVersions")
+    if versions:
+        # A batch send: one version per "to" recipient.
+        sent.to = [address for version in versions for address in _addresses(version["to"])]
+        merge_data, merge_metadata = {}, {}
+        for version in versions:
+            recipient = version["to"][0]["email"]
+            if "params" in version:
+                merge_data[recipient] = version["params"]
+            version_metadata = _metadata(dict(version.get("headers") or {}))
+            if version_metadata is not None:
+                merge_metadata[recipient] = version_metadata
+        sent.merge_data = merge_data or None
+        sent.merge_metadata = merge_metadata or None
+    return sent
 
 
 def _check_extra(sent: SentMessage) -> None:
-    assert sent.raw["scheduledAt"] == "2030-01-02T03:04:05+00:00", sent.raw
-    assert sent.raw["batchId"] == "conformance-batch", sent.raw
+    assert sent.raw["batchId"] == "5c6cfa04-eed9-42c2-8b5c-6d470d978e9d", sent.raw
 
 
-PROFILE = SendinBlueProfile()
+PROFILE = BrevoProfile()
