@@ -184,6 +184,31 @@ def batch_message(esp: Any, profile: Any) -> Any | None:
     return message
 
 
+def sent_features(expected: dict[str, Any]) -> str:
+    """What the message actually carried (what this ESP supports of the list)."""
+    parts = ["html"]
+    if expected["attachments"]:
+        parts.append("an attachment")
+    if expected["inline_images"]:
+        parts.append("an inline image")
+    if "tags" in expected:
+        parts.append("tags" if len(expected["tags"]) > 1 else "a tag")
+    if "metadata" in expected:
+        parts.append("metadata")
+    left_out = [
+        name
+        for name, used in (
+            ("attachment", bool(expected["attachments"])),
+            ("inline image", bool(expected["inline_images"])),
+            ("tags", "tags" in expected),
+            ("metadata", "metadata" in expected),
+        )
+        if not used
+    ]
+    text = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+    return text + (f" (no {', '.join(left_out)}: not supported)" if left_out else "")
+
+
 def check_sent(sent: Any, expected: dict[str, Any]) -> list[str]:
     """What differs between what the API received and what the message carried."""
     problems = []
@@ -239,7 +264,7 @@ def run_sending(entry: Any, server: Any, outcome: Outcome) -> None:
         message, expected = realistic_message(esp)
         send(message, esp.id)
         sent = profile.sent_messages(server)[-1]
-        lines.append("Sent a message with html, an attachment, an inline image, tags, metadata:")
+        lines.append(f"Sent a message with {sent_features(expected)}:")
         lines.extend(describe_request(server, sent))
         lines.append(describe_status(message))
         problems = check_sent(sent, expected)
@@ -337,7 +362,13 @@ def run_webhook(base_url: str, secret: str, entry: Any, fixture: Any, kind: str)
     from anymail_conformance.fixtures import assert_events_match
 
     events = post_webhook(base_url, secret, entry, fixture)
-    lines = [f"Posted the {kind} webhook {fixture.name}.json: HTTP 200, receivers got:"]
+    signed = (
+        "its signature verified"
+        if entry.esp.signed_webhooks
+        and entry.profile.tamper(entry.profile.prepare_webhook(fixture.data["request"])) is not None
+        else "not signed by the ESP: basic auth only"
+    )
+    lines = [f"Posted the {kind} webhook {fixture.name}.json ({signed}): HTTP 200, receivers got:"]
     lines.extend(describe_event(event) for event in events)
     result = "ok"
     try:
