@@ -252,9 +252,31 @@ def process(outbox_id: int) -> str:
     return _attempt(outbox)
 
 
+#: The worker process's open backends, by (class, mailer, options): consecutive sends
+#: through the same backend reuse its connection, as one send_messages call would.
+_backends: dict[tuple[str, str, str], Any] = {}
+
+
+def _forget_backends(**kwargs: Any) -> None:
+    """Close the cached backends (settings changed: credentials may have)."""
+    while _backends:
+        _, backend = _backends.popitem()
+        try:
+            backend.close()
+        except Exception:  # noqa: S110 (closing an idle connection: nothing to do)
+            pass
+
+
 def _backend(outbox: OutboxMessage) -> Any:
+    import json
+
+    from django.core.signals import setting_changed
     from django.utils.module_loading import import_string
 
+    key = (outbox.backend, outbox.mailer, json.dumps(outbox.options, sort_keys=True))
+    backend = _backends.get(key)
+    if backend is not None:
+        return backend
     if outbox.mailer:
         from django.core import mail
 
@@ -263,6 +285,9 @@ def _backend(outbox: OutboxMessage) -> Any:
         backend = import_string(outbox.backend)(**outbox.options)
     backend.background = False  # (this is the real send)
     backend.fail_silently = False
+    backend.open()  # kept open for the process's next sends
+    setting_changed.connect(_forget_backends, dispatch_uid="anymail-outbox-backends")
+    _backends[key] = backend
     return backend
 
 
@@ -282,6 +307,7 @@ def _attempt(outbox: OutboxMessage) -> str:
     try:
         sent = backend.send_messages([message])
     except Exception as err:
+        _forget_backends()  # (a fresh connection for the next attempt)
         verdict, retry_after = classify(err)
         if verdict == MAYBE_SENT:
             return _finish(outbox, state.REVIEW, err, "the ESP may have the message")
