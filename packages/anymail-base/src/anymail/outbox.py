@@ -19,6 +19,7 @@ timeout, a worker killed mid-call) is never retried: the message is marked
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import random
@@ -261,10 +262,8 @@ def _forget_backends(**kwargs: Any) -> None:
     """Close the cached backends (settings changed: credentials may have)."""
     while _backends:
         _, backend = _backends.popitem()
-        try:
+        with contextlib.suppress(Exception):  # (closing an idle connection)
             backend.close()
-        except Exception:  # noqa: S110 (closing an idle connection: nothing to do)
-            pass
 
 
 def _backend(outbox: OutboxMessage) -> Any:
