@@ -60,6 +60,7 @@ WEBHOOK_FIXTURES = {
     "sendgrid": "tracking_batch_all_event_types.json",
     # django-anymail 15 reads one Brevo event per post (not the batched list form), and
     # fails (500) on the published samples whose X-Mailin-custom is not JSON
+    "brevo": "delivered_with_metadata.json",
     "sendinblue": "delivered_with_metadata.json",
     "sparkpost": "tracking_batch_all_samples.json",
 }
