@@ -327,3 +327,15 @@ def test_background_send_honours_retry_after(esp, api, settings):
     outbox.refresh_from_db()
     waited = (outbox.next_attempt_at - before).total_seconds()
     assert 29 <= waited <= 31, waited  # Retry-After, not the 1 ms backoff
+
+
+@pytest.mark.parametrize("field", ["to", "cc", "bcc", "reply_to"])
+def test_an_address_with_a_line_break_is_refused_and_nothing_sent(esp, api, field):
+    """Header injection: Django's own message() refuses it (BadHeaderError)."""
+    from anymail.exceptions import AnymailInvalidAddress
+
+    message = base_message(esp.profile)
+    setattr(message, field, ["to@example.com\r\nBcc: evil@example.net"])
+    with pytest.raises(AnymailInvalidAddress):
+        message.send()
+    assert esp.profile.request_count(api) == 0

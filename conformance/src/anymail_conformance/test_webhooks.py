@@ -125,6 +125,15 @@ def test_rotated_secrets_each_accepted(esp, webhook_settings, mode):
         (b'{"unexpected": [1, 2, 3]}', "application/json"),
         (b"\xff\xfe\xfd", "application/octet-stream"),
         (b"field=value&other=1", "application/x-www-form-urlencoded"),
+        # nested too deeply for the parser (a RecursionError must be a 400, not a 500)
+        (b"[" * 3000, "application/json"),
+        (b'{"a":' * 1200 + b"1" + b"}" * 1200, "application/json"),
+        (b"mandrill_events=" + b"%5B" * 3000, "application/x-www-form-urlencoded"),
+        # a multipart body where a JSON one is expected (its stream is read once)
+        (
+            b'--xyz\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--xyz--\r\n',
+            "multipart/form-data; boundary=xyz",
+        ),
     ],
 )
 def test_malformed_bodies_give_400_never_500(esp, webhook_settings, body, content_type):
