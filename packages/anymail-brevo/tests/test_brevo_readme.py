@@ -201,7 +201,7 @@ def test_migrating_table_names_what_this_package_provides():
 
 def test_inbound_webhook_creation_is_brevos_documented_request():
     """The README's curl creates an inbound webhook as Brevo's page shows, for this URL."""
-    block = block_with("console", "inboundEmailProcessed")
+    block = block_with("shell", "inboundEmailProcessed")
     command = block[block.index("$ curl ") + 2 :].replace("\\\n", " ")
     args = shlex.split(command)
     body = json.loads(args[args.index("--data") + 1])
