@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
-import random
-import traceback
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from anymail.taskutils import backoff, error_text
+from anymail.taskutils import enqueue as enqueue_task
 from anymail.utils import get_anymail_setting
 
 if TYPE_CHECKING:
@@ -130,18 +130,8 @@ def store(backend: AnymailBaseBackend, message: EmailMessage) -> OutboxMessage:
 
 
 def enqueue(outbox: OutboxMessage, delay: float = 0.0, watchdog: bool = False) -> None:
-    from django.utils import timezone
-
-    from anymail.tasks import send_outbox_message, task_backend
-
-    backend = task_backend()
-    can_defer = getattr(backend, "supports_defer", False)
-    if watchdog and not can_defer:
-        return
-    task = send_outbox_message.using(backend=backend.alias)
-    if delay > 0 and can_defer:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
-    task.enqueue(outbox.pk)
+    """Enqueue the message's task (see :func:`anymail.taskutils.enqueue`)."""
+    enqueue_task("send_outbox_message", outbox.pk, delay=delay, watchdog=watchdog)
 
 
 # --- the worker's half -----------------------------------------------------------
@@ -213,9 +203,13 @@ def _retry_after(response: Any) -> float | None:
 
 
 def retry_delay(attempt: int) -> float:
-    base = float(setting("send_retry_delay", 10))
-    cap = float(setting("send_retry_max_delay", 3600))
-    return min(cap, base * 2 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)  # noqa: S311
+    """Exponential backoff with jitter (SEND_RETRY_DELAY doubled per attempt, capped at
+    SEND_RETRY_MAX_DELAY)."""
+    return backoff(
+        attempt,
+        float(setting("send_retry_delay", 10)),
+        float(setting("send_retry_max_delay", 3600)),
+    )
 
 
 def lease_seconds() -> float:
@@ -340,13 +334,6 @@ def _message_id(status: Any) -> str:
     return str(message_id)[:255]
 
 
-def _error_text(err: BaseException | None, reason: str) -> str:
-    if err is None:
-        return reason
-    summary = "".join(traceback.format_exception_only(type(err), err)).strip()
-    return f"{reason}: {summary}"[:4000]
-
-
 def _finish(
     outbox: OutboxMessage, state: str, err: BaseException | None = None, reason: str = ""
 ) -> str:
@@ -356,7 +343,7 @@ def _finish(
     outbox.lease_until = None
     outbox.finished_at = timezone.now()
     if err is not None or state not in ("sent",):
-        outbox.last_error = _error_text(err, reason) if (err or reason) else ""
+        outbox.last_error = error_text(err, reason) if (err or reason) else ""
     if state in ("failed", "review"):
         logger.error(
             "Anymail outbox message %s (%s): %s", outbox.anymail_id, state, outbox.last_error
@@ -375,7 +362,7 @@ def _schedule(outbox: OutboxMessage, err: BaseException | None, delay: float) ->
 
     from anymail.models import OutboxMessage
 
-    outbox.last_error = _error_text(
+    outbox.last_error = error_text(
         err, f"attempt {outbox.attempts} failed; retrying in {delay:.0f} s"
     )
     OutboxMessage.objects.filter(pk=outbox.pk).update(

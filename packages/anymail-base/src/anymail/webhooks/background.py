@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import random
-import traceback
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +28,8 @@ from anymail.exceptions import (
     AnymailWebhookUnavailable,
     AnymailWebhookValidationFailure,
 )
+from anymail.taskutils import backoff, error_text
+from anymail.taskutils import enqueue as enqueue_task
 from anymail.utils import get_anymail_setting
 
 if TYPE_CHECKING:
@@ -60,12 +60,13 @@ def lease_seconds() -> float:
 
 
 def retry_delay(attempt: int) -> float:
-    """Exponential backoff with jitter: about base * 2**(attempt - 1), capped, and
-    spread over its upper half so retries from a burst don't arrive together."""
-    base = float(setting("webhook_retry_delay", 30))
-    cap = float(setting("webhook_retry_max_delay", 6 * 3600))
-    delay = min(cap, base * 2 ** max(attempt - 1, 0))
-    return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not security)
+    """Exponential backoff with jitter (WEBHOOK_RETRY_DELAY doubled per attempt, capped
+    at WEBHOOK_RETRY_MAX_DELAY)."""
+    return backoff(
+        attempt,
+        float(setting("webhook_retry_delay", 30)),
+        float(setting("webhook_retry_max_delay", 6 * 3600)),
+    )
 
 
 # --- the view's half -----------------------------------------------------------
@@ -162,21 +163,8 @@ def accept(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> b
 
 
 def enqueue(delivery: WebhookDelivery, delay: float = 0.0, watchdog: bool = False) -> None:
-    """Enqueue the delivery's task on ``ANYMAIL["TASKS_BACKEND"]`` (after ``delay``
-    seconds, where the backend can defer; at once where it can't). A ``watchdog`` is
-    only enqueued where the backend can defer."""
-    from django.utils import timezone
-
-    from anymail.tasks import deliver_webhook, task_backend
-
-    backend = task_backend()
-    can_defer = getattr(backend, "supports_defer", False)
-    if watchdog and not can_defer:
-        return
-    task = deliver_webhook.using(backend=backend.alias)
-    if delay > 0 and can_defer:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
-    task.enqueue(delivery.pk)
+    """Enqueue the delivery's task (see :func:`anymail.taskutils.enqueue`)."""
+    enqueue_task("deliver_webhook", delivery.pk, delay=delay, watchdog=watchdog)
 
 
 def process(delivery_id: int) -> str:
@@ -277,13 +265,6 @@ def rebuild_request(delivery: WebhookDelivery) -> HttpRequest:
     return request
 
 
-def _error_text(err: BaseException | None, reason: str) -> str:
-    if err is None:
-        return reason
-    summary = "".join(traceback.format_exception_only(type(err), err)).strip()
-    return f"{reason}: {summary}"[:4000]
-
-
 def _finish(
     delivery: WebhookDelivery, state: str, error: BaseException | None = None, reason: str = ""
 ) -> str:
@@ -293,7 +274,7 @@ def _finish(
     delivery.finished_at = timezone.now()
     delivery.lease_until = None
     if state == "failed":
-        delivery.last_error = _error_text(error, reason)
+        delivery.last_error = error_text(error, reason)
         logger.error(
             "Anymail %s webhook delivery %s failed after %s attempt(s): %s",
             delivery.esp_id,
@@ -311,7 +292,7 @@ def _retry_or_fail(
 ) -> str:
     if delivery.attempts >= max_attempts():
         return _finish(delivery, "failed", error=err, reason=reason)
-    delivery.last_error = _error_text(err, reason)
+    delivery.last_error = error_text(err, reason)
     logger.warning(
         "Anymail %s webhook delivery %s: attempt %s failed (%s); retrying",
         delivery.esp_id,
