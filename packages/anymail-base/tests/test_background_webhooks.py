@@ -246,3 +246,16 @@ def test_the_admin_is_read_only_with_a_retry_action(queued, webhook_client, rf):
     admin.retry_deliveries(request, WebhookDelivery.objects.all())
     assert WebhookDelivery.objects.get().state == "pending"
     assert len(queued.results) == 1
+
+
+def test_a_check_warns_about_an_immediate_task_backend(settings):
+    from django.core.checks import run_checks
+
+    settings.ANYMAIL = {"WEBHOOK_PROCESSING": "background"}  # on the immediate backend
+    [warning] = [m for m in run_checks() if m.id == "anymail.W008"]
+    assert "runs each task at once" in warning.msg
+    settings.ANYMAIL = {"WEBHOOK_PROCESSING": "background", "TASKS_BACKEND": "dummy"}
+    assert [m for m in run_checks() if m.id == "anymail.W008"] == []
+    settings.ANYMAIL = {"SEND_IN_BACKGROUND": True, "TASKS_BACKEND": "nowhere"}
+    [warning] = [m for m in run_checks() if m.id == "anymail.W008"]
+    assert "which TASKS doesn't define" in warning.msg

@@ -344,3 +344,49 @@ def check_replay_store(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             id="anymail.W004",
         )
     ]
+
+
+_IMMEDIATE = ("ImmediateBackend",)
+
+
+@register(Tags.compatibility)
+def check_background_task_backend(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Background processing on a task backend that runs tasks in the caller (Django's
+    immediate backend) isn't in the background: say so."""
+    from anymail.utils import get_anymail_setting
+
+    uses = []
+    if get_anymail_setting("webhook_processing", default="inline") == "background":
+        uses.append("WEBHOOK_PROCESSING = 'background'")
+    if get_anymail_setting("send_in_background", default=False) or any(
+        options.get("background") for _, _, options in _configured_backends()
+    ):
+        uses.append("sending in the background")
+    if not uses:
+        return []
+    alias = get_anymail_setting("tasks_backend", default="default")
+    tasks = getattr(settings, "TASKS", None) or {
+        "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+    }
+    backend = str((tasks.get(alias) or {}).get("BACKEND", ""))
+    if not backend:
+        return [
+            Warning(
+                f"Anymail's {' and '.join(uses)} enqueue on the task backend {alias!r}, "
+                "which TASKS doesn't define.",
+                hint="Define it in TASKS, or set ANYMAIL['TASKS_BACKEND'] to one that is.",
+                id="anymail.W008",
+            )
+        ]
+    if backend.endswith(_IMMEDIATE):
+        return [
+            Warning(
+                f"Anymail's {' and '.join(uses)} use the task backend {alias!r} "
+                f"({backend}), which runs each task at once, in the caller: nothing runs "
+                "in the background, and retries don't wait.",
+                hint="Use a task backend with workers (django-tasks-db's DatabaseBackend "
+                "and `manage.py db_worker`, or django-tasks-redis).",
+                id="anymail.W008",
+            )
+        ]
+    return []
