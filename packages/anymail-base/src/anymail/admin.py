@@ -5,90 +5,114 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.apps import apps
 
 from anymail.models import OutboxMessage, WebhookDelivery
 
+__all__ = ["OutboxMessageAdmin", "WebhookDeliveryAdmin"]
 
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "esp_id", "state", "attempts", "events", "received_at", "next_attempt_at")
-    list_filter = ("state", "esp_id")
-    search_fields = ("=id", "last_error")
-    date_hierarchy = "received_at"
-    # The body is the ESP's data (addresses, message content): shown only on the
-    # change page, never in the list.
-    readonly_fields = (
-        "esp_id",
-        "view",
-        "state",
-        "attempts",
-        "events",
-        "last_error",
-        "received_at",
-        "next_attempt_at",
-        "lease_until",
-        "finished_at",
-        "request_meta",
-        "body_preview",
-    )
-    exclude = ("body", "key")
-    actions = ["retry_deliveries"]
+# Django imports an app's admin module only when django.contrib.admin is installed,
+# but a tool may import every module: without the admin app, there's nothing to do
+# (django.contrib.admin itself can't be imported then).
+if apps.is_installed("django.contrib.admin"):
+    from django.contrib import admin, messages
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
+    @admin.register(WebhookDelivery)
+    class WebhookDeliveryAdmin(admin.ModelAdmin):
+        list_display = (
+            "id",
+            "esp_id",
+            "state",
+            "attempts",
+            "events",
+            "received_at",
+            "next_attempt_at",
+        )
+        list_filter = ("state", "esp_id")
+        search_fields = ("=id", "last_error")
+        date_hierarchy = "received_at"
+        # The body is the ESP's data (addresses, message content): shown only on the
+        # change page, never in the list.
+        readonly_fields = (
+            "esp_id",
+            "view",
+            "state",
+            "attempts",
+            "events",
+            "last_error",
+            "received_at",
+            "next_attempt_at",
+            "lease_until",
+            "finished_at",
+            "request_meta",
+            "body_preview",
+        )
+        exclude = ("body", "key")
+        actions = ["retry_deliveries"]
 
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+        def has_add_permission(self, request: Any) -> bool:
+            return False
 
-    @admin.display(description="body (first 2,000 bytes)")
-    def body_preview(self, obj: WebhookDelivery) -> str:
-        return bytes(obj.body[:2000]).decode("utf-8", errors="replace")
+        def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+            return False
 
-    @admin.action(description="Retry the selected deliveries (failed or pending)")
-    def retry_deliveries(self, request: Any, queryset: Any) -> None:
-        from anymail.webhooks.background import retry
+        @admin.display(description="body (first 2,000 bytes)")
+        def body_preview(self, obj: WebhookDelivery) -> str:
+            return bytes(obj.body[:2000]).decode("utf-8", errors="replace")
 
-        count = retry(queryset)
-        self.message_user(request, f"{count} webhook deliveries enqueued again.", messages.SUCCESS)
+        @admin.action(description="Retry the selected deliveries (failed or pending)")
+        def retry_deliveries(self, request: Any, queryset: Any) -> None:
+            from anymail.webhooks.background import retry
 
+            count = retry(queryset)
+            self.message_user(
+                request, f"{count} webhook deliveries enqueued again.", messages.SUCCESS
+            )
 
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "esp_id", "state", "attempts", "subject", "esp_message_id", "created_at")
-    list_filter = ("state", "esp_id")
-    search_fields = ("=anymail_id", "=esp_message_id", "subject")
-    date_hierarchy = "created_at"
-    exclude = ("message",)
-    readonly_fields = (
-        "anymail_id",
-        "esp_id",
-        "backend",
-        "mailer",
-        "options",
-        "subject",
-        "recipients",
-        "state",
-        "attempts",
-        "last_error",
-        "esp_message_id",
-        "recipient_status",
-        "created_at",
-        "next_attempt_at",
-        "lease_until",
-        "finished_at",
-    )
-    actions = ["retry_messages"]
+    @admin.register(OutboxMessage)
+    class OutboxMessageAdmin(admin.ModelAdmin):
+        list_display = (
+            "id",
+            "esp_id",
+            "state",
+            "attempts",
+            "subject",
+            "esp_message_id",
+            "created_at",
+        )
+        list_filter = ("state", "esp_id")
+        search_fields = ("=anymail_id", "=esp_message_id", "subject")
+        date_hierarchy = "created_at"
+        exclude = ("message",)
+        readonly_fields = (
+            "anymail_id",
+            "esp_id",
+            "backend",
+            "mailer",
+            "options",
+            "subject",
+            "recipients",
+            "state",
+            "attempts",
+            "last_error",
+            "esp_message_id",
+            "recipient_status",
+            "created_at",
+            "next_attempt_at",
+            "lease_until",
+            "finished_at",
+        )
+        actions = ["retry_messages"]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
+        def has_add_permission(self, request: Any) -> bool:
+            return False
 
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+        def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+            return False
 
-    @admin.action(description="Send the selected messages again (failed, review)")
-    def retry_messages(self, request: Any, queryset: Any) -> None:
-        from anymail.outbox import retry
+        @admin.action(description="Send the selected messages again (failed, review)")
+        def retry_messages(self, request: Any, queryset: Any) -> None:
+            from anymail.outbox import retry
 
-        count = retry(queryset)
-        self.message_user(request, f"{count} messages queued again.", messages.SUCCESS)
+            count = retry(queryset)
+            self.message_user(request, f"{count} messages queued again.", messages.SUCCESS)

@@ -18,32 +18,40 @@ try:  # Django 6.0+
 except ImportError:  # Django 5.2, with the backport
     try:
         from django_tasks import task, task_backends  # type: ignore[no-redef]
-    except ImportError as err:
-        raise AnymailImproperlyInstalled(
-            missing_package="django-tasks", install_extra="anymail-base[background]"
-        ) from err
+    except ImportError:
+        task = None  # type: ignore[assignment]
 
 __all__ = ["deliver_webhook", "send_outbox_message", "task_backend"]
 
 
-def task_backend() -> Any:
-    """The task backend Anymail enqueues on (``ANYMAIL["TASKS_BACKEND"]``)."""
-    from anymail.utils import get_anymail_setting
-
-    return task_backends[get_anymail_setting("tasks_backend", default="default")]
-
-
-@task()
-def deliver_webhook(delivery_id: int) -> str:
-    """One attempt at a stored webhook delivery: convert, signal, or schedule a retry."""
-    from anymail.webhooks.background import process
-
-    return process(delivery_id)
+def _not_installed(*args: Any, **kwargs: Any) -> Any:
+    raise AnymailImproperlyInstalled(
+        missing_package="django-tasks", install_extra="anymail-base[background]"
+    )
 
 
-@task()
-def send_outbox_message(outbox_id: int) -> str:
-    """One attempt at sending a message stored by a background send."""
-    from anymail.outbox import process
+if task is None:
+    # Django 5.2 without the backport: the module imports (a site that never turns
+    # background processing on needs nothing), and using it says what to install.
+    task_backend = deliver_webhook = send_outbox_message = _not_installed  # type: ignore[assignment]
+else:
 
-    return process(outbox_id)
+    def task_backend() -> Any:
+        """The task backend Anymail enqueues on (``ANYMAIL["TASKS_BACKEND"]``)."""
+        from anymail.utils import get_anymail_setting
+
+        return task_backends[get_anymail_setting("tasks_backend", default="default")]
+
+    @task()
+    def deliver_webhook(delivery_id: int) -> str:
+        """One attempt at a stored webhook delivery: convert, signal, or schedule a retry."""
+        from anymail.webhooks.background import process
+
+        return process(delivery_id)
+
+    @task()
+    def send_outbox_message(outbox_id: int) -> str:
+        """One attempt at sending a message stored by a background send."""
+        from anymail.outbox import process
+
+        return process(outbox_id)
