@@ -15,7 +15,7 @@ from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.features import EventType, FeatureSupport
 from anymail.inbound import AnymailInboundMessage
 from anymail.registry import EspDescription, WebhookRoute
-from anymail.utils import UNSET, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting
 from anymail.webhooks import readers
 from anymail.webhooks.base import AnymailInboundWebhookView, AnymailTrackingWebhookView
 

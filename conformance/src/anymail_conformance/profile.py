@@ -218,8 +218,12 @@ class Profile:
         """ANYMAIL settings the ESP's webhooks need in tests (signing keys, ...)."""
         return {}
 
-    #: whether the ESP signs webhooks (so the suite checks tampered signatures are refused)
-    signs_webhooks: ClassVar[bool] = False
+    @property
+    def signs_webhooks(self) -> bool:
+        """Whether the ESP signs webhooks (so the suite checks tampered signatures are
+        refused): its description's ``signed_webhooks`` ("optional" signing is tested
+        with the key ``webhook_settings()`` sets)."""
+        return bool(self.esp.signed_webhooks)
 
     def prepare_webhook(self, request: dict[str, Any]) -> WebhookRequest:
         """Turn a fixture's "request" into bytes to post. Signed ESPs override this

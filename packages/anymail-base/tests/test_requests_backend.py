@@ -20,7 +20,7 @@ from anymail.exceptions import (
     AnymailRequestsAPIError,
 )
 from anymail.message import AnymailMessage, AnymailRecipientStatus
-from anymail.utils import get_anymail_setting
+from anymail.settings import get_anymail_setting
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
 
 API_KEY = "sk_test_0123456789abcdef"

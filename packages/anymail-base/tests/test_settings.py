@@ -6,8 +6,8 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 
 from anymail.exceptions import AnymailConfigurationError, AnymailRecipientsRefused
+from anymail.settings import get_anymail_setting
 from anymail.testing import get_connection
-from anymail.utils import get_anymail_setting
 
 
 def test_reads_the_anymail_dict(settings):

@@ -10,8 +10,8 @@ import pytest
 
 from anymail.events import AnymailTrackingEvent, event_digest
 from anymail.exceptions import AnymailConfigurationError
+from anymail.settings import get_anymail_setting
 from anymail.signals import tracking
-from anymail.utils import get_anymail_setting
 
 pytestmark = pytest.mark.usefixtures("fake_esp_installed")
 

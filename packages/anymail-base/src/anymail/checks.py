@@ -40,14 +40,14 @@ def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[Warning
     from django.urls import NoReverseMatch, reverse
 
     from anymail.registry import iter_routes
-    from anymail.utils import get_anymail_setting
+    from anymail.settings import get_anymail_setting
 
     if get_anymail_setting("webhook_secret", default=None):
         return []
     routed = []
     for esp, route in iter_routes():
-        if esp.signed_webhooks:
-            continue  # the ESP's signature authenticates its posts
+        if esp.signed_webhooks is True:
+            continue  # the ESP's signature authenticates every post
         url_name = f"anymail:{esp.id}_{route.name}"
         try:
             reverse(url_name)
@@ -277,7 +277,7 @@ def check_replay_store_table(
 
     from anymail.models import WebhookReplayToken
     from anymail.registry import installed_esps
-    from anymail.utils import get_anymail_setting
+    from anymail.settings import get_anymail_setting
 
     if not databases:
         return []
@@ -319,7 +319,7 @@ _MIN_CACHE_ENTRIES = 100_000
 @register(Tags.security)
 def check_replay_store(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """WEBHOOK_REPLAY_STORE = "cache" is only as safe as the cache."""
-    from anymail.utils import get_anymail_setting
+    from anymail.settings import get_anymail_setting
 
     if get_anymail_setting("webhook_replay_store", default="database") != "cache":
         return []
@@ -353,7 +353,7 @@ _IMMEDIATE = ("ImmediateBackend",)
 def check_background_task_backend(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """Background processing on a task backend that runs tasks in the caller (Django's
     immediate backend) isn't in the background: say so."""
-    from anymail.utils import get_anymail_setting
+    from anymail.settings import get_anymail_setting
 
     uses = []
     if get_anymail_setting("webhook_processing", default="inline") == "background":

@@ -1,4 +1,5 @@
-"""Normalized webhook events (also importable from ``anymail.signals``)."""
+"""Normalized webhook events and their vocabulary (event types, reject reasons); the
+event classes are also importable from ``anymail.signals``."""
 
 from __future__ import annotations
 
@@ -6,20 +7,60 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-from anymail.features import EventType, RejectReason
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from anymail.inbound import AnymailInboundMessage
 
 __all__ = [
+    "EVENT_TYPES",
+    "REJECT_REASONS",
     "AnymailEvent",
     "AnymailEventFieldError",
     "AnymailInboundEvent",
     "AnymailTrackingEvent",
+    "EventType",
+    "RejectReason",
     "event_digest",
 ]
+
+
+class EventType(StrEnum):
+    """Normalized tracking and inbound event types."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    AUTORESPONDED = "autoresponded"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    COMPLAINED = "complained"
+    UNSUBSCRIBED = "unsubscribed"
+    SUBSCRIBED = "subscribed"
+    INBOUND = "inbound"
+    INBOUND_FAILED = "inbound_failed"
+    UNKNOWN = "unknown"
+
+
+class RejectReason(StrEnum):
+    """Normalized reasons for 'bounced' and 'rejected' events."""
+
+    INVALID = "invalid"
+    BOUNCED = "bounced"
+    TIMED_OUT = "timed_out"
+    BLOCKED = "blocked"
+    SPAM = "spam"
+    UNSUBSCRIBED = "unsubscribed"
+    OTHER = "other"
+
+
+EVENT_TYPES: Final = frozenset(EventType)
+REJECT_REASONS: Final = frozenset(RejectReason)
 
 
 class AnymailEventFieldError(TypeError, ValueError):

@@ -1,4 +1,6 @@
-"""The vocabulary: message features, support levels, event types and reject reasons.
+"""The feature vocabulary: message features and support levels (the event vocabulary,
+``EventType`` and ``RejectReason``, is in :mod:`anymail.events`; it stays importable
+from here).
 
 Each feature is described once, by a :class:`FeatureSpec` in :data:`FEATURE_SPECS`:
 its name, how error messages and the feature matrix title it, which
@@ -16,13 +18,20 @@ released) is "not supported" for it: see :mod:`anymail.enforcement`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+from anymail.dates import to_aware_datetime
+from anymail.events import EVENT_TYPES, REJECT_REASONS, EventType, RejectReason
+from anymail.feature_spec import (
+    GROUP_BATCH,
+    GROUP_DJANGO,
+    GROUP_OPTIONS,
+    FeatureSpec,
+    Support,
+)
 from anymail.normalize import json_dict, optional_bool, optional_str, str_list
-from anymail.utils import to_aware_datetime
 
 __all__ = [
     "EVENT_TYPES",
@@ -74,110 +83,6 @@ class Feature(StrEnum):
     @property
     def group(self) -> str:
         return self.spec.group
-
-
-class Support(StrEnum):
-    """How well an ESP supports a feature."""
-
-    YES = "yes"
-    NO = "no"
-    #: envelope_sender: the ESP uses only the domain of the address
-    DOMAIN_ONLY = "domain_only"
-    #: a list feature (tags, from_email, reply_to): one item, not several
-    MAX_ONE = "max_one"
-    #: Anymail emulates the feature on top of the ESP's API
-    EMULATED = "emulated"
-
-    @property
-    def label(self) -> str:
-        return _SUPPORT_LABELS[self]
-
-    @property
-    def sends(self) -> bool:
-        """Whether a message using the feature is sent with it (perhaps limited)."""
-        return self is not Support.NO
-
-
-_SUPPORT_LABELS: Final = {
-    Support.YES: "Yes",
-    Support.NO: "No",
-    Support.DOMAIN_ONLY: "Domain only",
-    Support.MAX_ONE: "Max 1",
-    Support.EMULATED: "(emulated)",
-}
-
-#: How a feature's MessageData value says "used", and what "dropped" leaves:
-#: "optional": used when not None; dropped to None.
-#: "nonempty": used when truthy; dropped to ``empty()``.
-#: "list": used when non-empty; dropped to []; MAX_ONE keeps the first item.
-Kind = Literal["optional", "nonempty", "list"]
-
-GROUP_OPTIONS: Final = "Anymail send options"
-GROUP_BATCH: Final = "Batch sending/merge and ESP templates"
-GROUP_DJANGO: Final = "Django email features"
-
-_ORDINARY: Final = frozenset({Support.YES, Support.NO, Support.EMULATED})
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Everything Anymail knows about one feature, in one record."""
-
-    name: str
-    #: how errors and docs name it: "extra headers", "tags"
-    title: str
-    group: str
-    #: the MessageData attribute that carries it
-    attribute: str
-    #: the payload method the base payload calls with the value (or each item)
-    hook: str
-    kind: Kind = "optional"
-    #: the support levels an ESP may declare
-    levels: frozenset[Support] = _ORDINARY
-    #: call ``hook`` once per item instead of once with the whole value
-    each: bool = False
-    #: list features: one item's name, for "allows only one tag"
-    item: str = ""
-    #: what a dropped "nonempty" value becomes
-    empty: Callable[[], Any] = field(default=lambda: None)
-    #: for attributes MessageData reads straight off the message: turns the user's
-    #: value into the typed value (raising AnymailSerializationError on bad input)
-    normalize: Callable[[Any], Any] | None = None
-    #: the key in the test backend's ``anymail_send_params`` (default: ``attribute``)
-    send_param: str = ""
-
-    @property
-    def unsupported_level(self) -> Support:
-        """What an ESP that doesn't declare this feature gets: NO, or for features
-        every ESP has at least one of (From, reply_to), MAX_ONE."""
-        return Support.NO if Support.NO in self.levels else Support.MAX_ONE
-
-    @property
-    def param(self) -> str:
-        return self.send_param or self.attribute
-
-    # --- reading and changing a MessageData ---
-
-    def value(self, data: Any) -> Any:
-        return getattr(data, self.attribute, None)
-
-    def used(self, data: Any) -> bool:
-        value = self.value(data)
-        return value is not None if self.kind == "optional" else bool(value)
-
-    def count(self, data: Any) -> int:
-        return len(self.value(data) or ())
-
-    def drop(self, data: Any) -> None:
-        if self.kind == "list":
-            setattr(data, self.attribute, [])
-        elif self.kind == "nonempty":
-            setattr(data, self.attribute, self.empty())
-        else:
-            setattr(data, self.attribute, None)
-
-    def keep_first(self, data: Any) -> None:
-        setattr(data, self.attribute, list(self.value(data))[:1])
 
 
 def _spec(name: str, title: str, group: str, **kwargs: Any) -> FeatureSpec:
@@ -311,44 +216,3 @@ class FeatureSupport(Mapping[str, Support]):
     @classmethod
     def all_supported(cls) -> FeatureSupport:
         return cls(**{spec.name: Support.YES for spec in FEATURE_SPECS.values()})
-
-
-# ---------------------------------------------------------------------------
-# Events
-
-
-class EventType(StrEnum):
-    """Normalized tracking and inbound event types."""
-
-    QUEUED = "queued"
-    SENT = "sent"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    BOUNCED = "bounced"
-    DEFERRED = "deferred"
-    DELIVERED = "delivered"
-    AUTORESPONDED = "autoresponded"
-    OPENED = "opened"
-    CLICKED = "clicked"
-    COMPLAINED = "complained"
-    UNSUBSCRIBED = "unsubscribed"
-    SUBSCRIBED = "subscribed"
-    INBOUND = "inbound"
-    INBOUND_FAILED = "inbound_failed"
-    UNKNOWN = "unknown"
-
-
-class RejectReason(StrEnum):
-    """Normalized reasons for 'bounced' and 'rejected' events."""
-
-    INVALID = "invalid"
-    BOUNCED = "bounced"
-    TIMED_OUT = "timed_out"
-    BLOCKED = "blocked"
-    SPAM = "spam"
-    UNSUBSCRIBED = "unsubscribed"
-    OTHER = "other"
-
-
-EVENT_TYPES: Final = frozenset(EventType)
-REJECT_REASONS: Final = frozenset(RejectReason)

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from anymail.utils import EmailAddress
+from anymail.addresses import EmailAddress
 
 __all__ = ["AnymailInboundMessage"]
 

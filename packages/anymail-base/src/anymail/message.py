@@ -12,7 +12,7 @@ from typing import Any, Final
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
 from anymail.exceptions import AnymailSerializationError
-from anymail.utils import mime_attachment
+from anymail.mime import mime_attachment
 
 __all__ = [
     "ANYMAIL_STATUSES",

@@ -26,9 +26,9 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from anymail.settings import get_anymail_setting
 from anymail.taskutils import backoff, error_text
 from anymail.taskutils import enqueue as enqueue_task
-from anymail.utils import get_anymail_setting
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -107,8 +107,8 @@ def store(backend: AnymailBaseBackend, message: EmailMessage) -> OutboxMessage:
 
     from django.utils import timezone
 
+    from anymail.addresses import parse_address_list
     from anymail.models import OutboxMessage
-    from anymail.utils import parse_address_list
 
     stored = copy.copy(message)
     stored.connection = None  # (holds the backend, and so its credentials)

@@ -38,7 +38,7 @@ else:
 
     def task_backend() -> Any:
         """The task backend Anymail enqueues on (``ANYMAIL["TASKS_BACKEND"]``)."""
-        from anymail.utils import get_anymail_setting
+        from anymail.settings import get_anymail_setting
 
         return task_backends[get_anymail_setting("tasks_backend", default="default")]
 

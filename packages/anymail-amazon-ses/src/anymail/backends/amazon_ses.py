@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import AnymailBaseBackend, BasePayload
 from anymail.esps.amazon_ses import ESP
 from anymail.exceptions import (
@@ -37,14 +39,8 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import (
-    UNSET,
-    Attachment,
-    EmailAddress,
-    get_anymail_setting,
-    mime_attachment,
-    mime_bytes,
-)
+from anymail.mime import mime_attachment, mime_bytes
+from anymail.settings import UNSET, get_anymail_setting
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage

@@ -31,7 +31,7 @@ from anymail.exceptions import (
 )
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.utils import UNSET, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting
 from anymail.webhooks.amazon_ses_sns import (
     DEFAULT_CERT_HOST_PATTERN,
     SNSCertificateFetchError,

@@ -32,8 +32,8 @@ from anymail.exceptions import (
 )
 from anymail.features import FeatureSupport
 from anymail.message import REFUSED_STATUSES, AnymailRecipientStatus, AnymailStatus
+from anymail.settings import get_anymail_setting
 from anymail.signals import post_send, pre_send
-from anymail.utils import get_anymail_setting
 
 if TYPE_CHECKING:
     from anymail.registry import EspDescription

@@ -9,18 +9,24 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from functools import cache
-from importlib import metadata
+from functools import cached_property
 from typing import Any, ClassVar
 
 import requests
 from django.core.mail import EmailMessage
 
 from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.backends.transport import ApiCredentials, user_agent
 from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
-from anymail.utils import get_anymail_setting
+from anymail.settings import get_anymail_setting
 
-__all__ = ["AnymailRequestsBackend", "RequestsPayload", "validate_timeout"]
+__all__ = [
+    "AnymailRequestsBackend",
+    "ApiCredentials",
+    "RequestsPayload",
+    "user_agent",
+    "validate_timeout",
+]
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -28,15 +34,6 @@ DEFAULT_TIMEOUT = 30.0
 _SECRET_HEADER = re.compile(
     r"authorization|api[-_]?key|token|secret|signature|password", re.IGNORECASE
 )
-
-
-@cache
-def user_agent(distribution: str) -> str:
-    try:
-        version = metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    return f"{distribution}/{version} python-requests/{requests.__version__}"
 
 
 def validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
@@ -54,10 +51,15 @@ def validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
     )
 
 
+_NO_CREDENTIALS = ApiCredentials()
+
+
 class RequestsPayload(BasePayload):
     """A payload sent as one HTTP request. Subclasses fill in the request parts."""
 
     method = "POST"
+    #: where the API credentials go (see __init__)
+    credentials: ApiCredentials = _NO_CREDENTIALS
 
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: AnymailRequestsBackend
@@ -66,6 +68,9 @@ class RequestsPayload(BasePayload):
         self.params: dict[str, Any] | None = None
         self.files: list[tuple[str, Any]] | None = None
         self.auth: Any = None
+        #: where the API credentials go: the backend's, unless the payload replaces
+        #: them (a per-message key from esp_extra, say)
+        self.credentials: ApiCredentials = backend.credentials
         super().__init__(message, defaults, backend)
 
     def get_api_endpoint(self) -> str:
@@ -73,8 +78,8 @@ class RequestsPayload(BasePayload):
         raise TypeError(f"{type(self).__name__} must implement get_api_endpoint()")
 
     def get_request_params(self, api_url: str) -> dict[str, Any]:
-        """Keyword arguments for ``requests.Session.request``."""
-        return {
+        """Keyword arguments for ``requests.Session.request``, the credentials applied."""
+        params = {
             "method": self.method,
             "url": api_url + self.get_api_endpoint(),
             "params": self.params,
@@ -83,6 +88,9 @@ class RequestsPayload(BasePayload):
             "headers": self.headers,
             "auth": self.auth,
         }
+        if self.credentials is not _NO_CREDENTIALS:
+            params.update(self.credentials.request_params(self.headers))
+        return params
 
     def serialize_data(self) -> Any:
         """The request body (a str for JSON APIs, or a dict/list of fields for form posts)."""
@@ -122,6 +130,23 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         )
         self.session: requests.Session | None = None
         super().__init__(**kwargs)
+
+    @cached_property
+    def credentials(self) -> ApiCredentials:
+        """Where the API credentials go in each request (built once, on first use)."""
+        return self.api_credentials()
+
+    def api_credentials(self) -> ApiCredentials:
+        """The ESP's credentials and where they go: ``ApiCredentials.bearer(self.api_key)``
+        and the like. Default: none (an ESP that authenticates otherwise)."""
+        return _NO_CREDENTIALS
+
+    def secret_values(self) -> list[str]:
+        try:
+            credentials = self.credentials
+        except Exception:  # a setting missing: nothing more to redact
+            credentials = _NO_CREDENTIALS
+        return [*super().secret_values(), *credentials.secrets()]
 
     def open(self) -> bool:
         """Create the session; True if this call created it (so the caller closes it)."""

@@ -12,7 +12,7 @@ from typing import IO, Any
 from django.core.mail import EmailMessage
 
 from anymail.backends.test import EmailBackend as TestEmailBackend
-from anymail.utils import mime_bytes
+from anymail.mime import mime_bytes
 
 __all__ = ["EmailBackend"]
 

@@ -19,19 +19,13 @@ from django.core.mail import EmailMessage
 from django.utils.encoding import force_str
 from requests.structures import CaseInsensitiveDict
 
+from anymail.addresses import EmailAddress, parse_address_list, parse_single_address
+from anymail.attachments import Attachment
 from anymail.exceptions import AnymailSerializationError, AnymailWarning
 from anymail.features import feature_specs
 from anymail.message import ANYMAIL_ATTRIBUTES
 from anymail.normalize import json_dict
-from anymail.utils import (
-    UNSET,
-    Attachment,
-    EmailAddress,
-    force_non_lazy,
-    merge_with_default,
-    parse_address_list,
-    parse_single_address,
-)
+from anymail.settings import UNSET, force_non_lazy, merge_with_default
 
 __all__ = ["DEFAULTABLE_ATTRIBUTES", "MessageData"]
 

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.message_data import MessageData
 from anymail.enforcement import enforce, raise_unsupported
 from anymail.exceptions import AnymailSerializationError
 from anymail.features import FEATURE_SPECS, FeatureSpec, feature_specs
 from anymail.normalize import find_unserializable
-from anymail.utils import Attachment, EmailAddress
 
 if TYPE_CHECKING:
     from anymail.backends.base import AnymailBaseBackend

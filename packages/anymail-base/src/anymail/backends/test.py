@@ -26,7 +26,7 @@ from anymail.backends.base import AnymailBaseBackend, BasePayload
 from anymail.exceptions import AnymailConfigurationError
 from anymail.features import FeatureSupport
 from anymail.message import ANYMAIL_STATUSES, AnymailRecipientStatus
-from anymail.utils import get_anymail_setting
+from anymail.settings import get_anymail_setting
 
 __all__ = ["EmailBackend", "TestPayload"]
 

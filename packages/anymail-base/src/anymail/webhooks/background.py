@@ -28,9 +28,9 @@ from anymail.exceptions import (
     AnymailWebhookUnavailable,
     AnymailWebhookValidationFailure,
 )
+from anymail.settings import get_anymail_setting
 from anymail.taskutils import backoff, error_text
 from anymail.taskutils import enqueue as enqueue_task
-from anymail.utils import get_anymail_setting
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

@@ -58,8 +58,8 @@ from anymail.exceptions import (
     AnymailWebhookUnavailable,
     AnymailWebhookValidationFailure,
 )
+from anymail.settings import UNSET, get_anymail_setting, string_list
 from anymail.signals import inbound, tracking
-from anymail.utils import UNSET, get_anymail_setting
 from anymail.webhooks.delivery import Outcome, deliver_events
 from anymail.webhooks.replay import ReplayProtection, get_replay_store
 
@@ -117,9 +117,9 @@ class AnymailBaseWebhookView(View):
     #: Django 5.1's LoginRequiredMiddleware: the ESP can't log in.
     login_required = False
 
-    #: Whether to warn when no WEBHOOK_SECRET is set (off for ESPs that sign their posts;
-    #: an instance may turn it off in read_esp_settings, e.g. when a signing key is set).
-    warn_if_no_basic_auth: bool = True
+    #: The keys that verify the ESP's signatures (read_esp_settings sets them, for an
+    #: ESP whose description says ``signed_webhooks="optional"``).
+    signing_keys: Sequence[Any] = ()
 
     #: How long an event claim is held while its signals run (seconds): a request
     #: that dies holding claims frees them after this, for the ESP's retry.
@@ -144,6 +144,16 @@ class AnymailBaseWebhookView(View):
             cls.esp_id = esp.id
 
     def __init__(self, **kwargs: Any) -> None:
+        #: A setting the view can't work without is missing or wrong: every request
+        #: gets the ESP's retry answer (the ESP keeps the events until it is fixed).
+        self.configuration_error: AnymailConfigurationError | None = None
+        # The ESP reads its own settings first, so an as_view() keyword overrides its
+        # <ID>_<NAME> setting even where the name is also a general one (webhook_secret).
+        try:
+            self.esp_settings = self.read_esp_settings(kwargs)
+        except AnymailConfigurationError as err:
+            self.configuration_error = err
+            self.esp_settings = {}
         settings_kwargs = {
             key: kwargs.pop(key)
             for key in (
@@ -154,18 +164,12 @@ class AnymailBaseWebhookView(View):
             )
             if key in kwargs
         }
-        #: A setting the view can't work without is missing or wrong: every request
-        #: gets the ESP's retry answer (the ESP keeps the events until it is fixed).
-        self.configuration_error: AnymailConfigurationError | None = None
-        try:
-            self.esp_settings = self.read_esp_settings(kwargs)
-        except AnymailConfigurationError as err:
-            self.configuration_error = err
-            self.esp_settings = {}
         super().__init__(**kwargs)
         try:
-            self.basic_auth = self._secrets(
-                get_anymail_setting("webhook_secret", kwargs=settings_kwargs, default=None)
+            self.basic_auth = string_list(
+                get_anymail_setting("webhook_secret", kwargs=settings_kwargs, default=None),
+                "WEBHOOK_SECRET",
+                "a 'user:password' string",
             )
             self.replay_store = get_replay_store(
                 get_anymail_setting(
@@ -190,12 +194,7 @@ class AnymailBaseWebhookView(View):
             # post() and head() answer so the ESP retries, before using either.
             self.configuration_error = self.configuration_error or err
             self.basic_auth, self.replay_store, self.processing = [], None, "inline"
-        if (
-            self.configuration_error is None
-            and not self.basic_auth
-            and self.warn_if_no_basic_auth
-            and not (self.esp is not None and self.esp.signed_webhooks)
-        ):
+        if self.configuration_error is None and not self.basic_auth and not self.signed:
             warnings.warn(
                 f"Your Anymail {self.esp_name} webhooks are insecure and open to anyone on the web: "
                 "set ANYMAIL['WEBHOOK_SECRET'] (and put it in the webhook URL you give your ESP).",
@@ -207,17 +206,13 @@ class AnymailBaseWebhookView(View):
         """Subclasses read their ESP settings here (popping their as_view kwargs)."""
         return {}
 
-    @staticmethod
-    def _secrets(value: Any) -> list[str]:
-        if value is None or value == "":
-            return []
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
-            return [item for item in value if item]
-        raise AnymailConfigurationError(
-            "WEBHOOK_SECRET must be a 'user:password' string or a list of them."
-        )
+    @property
+    def signed(self) -> bool:
+        """Whether this view verifies the ESP's signature on every post: the ESP
+        description says (``signed_webhooks``); where signing is "optional", when the
+        view has signing keys (``signing_keys``, set by ``read_esp_settings``)."""
+        declared = self.esp.signed_webhooks if self.esp is not None else False
+        return declared is True or (declared == "optional" and bool(self.signing_keys))
 
     # ------------------------------------------------------------------
     # Request handling

@@ -16,12 +16,14 @@ from typing import Any
 __all__ = [
     "MalformedPayload",
     "epoch_timestamp",
+    "integer",
     "iso_timestamp",
     "list_of",
     "mapping",
     "optional_text",
     "required",
     "text",
+    "text_list",
 ]
 
 
@@ -66,6 +68,28 @@ def text(value: Any, name: str, *, numbers: bool = False) -> str:
     if numbers and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise MalformedPayload(f"{name} must be a string, not {type(value).__name__}")
+
+
+def text_list(value: Any, name: str) -> list[str]:
+    """A list of strings (tags, say); ``None`` reads as empty."""
+    items = list_of(value, name)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise MalformedPayload(f"{name}[{index}] must be a string, not {type(item).__name__}")
+    return items
+
+
+def integer(value: Any, name: str) -> int | None:
+    """An integer (a JSON number, or its text); None for a missing value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise MalformedPayload(f"{name} must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise MalformedPayload(f"{name} must be an integer: {str(value)[:40]!r}")
 
 
 def optional_text(value: Any, name: str, *, numbers: bool = False) -> str | None:

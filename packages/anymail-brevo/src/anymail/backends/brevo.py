@@ -23,6 +23,8 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.backends.message_data import DEFAULTABLE_ATTRIBUTES, MessageData
@@ -36,7 +38,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import UNSET, Attachment, EmailAddress, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting
 
 __all__ = [
     "ALLOWED_ATTACHMENT_EXTENSIONS",

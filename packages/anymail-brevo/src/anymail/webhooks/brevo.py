@@ -37,6 +37,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from anymail.addresses import EmailAddress
 from anymail.backends.base_requests import DEFAULT_TIMEOUT, user_agent, validate_timeout
 from anymail.backends.brevo import DEFAULT_API_URL, brevo_setting
 from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
@@ -44,7 +45,7 @@ from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.utils import EmailAddress, get_anymail_setting
+from anymail.settings import get_anymail_setting
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,

@@ -25,8 +25,11 @@ from urllib.parse import quote
 import requests
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.dates import rfc2822date
 from anymail.esps.mailgun import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
@@ -35,7 +38,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting, rfc2822date
+from anymail.settings import get_anymail_setting
 
 __all__ = ["DEFAULT_API_URL", "EmailBackend", "MailgunPayload"]
 

@@ -38,7 +38,7 @@ from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.utils import UNSET, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
@@ -99,7 +99,6 @@ class MailgunWebhookView(AnymailBaseWebhookView):
 
     esp = ESP
     # Mailgun signs its posts, so WEBHOOK_SECRET basic auth is optional.
-    warn_if_no_basic_auth = False
 
     # as_view() overrides of the settings
     webhook_signing_key: Any = UNSET

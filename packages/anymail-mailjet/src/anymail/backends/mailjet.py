@@ -42,6 +42,8 @@ from typing import Any, ClassVar
 import requests
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress, parse_single_address
+from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.esps.mailjet import ESP
@@ -53,7 +55,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus, AnymailStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting, parse_single_address
+from anymail.settings import get_anymail_setting
 
 __all__ = [
     "API_VERSIONS",

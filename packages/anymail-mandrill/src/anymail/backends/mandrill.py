@@ -24,6 +24,8 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.esps.mandrill import ESP
@@ -36,7 +38,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting
+from anymail.settings import get_anymail_setting
 
 __all__ = [
     "DEFAULT_API_URL",

@@ -45,8 +45,8 @@ from anymail.events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEve
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
+from anymail.settings import UNSET, get_anymail_setting
 from anymail.signals import inbound, tracking
-from anymail.utils import UNSET, get_anymail_setting
 from anymail.webhooks.base import AnymailBaseWebhookView
 
 __all__ = [
@@ -377,7 +377,6 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     #: (each event goes on the signal for its kind: see signal_for)
     signal = tracking
     # Mandrill signs its posts, so WEBHOOK_SECRET basic auth is optional.
-    warn_if_no_basic_auth = False
 
     # as_view() overrides of the settings
     webhook_key: Any = UNSET

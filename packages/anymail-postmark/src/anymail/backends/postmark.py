@@ -22,13 +22,15 @@ from typing import Any, ClassVar
 import requests
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.esps.postmark import ESP
 from anymail.exceptions import AnymailError, AnymailRequestsAPIError
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus, AnymailStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting
+from anymail.settings import get_anymail_setting
 
 __all__ = [
     "BATCH_MAX_BYTES",

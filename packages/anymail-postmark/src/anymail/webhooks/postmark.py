@@ -27,11 +27,11 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
+from anymail.addresses import EmailAddress
 from anymail.esps.postmark import ESP
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.utils import EmailAddress
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 import requests
 from django.core.mail import EmailMessage
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.esps.sendgrid import ESP
@@ -32,7 +34,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting
+from anymail.settings import get_anymail_setting
 
 __all__ = ["DEFAULT_API_URL", "EmailBackend", "SendGridPayload", "deep_merge"]
 

@@ -64,6 +64,8 @@ ESP = EspDescription(
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
+    # Signed Event Webhook: verified when SENDGRID_WEBHOOK_VERIFICATION_KEY is set.
+    signed_webhooks="optional",
     required_settings=("SENDGRID_API_KEY",),
     settings=(
         "SENDGRID_API_KEY",

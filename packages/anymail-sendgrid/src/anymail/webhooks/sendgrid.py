@@ -52,7 +52,7 @@ from anymail.exceptions import (
 )
 from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.utils import UNSET, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
@@ -365,10 +365,9 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
         keys = _key_list(setting)
         # Parse (and import cryptography) only when signatures are in use.
         self.verification_keys = load_verification_keys(keys) if keys else ()
-        if self.verification_keys:
-            # The signature authenticates SendGrid: basic auth becomes optional.
-            # (The base view reads this after read_esp_settings.)
-            self.warn_if_no_basic_auth = False
+        # With keys, the signature authenticates SendGrid (the ESP description says its
+        # signing is "optional"): basic auth becomes optional.
+        self.signing_keys = self.verification_keys
         return {}
 
     def read_payload(self, request: HttpRequest) -> Any:

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from anymail.addresses import EmailAddress
+from anymail.attachments import Attachment
 from anymail.backends.base import AnymailBaseBackend, BasePayload
 from anymail.backends.base_requests import validate_timeout
 from anymail.esps.sparkpost import ESP
@@ -37,7 +39,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.utils import Attachment, EmailAddress, get_anymail_setting
+from anymail.settings import get_anymail_setting
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage

@@ -482,7 +482,6 @@ class AmazonSESProfile(Profile):
         },
         lambda sent: _check_esp_extra(sent),
     )
-    signs_webhooks = True
 
     def adapt_message(self, message: Any, feature: str) -> None:
         # SES sends merge data only through a stored template (SendBulkTemplatedEmail).
@@ -614,7 +613,7 @@ class AmazonSESProfile(Profile):
 
 
 def _formatted(addresses: Any) -> list[str]:
-    from anymail.utils import EmailAddress
+    from anymail.addresses import EmailAddress
 
     return [EmailAddress(a.display_name, a.addr_spec).address for a in addresses]
 
@@ -664,7 +663,7 @@ def v2_raw_sent_message(params: dict[str, Any]) -> SentMessage:
 def _raw_sent_message(
     params: dict[str, Any], raw: bytes, destinations: list[str], envelope_sender: str | None
 ) -> SentMessage:
-    from anymail.utils import addr_spec_of
+    from anymail.addresses import addr_spec_of
 
     message = BytesParser(policy=policy.default).parsebytes(raw)
     to = _header_addresses(message, "To")
@@ -722,7 +721,7 @@ def _raw_sent_message(
 
 
 def templated_sent_message(params: dict[str, Any]) -> SentMessage:
-    from anymail.utils import addr_spec_of
+    from anymail.addresses import addr_spec_of
 
     destinations = params.get("Destinations") or []
     batch = any("ReplacementTemplateData" in d for d in destinations)
@@ -754,7 +753,7 @@ def templated_sent_message(params: dict[str, Any]) -> SentMessage:
 
 def v2_templated_sent_message(params: dict[str, Any]) -> SentMessage:
     """A v2 SendEmail (Content.Template) or SendBulkEmail call as a SentMessage."""
-    from anymail.utils import addr_spec_of
+    from anymail.addresses import addr_spec_of
 
     bulk = params["Action"] == "SendBulkEmail"
     content = params.get("DefaultContent" if bulk else "Content") or {}

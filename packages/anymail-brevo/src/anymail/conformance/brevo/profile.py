@@ -32,8 +32,8 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
+from anymail.addresses import EmailAddress
 from anymail.backends.brevo import ALLOWED_ATTACHMENT_EXTENSIONS, METADATA_HEADER
-from anymail.utils import EmailAddress
 from anymail_conformance import FakeResponse, Profile, RecordedRequest, SentAttachment, SentMessage
 
 API_KEY = "xkeysib-test-brevo-api-key"

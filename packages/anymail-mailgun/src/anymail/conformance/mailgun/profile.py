@@ -69,7 +69,6 @@ class MailgunProfile(Profile):
         {"o:testmode": "yes", "o:require-tls": "true"},
         lambda sent: _check_extra(sent),
     )
-    signs_webhooks = True
 
     _ids = itertools.count(1)
 

@@ -72,7 +72,6 @@ class MandrillProfile(Profile):
         {"ip_pool": "Bulk Pool", "message": {"subaccount": "Marketing Dept.", "important": True}},
         lambda sent: _check_extra(sent),
     )
-    signs_webhooks = True
 
     _nonces = itertools.count(1)
 

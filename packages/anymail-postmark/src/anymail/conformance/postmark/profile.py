@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from email.utils import getaddresses
 from typing import Any
 
-from anymail.utils import EmailAddress
+from anymail.addresses import EmailAddress
 from anymail_conformance import (
     FakeResponse,
     Profile,

@@ -56,7 +56,6 @@ class SendGridProfile(Profile):
         lambda sent: _check_extra(sent),
     )
     # The Signed Event Webhook (tracking); Inbound Parse posts aren't signed (see README).
-    signs_webhooks = True
 
     def __init__(self) -> None:
         #: schema violations the fake API refused, since the server started

@@ -1,0 +1,85 @@
+"""What every ESP transport shares, whatever client it uses (requests, boto3, an ESP's
+SDK): the User-Agent it identifies with, and how its API credentials reach a request.
+
+Imports nothing heavy: the Amazon SES backend (boto3) uses it as the requests-based
+backends do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+__all__ = ["ApiCredentials", "user_agent"]
+
+
+@cache
+def user_agent(distribution: str, client: str | None = None) -> str:
+    """``"anymail-mailgun/1.2.0 python-requests/2.32.3"``: the ESP package and its
+    version, then the HTTP client (``client`` given, or python-requests' version when
+    requests is already imported)."""
+    try:
+        version = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    if client is None:
+        import sys
+
+        requests = sys.modules.get("requests")
+        client = f"python-requests/{requests.__version__}" if requests is not None else ""
+    return f"{distribution}/{version} {client}".strip()
+
+
+@dataclass(frozen=True, repr=False)
+class ApiCredentials:
+    """Where an ESP's API credentials go in each request: one of the placements ESP
+    APIs use, built once per backend (``AnymailRequestsBackend.credentials``) and
+    applied to every request by the backend, never by payload code.
+
+    ``ApiCredentials.bearer(key)``, ``.header("api-key", key)``,
+    ``.basic("api", key)`` or ``.body_field("key", key)`` (for APIs that want the key
+    in the JSON body: the payload adds :attr:`body` to its data). Its repr shows
+    where the credentials go, never their values.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+    body: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def bearer(cls, token: str) -> ApiCredentials:
+        return cls(headers={"Authorization": f"Bearer {token}"})
+
+    @classmethod
+    def header(cls, name: str, value: str) -> ApiCredentials:
+        return cls(headers={name: value})
+
+    @classmethod
+    def basic(cls, username: str, password: str) -> ApiCredentials:
+        return cls(auth=(username, password))
+
+    @classmethod
+    def body_field(cls, name: str, value: str) -> ApiCredentials:
+        return cls(body={name: value})
+
+    def secrets(self) -> Iterator[str]:
+        """The secret values (for redacting errors and debug output)."""
+        for value in self.headers.values():
+            yield value.split(" ", 1)[1] if value.startswith("Bearer ") else value
+        if self.auth is not None:
+            yield self.auth[1]
+        yield from self.body.values()
+
+    def request_params(self, headers: Mapping[str, str] | None) -> dict[str, Any]:
+        """``headers`` and ``auth`` keyword arguments for ``requests``, with these
+        credentials applied over the request's own headers."""
+        return {"headers": {**(headers or {}), **self.headers}, "auth": self.auth}
+
+    def __repr__(self) -> str:
+        places = [f"header {name}" for name in self.headers]
+        places += ["basic auth"] if self.auth is not None else []
+        places += [f"body field {name}" for name in self.body]
+        return f"<ApiCredentials: {', '.join(places) or 'none'}>"
