@@ -24,7 +24,7 @@ import inspect
 import json
 import socket
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +44,8 @@ __all__ = [
     "SentMessage",
     "ServerLike",
     "WebhookRequest",
+    "address_list",
+    "formatted_address",
 ]
 
 #: API scenarios the suite asks a profile's fake server to play.
@@ -59,6 +61,25 @@ SCENARIOS = (
 
 #: how long the "slow" scenario waits before answering (timeout_settings must be shorter)
 SLOW_SECONDS = 2.0
+
+
+def formatted_address(email: str, name: str | None = None) -> str:
+    """How a SentMessage records an address: "Name <email>" (the name quoted where
+    RFC 5322 needs it), or the bare email without a name. For profiles reading an
+    API's {email, name} objects back."""
+    from email.utils import formataddr
+
+    return formataddr((name, email)) if name else email
+
+
+def address_list(header: str | None) -> list[str]:
+    """The addresses of a header value ("A <a@example.com>, b@example.com"), each as
+    :func:`formatted_address` records it ([] for a missing or empty header)."""
+    from email.utils import getaddresses
+
+    if not header:
+        return []
+    return [formatted_address(email, name) for name, email in getaddresses([header])]
 
 
 class ServerLike(Protocol):
@@ -152,9 +173,14 @@ class Profile:
     from_email: ClassVar[str] = "Sender <sender@example.com>"
     #: whether message_id in anymail_status is one id per recipient (a set for several)
     per_recipient_message_ids: ClassVar[bool] = False
-    #: (an esp_extra value, a check that raises AssertionError unless the SentMessage
-    #: shows it reached the API): proves esp_extra is passed through
-    esp_extra_example: ClassVar[tuple[dict[str, Any], Callable[[SentMessage], None]] | None] = None
+    #: an esp_extra value that :meth:`check_esp_extra` can see reach the API: proves
+    #: esp_extra is passed through
+    esp_extra_example: ClassVar[dict[str, Any] | None] = None
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        """Raise AssertionError unless the sent message shows ``esp_extra_example``
+        reached the API."""
+        raise TypeError(f"{type(self).__name__} must implement check_esp_extra()")
 
     # ---------------------------------------------------------------- sending
 

@@ -81,6 +81,8 @@ ESP = EspDescription(
     # (environment, shared config, instance role), so nothing is declared required.
     # SNS signs every webhook post, and the views verify it (AMAZON_SES_SNS_VERIFY_SIGNATURES).
     signed_webhooks=True,
+    # boto3 finds the endpoint itself (AMAZON_SES_CLIENT_PARAMS can set endpoint_url).
+    api_url_setting=False,
     # Amazon SNS counts an HTTP/S delivery as failed, and retries it, only when the
     # endpoint answers outside 200-4xx (a 5xx), doesn't answer within 15 seconds or
     # can't be reached: every 4xx, 429 included, is final.

@@ -150,10 +150,9 @@ class AnymailBaseWebhookView(View):
         # The ESP reads its own settings first, so an as_view() keyword overrides its
         # <ID>_<NAME> setting even where the name is also a general one (webhook_secret).
         try:
-            self.esp_settings = self.read_esp_settings(kwargs)
+            self.read_esp_settings(kwargs)
         except AnymailConfigurationError as err:
             self.configuration_error = err
-            self.esp_settings = {}
         settings_kwargs = {
             key: kwargs.pop(key)
             for key in (
@@ -202,9 +201,12 @@ class AnymailBaseWebhookView(View):
                 stacklevel=2,
             )
 
-    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Subclasses read their ESP settings here (popping their as_view kwargs)."""
-        return {}
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> Any:
+        """Subclasses read their ESP settings here, into attributes of the view, with
+        ``get_anymail_setting(name, esp_name=self.esp_id, kwargs=kwargs)`` (which pops
+        the as_view keyword). Raise AnymailConfigurationError for a missing or wrong
+        one: the view then answers every request so the ESP retries. (What it returns
+        is not used.)"""
 
     @property
     def signed(self) -> bool:
