@@ -30,7 +30,7 @@ from anymail.attachments import Attachment
 from anymail.backends.message_data import MessageData
 from anymail.enforcement import enforce, raise_unsupported
 from anymail.exceptions import AnymailSerializationError
-from anymail.features import FEATURE_SPECS, FeatureSpec, feature_specs
+from anymail.features import FEATURE_SPECS, Feature, FeatureSpec, feature_specs
 from anymail.normalize import find_unserializable
 
 if TYPE_CHECKING:
@@ -76,6 +76,30 @@ class BasePayload:
             raise_unsupported(
                 self.esp_name, feature, detail, email_message=self.message, backend=self.backend
             )
+
+    def attachment_filename(self, attachment: Attachment) -> str | None:
+        """For an ESP that names each file (and an inline part by its Content-ID, as
+        its HTML refers to it): an inline part's Content-ID, else the attachment's
+        filename. A part without one is refused (AnymailUnsupportedFeature: the ESP
+        would drop it or break its cid: link); with IGNORE_UNSUPPORTED_FEATURES, None,
+        and the caller leaves it out."""
+        if attachment.inline:
+            if attachment.content_id:
+                return attachment.content_id
+            self.unsupported_feature(
+                Feature.INLINE_IMAGES,
+                f"{self.esp_name} requires a Content-ID for every inline attachment "
+                "(use anymail.message.attach_inline_image)",
+            )
+            return None
+        if attachment.name:
+            return attachment.name
+        self.unsupported_feature(
+            Feature.ATTACHMENTS,
+            f"{self.esp_name} requires a filename for every attachment "
+            '(use message.attach(filename="...", ...))',
+        )
+        return None
 
     def serialize_json(self, data: Any, field: str | None = None) -> str:
         """json.dumps, raising AnymailSerializationError that names the bad item."""
