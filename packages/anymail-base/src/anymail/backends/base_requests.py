@@ -16,7 +16,7 @@ import requests
 from django.core.mail import EmailMessage
 
 from anymail.backends.base import AnymailBaseBackend, BasePayload
-from anymail.backends.transport import ApiCredentials, user_agent
+from anymail.backends.transport import DEFAULT_TIMEOUT, ApiCredentials, user_agent, validate_timeout
 from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
 from anymail.settings import get_anymail_setting
 
@@ -28,27 +28,10 @@ __all__ = [
     "validate_timeout",
 ]
 
-DEFAULT_TIMEOUT = 30.0
-
 #: Header names whose values are credentials (redacted in DEBUG_API_REQUESTS output).
 _SECRET_HEADER = re.compile(
     r"authorization|api[-_]?key|token|secret|signature|password", re.IGNORECASE
 )
-
-
-def validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
-    if timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
-        return timeout
-    if (
-        isinstance(timeout, tuple | list)
-        and len(timeout) == 2
-        and all(isinstance(part, int | float) or part is None for part in timeout)
-    ):
-        return (timeout[0], timeout[1])
-    raise AnymailConfigurationError(
-        "REQUESTS_TIMEOUT must be a number of seconds, a (connect, read) tuple, or None; "
-        f"got {timeout!r}."
-    )
 
 
 _NO_CREDENTIALS = ApiCredentials()

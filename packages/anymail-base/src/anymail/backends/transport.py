@@ -13,7 +13,12 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-__all__ = ["ApiCredentials", "user_agent"]
+from anymail.exceptions import AnymailConfigurationError
+
+__all__ = ["DEFAULT_TIMEOUT", "ApiCredentials", "user_agent", "validate_timeout"]
+
+#: seconds an API call may take (REQUESTS_TIMEOUT), when not set
+DEFAULT_TIMEOUT = 30.0
 
 
 @cache
@@ -31,6 +36,21 @@ def user_agent(distribution: str, client: str | None = None) -> str:
         requests = sys.modules.get("requests")
         client = f"python-requests/{requests.__version__}" if requests is not None else ""
     return f"{distribution}/{version} {client}".strip()
+
+
+def validate_timeout(timeout: Any) -> float | tuple[float, float] | None:
+    if timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
+        return timeout
+    if (
+        isinstance(timeout, tuple | list)
+        and len(timeout) == 2
+        and all(isinstance(part, int | float) or part is None for part in timeout)
+    ):
+        return (timeout[0], timeout[1])
+    raise AnymailConfigurationError(
+        "REQUESTS_TIMEOUT must be a number of seconds, a (connect, read) tuple, or None; "
+        f"got {timeout!r}."
+    )
 
 
 @dataclass(frozen=True, repr=False)
