@@ -85,7 +85,7 @@ def test_an_unsupported_feature_raises_in_the_caller(queued, settings):
 
 def test_no_secret_is_stored(queued):
     from anymail.backends.test import EmailBackend
-    from anymail.outbox import storable_options
+    from anymail.outbox_queue import storable_options
 
     # Options whose names say they hold a credential are never stored: the worker
     # reads them from settings.

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from anymail.models import WebhookDelivery
 from anymail.signals import tracking
-from anymail.webhooks import background
+from anymail.webhooks import background, maintenance
 
 pytestmark = pytest.mark.usefixtures("fake_esp_installed")
 
@@ -190,7 +190,7 @@ def test_a_killed_attempt_is_recovered_when_its_lease_expires(queued, webhook_cl
         lease_until=timezone.now() - timedelta(seconds=1), attempts=1
     )
     queued.clear()
-    assert background.recover() == 1
+    assert maintenance.recover() == 1
     [result] = queued.results
     assert result.args == [delivery.pk]
     assert result.task.run_after is None  # at once
@@ -205,7 +205,7 @@ def test_prune_keeps_what_is_not_delivered(queued, webhook_client):
     first, second, third = WebhookDelivery.objects.order_by("pk")
     WebhookDelivery.objects.filter(pk=first.pk).update(state="delivered", finished_at=old)
     WebhookDelivery.objects.filter(pk=second.pk).update(state="failed", finished_at=old)
-    assert background.prune() == 1
+    assert maintenance.prune() == 1
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {second.pk, third.pk}
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from anymail.models import WebhookReplayToken
 from anymail.webhooks.replay import (
-    CacheReplayStore,
     DatabaseReplayStore,
     ReplayProtection,
     ReplayStoreUnavailable,
 )
+from anymail.webhooks.replay_cache import CacheReplayStore
 
 TRACKING = "anymail:fake_tracking_webhook"
 

@@ -62,7 +62,7 @@ if apps.is_installed("django.contrib.admin"):
 
         @admin.action(description="Retry the selected deliveries (failed or pending)")
         def retry_deliveries(self, request: Any, queryset: Any) -> None:
-            from anymail.webhooks.background import retry
+            from anymail.webhooks.maintenance import retry
 
             count = retry(queryset)
             self.message_user(
@@ -112,7 +112,7 @@ if apps.is_installed("django.contrib.admin"):
 
         @admin.action(description="Send the selected messages again (failed, review)")
         def retry_messages(self, request: Any, queryset: Any) -> None:
-            from anymail.outbox import retry
+            from anymail.outbox_maintenance import retry
 
             count = retry(queryset)
             self.message_user(request, f"{count} messages queued again.", messages.SUCCESS)

@@ -22,116 +22,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
-import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from anymail.outbox_queue import enqueue
 from anymail.settings import get_anymail_setting
 from anymail.taskutils import backoff, error_text
-from anymail.taskutils import enqueue as enqueue_task
 
 if TYPE_CHECKING:
-    from django.core.mail import EmailMessage
-
-    from anymail.backends.base import AnymailBaseBackend
     from anymail.models import OutboxMessage
 
-__all__ = ["classify", "enqueue_messages", "process", "prune", "retry"]
+__all__ = ["MAYBE_SENT", "PERMANENT", "RETRY", "classify", "process", "retry_delay"]
 
 logger = logging.getLogger("anymail.outbox")
-
-#: option names never stored (read from settings in the worker instead)
-_SECRET_WORDS = ("key", "secret", "token", "password", "credential", "auth", "params")
 
 
 def setting(name: str, default: Any) -> Any:
     return get_anymail_setting(name, default=default)
-
-
-# --- the caller's half ----------------------------------------------------------
-
-
-def storable_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The backend options that may be stored: not secret, JSON-able."""
-    import json
-
-    kept = {}
-    for name, value in options.items():
-        if name == "background" or any(word in name.lower() for word in _SECRET_WORDS):
-            continue
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        kept[name] = value
-    return kept
-
-
-def enqueue_messages(backend: AnymailBaseBackend, messages: Any) -> int:
-    """Validate, store and enqueue each message; returns how many were queued."""
-    from anymail.message import AnymailRecipientStatus, AnymailStatus
-
-    queued = 0
-    for message in messages:
-        message.anymail_status = AnymailStatus()
-        if not message.recipients():
-            continue
-        try:
-            validate(backend, message)
-            outbox = store(backend, message)
-            enqueue(outbox)
-        except Exception:
-            if backend.fail_silently:
-                continue
-            raise
-        status = message.anymail_status
-        status.outbox_id = str(outbox.anymail_id)
-        status.set_recipient_status(
-            {email: AnymailRecipientStatus(None, "queued") for email in outbox.recipients}
-        )
-        queued += 1
-    return queued
-
-
-def validate(backend: AnymailBaseBackend, message: EmailMessage) -> None:
-    """Everything a direct send checks before the API call: the payload is built
-    (enforcement, addresses, attributes) and serialized."""
-    payload = backend.build_message_payload(message, backend.send_defaults)
-    serialize = getattr(payload, "get_request_params", None)
-    if callable(serialize):
-        serialize(getattr(backend, "api_url", ""))
-
-
-def store(backend: AnymailBaseBackend, message: EmailMessage) -> OutboxMessage:
-    import copy
-
-    from django.utils import timezone
-
-    from anymail.addresses import parse_address_list
-    from anymail.models import OutboxMessage
-
-    stored = copy.copy(message)
-    stored.connection = None  # (holds the backend, and so its credentials)
-    if hasattr(stored, "anymail_status"):
-        del stored.anymail_status
-    now = timezone.now()
-    return OutboxMessage.objects.create(
-        anymail_id=uuid.uuid4(),
-        esp_id=backend.esp_id,
-        backend=f"{type(backend).__module__}.{type(backend).__qualname__}",
-        mailer=getattr(backend, "alias", None) or "",
-        options=storable_options(getattr(backend, "background_options", {})),
-        message=pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL),
-        subject=str(message.subject or "")[:255],
-        recipients=[a.addr_spec for a in parse_address_list(message.recipients())],
-        created_at=now,
-        next_attempt_at=now,
-    )
-
-
-def enqueue(outbox: OutboxMessage, delay: float = 0.0, watchdog: bool = False) -> None:
-    """Enqueue the message's task (see :func:`anymail.taskutils.enqueue`)."""
-    enqueue_task("send_outbox_message", outbox.pk, delay=delay, watchdog=watchdog)
 
 
 # --- the worker's half -----------------------------------------------------------
@@ -377,42 +284,3 @@ def _schedule(outbox: OutboxMessage, err: BaseException | None, delay: float) ->
     except Exception:
         logger.exception("Anymail couldn't enqueue the retry of outbox message %s", outbox.pk)
     return "queued"
-
-
-# --- operations ------------------------------------------------------------------
-
-
-def retry(queryset: Any) -> int:
-    """Queue failed (or review) messages again, with a fresh set of attempts."""
-    from django.utils import timezone
-
-    from anymail.models import OutboxMessage
-
-    count = 0
-    for outbox in queryset.exclude(
-        state__in=[OutboxMessage.State.SENT, OutboxMessage.State.SENDING]
-    ):
-        outbox.state = OutboxMessage.State.QUEUED
-        outbox.attempts = 0
-        outbox.created_at = timezone.now()  # (a fresh maximum age)
-        outbox.next_attempt_at = timezone.now()
-        outbox.lease_until = None
-        outbox.finished_at = None
-        outbox.save()
-        enqueue(outbox)
-        count += 1
-    return count
-
-
-def prune(older_than: timedelta | None = None) -> int:
-    """Delete sent messages finished more than ``SEND_RETENTION`` ago (7 days)."""
-    from django.utils import timezone
-
-    from anymail.models import OutboxMessage
-
-    if older_than is None:
-        older_than = timedelta(seconds=float(setting("send_retention", 7 * 24 * 3600)))
-    deleted, _ = OutboxMessage.objects.filter(
-        state=OutboxMessage.State.SENT, finished_at__lt=timezone.now() - older_than
-    ).delete()
-    return deleted

@@ -20,20 +20,20 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final
 
-from anymail.esp import EspDescription, WebhookRoute, import_string, standard_webhooks
+from anymail.esp import EspDescription, WebhookRoute, import_string
+from anymail.esp import standard_webhooks as standard_webhooks  # re-exported (see __all__)
 from anymail.exceptions import AnymailConfigurationError
 
+# (EspDescription, WebhookRoute and standard_webhooks live in anymail.esp; importing
+# them from here keeps working.)
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "EspDescription",
     "LoadError",
-    "WebhookRoute",
     "clear_cache",
     "current_esps",
     "get_esp",
     "installed_esps",
     "load_errors",
-    "standard_webhooks",
 ]
 
 ENTRY_POINT_GROUP: Final = "anymail.esps"

@@ -51,7 +51,7 @@ def _background_aware(send_messages: Any) -> Any:
     @functools.wraps(send_messages)
     def wrapper(self: AnymailBaseBackend, email_messages: Sequence[EmailMessage]) -> int:
         if self.background and email_messages:
-            from anymail.outbox import enqueue_messages
+            from anymail.outbox_queue import enqueue_messages
 
             return enqueue_messages(self, email_messages)
         return int(send_messages(self, email_messages))
@@ -189,7 +189,7 @@ class AnymailBaseBackend(BaseEmailBackend):
         if not email_messages:
             return 0
         if self.background:
-            from anymail.outbox import enqueue_messages
+            from anymail.outbox_queue import enqueue_messages
 
             return enqueue_messages(self, email_messages)
         with self._lock:

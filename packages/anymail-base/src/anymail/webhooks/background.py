@@ -16,10 +16,8 @@ every attempt, and by ``manage.py anymail_webhooks --recover``) enqueues it agai
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
-from contextlib import nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +34,10 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from anymail.models import WebhookDelivery
-    from anymail.webhooks.base import AnymailBaseWebhookView
 
-__all__ = ["accept", "enqueue", "process", "prune", "recover", "retry"]
+__all__ = ["enqueue", "lease_seconds", "max_attempts", "process", "retry_delay"]
 
 logger = logging.getLogger("anymail.webhooks")
-
-#: Request headers never stored (credentials): the view has checked them already.
-_NOT_STORED = {"HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_PROXY_AUTHORIZATION"}
 
 
 def setting(name: str, default: Any) -> Any:
@@ -67,96 +61,6 @@ def retry_delay(attempt: int) -> float:
         float(setting("webhook_retry_delay", 30)),
         float(setting("webhook_retry_max_delay", 6 * 3600)),
     )
-
-
-# --- the view's half -----------------------------------------------------------
-
-
-def read_body(request: HttpRequest, limit: int) -> bytes:
-    """The raw body, read once before anything parses it (a multipart form is then
-    parsed from this copy). Larger than ``limit``: a ValueError (the view's 400)."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > limit:
-        raise ValueError(f"webhook body of {length} bytes is over the {limit}-byte limit")
-    if not hasattr(request, "_body"):
-        # Django's request.body would refuse a body over DATA_UPLOAD_MAX_MEMORY_SIZE
-        # (2.5 MB), too small for inbound mail: read it here, within our own limit,
-        # and leave it where Django's parsers look for it.
-        body = request.read(limit + 1)
-        if len(body) > limit:
-            raise ValueError(f"webhook body is over the {limit}-byte limit")
-        request._body = body  # type: ignore[attr-defined]
-        request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
-    return request.body
-
-
-def delivery_key(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> str:
-    """The duplicate claim: the signed request's token (as the replay store keys it),
-    or a digest of the route and the body (an unsigned ESP redelivers the same body)."""
-    if view.pending_tokens:
-        return view.pending_tokens[0]
-    digest = hashlib.sha256()
-    for part in (view.esp_id.encode(), b"\nbody\n", request.path.encode(), b"\n", body):
-        digest.update(part)
-    return digest.hexdigest()
-
-
-def accept(view: AnymailBaseWebhookView, request: HttpRequest, body: bytes) -> bool:
-    """Store a verified request and enqueue its task. True if stored; False for a
-    duplicate of one already stored. Raises AnymailWebhookUnavailable (nothing kept)
-    when the database or the task backend fails."""
-    from django.db import IntegrityError, connections, router, transaction
-    from django.utils import timezone
-
-    from anymail.models import WebhookDelivery
-
-    meta = {
-        "path": request.path,
-        "query": request.META.get("QUERY_STRING", ""),
-        "content_type": request.META.get("CONTENT_TYPE", ""),
-        "headers": {
-            name: str(value)
-            for name, value in request.META.items()
-            if name.startswith("HTTP_") and name not in _NOT_STORED
-        },
-    }
-    now = timezone.now()
-    try:
-        database = router.db_for_write(WebhookDelivery)
-        # Inside a transaction (ATOMIC_REQUESTS), a duplicate's IntegrityError must
-        # not break it: a savepoint. In autocommit (the usual case), none is needed.
-        in_transaction = not connections[database].get_autocommit()
-        with transaction.atomic(using=database) if in_transaction else nullcontext():
-            delivery = WebhookDelivery.objects.using(database).create(
-                key=delivery_key(view, request, body),
-                esp_id=view.esp_id,
-                view=f"{type(view).__module__}.{type(view).__qualname__}",
-                request_meta=meta,
-                body=body,
-                received_at=now,
-                next_attempt_at=now,
-            )
-    except IntegrityError:
-        return False
-    except Exception as err:  # the database is down, the table is missing, ...
-        raise AnymailWebhookUnavailable(
-            f"Anymail couldn't store the {view.esp_name} webhook for background processing: "
-            f"{type(err).__name__}: {err}. (Has `manage.py migrate` created the anymail tables?)"
-        ) from err
-    try:
-        enqueue(delivery)
-    except Exception as err:
-        # Nothing half-stored: without its task, the delivery goes, and the ESP retries.
-        try:
-            delivery.delete()
-        except Exception:
-            logger.exception(
-                "Anymail couldn't remove delivery %s after a failed enqueue", delivery.pk
-            )
-        raise AnymailWebhookUnavailable(
-            f"Anymail couldn't enqueue the {view.esp_name} webhook task: {type(err).__name__}: {err}"
-        ) from err
-    return True
 
 
 # --- the task's half -----------------------------------------------------------
@@ -191,6 +95,8 @@ def process(delivery_id: int) -> str:
     try:
         state = _attempt(delivery)
     finally:
+        from anymail.webhooks.maintenance import recover
+
         recover()
     return state
 
@@ -327,77 +233,3 @@ def _schedule(delivery: WebhookDelivery, delay: float, count: bool = True) -> st
         # The row is due; recover() (after any attempt, or the command) enqueues it.
         logger.exception("Anymail couldn't enqueue the retry of delivery %s", delivery.pk)
     return "pending"
-
-
-# --- operations ---------------------------------------------------------------
-
-
-def recover(limit: int = 100) -> int:
-    """Enqueue again the deliveries nobody is running: an attempt whose worker died
-    (its lease expired), or one due for a while with no task (its enqueue failed).
-    Returns how many. Cheap: one indexed query when there's nothing to do."""
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from anymail.models import WebhookDelivery
-
-    now = timezone.now()
-    grace = timedelta(seconds=float(setting("webhook_recover_after", 60)))
-    stale = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING).filter(
-        Q(lease_until__lt=now) | Q(lease_until__isnull=True, next_attempt_at__lt=now - grace)
-    )
-    count = 0
-    for delivery in stale.order_by("next_attempt_at")[:limit]:
-        # Claim the re-enqueue, so concurrent recoveries enqueue it once.
-        pushed = (
-            WebhookDelivery.objects.filter(pk=delivery.pk, state=WebhookDelivery.State.PENDING)
-            .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True))
-            .update(lease_until=None, next_attempt_at=now)
-        )
-        if pushed:
-            try:
-                enqueue(delivery)
-                count += 1
-            except Exception:
-                logger.exception("Anymail couldn't re-enqueue delivery %s", delivery.pk)
-    if count:
-        logger.warning("Anymail re-enqueued %s stalled webhook deliveries", count)
-    return count
-
-
-def retry(deliveries: Any) -> int:
-    """Make failed (or pending) deliveries due now, with a fresh set of attempts, and
-    enqueue them. Returns how many."""
-    from django.utils import timezone
-
-    from anymail.models import WebhookDelivery
-
-    count = 0
-    for delivery in deliveries.exclude(state=WebhookDelivery.State.DELIVERED):
-        delivery.state = WebhookDelivery.State.PENDING
-        delivery.attempts = 0
-        delivery.next_attempt_at = timezone.now()
-        delivery.lease_until = None
-        delivery.finished_at = None
-        delivery.save(
-            update_fields=["state", "attempts", "next_attempt_at", "lease_until", "finished_at"]
-        )
-        enqueue(delivery)
-        count += 1
-    return count
-
-
-def prune(older_than: timedelta | None = None) -> int:
-    """Delete delivered deliveries finished more than the retention period ago
-    (``WEBHOOK_RETENTION``, seconds; default 7 days). Returns how many."""
-    from django.utils import timezone
-
-    from anymail.models import WebhookDelivery
-
-    if older_than is None:
-        older_than = timedelta(seconds=float(setting("webhook_retention", 7 * 24 * 3600)))
-    cutoff = timezone.now() - older_than
-    deleted, _ = WebhookDelivery.objects.filter(
-        state=WebhookDelivery.State.DELIVERED, finished_at__lt=cutoff
-    ).delete()
-    return deleted

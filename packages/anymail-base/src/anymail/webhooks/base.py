@@ -33,35 +33,30 @@ signals only what wasn't handled. A duplicate is acknowledged with 200.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import logging
 import warnings
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.http.request import RawPostDataException
-from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from anymail.events import AnymailEvent, event_digest
+from anymail.events import AnymailEvent
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
     AnymailWebhookUnavailable,
     AnymailWebhookValidationFailure,
 )
-from anymail.settings import UNSET, get_anymail_setting, string_list
+from anymail.settings import UNSET
 from anymail.signals import inbound, tracking
-from anymail.webhooks.delivery import Outcome, deliver_events
-from anymail.webhooks.replay import ReplayProtection, get_replay_store
+from anymail.webhooks.configuration import read_general_settings
+from anymail.webhooks.readers import read_json
+from anymail.webhooks.replay import ReplayProtection
+from anymail.webhooks.responses import WebhookResponses
+from anymail.webhooks.validation import WebhookValidation
 
 if TYPE_CHECKING:
     from anymail.registry import EspDescription
@@ -74,33 +69,8 @@ __all__ = [
 ]
 
 
-logger = logging.getLogger("anymail.webhooks")
-
-
-def read_json(body: bytes) -> Any:
-    """A JSON body; a ValueError (a 400) for one that isn't JSON or is nested too deeply
-    to parse (the parser's RecursionError)."""
-    try:
-        return json.loads(body.decode("utf-8"))
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-def _file_digest(upload: Any) -> str:
-    """An uploaded file's name and content, as a digest (for derived event ids)."""
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    return f"{upload.name}:{digest.hexdigest()}"
-
-
-#: The Retry-After (seconds) sent with a retry answer.
-RETRY_AFTER_SECONDS = 60
-
-
 @method_decorator(csrf_exempt, name="dispatch")
-class AnymailBaseWebhookView(View):
+class AnymailBaseWebhookView(WebhookValidation, WebhookResponses, View):
     """Base for every ESP webhook view.
 
     Subclasses set ``esp`` (their EspDescription, which gives ``esp_name`` and
@@ -164,35 +134,12 @@ class AnymailBaseWebhookView(View):
             if key in kwargs
         }
         super().__init__(**kwargs)
+        self.basic_auth, self.replay_store, self.processing = [], None, "inline"
         try:
-            self.basic_auth = string_list(
-                get_anymail_setting("webhook_secret", kwargs=settings_kwargs, default=None),
-                "WEBHOOK_SECRET",
-                "a 'user:password' string",
-            )
-            self.replay_store = get_replay_store(
-                get_anymail_setting(
-                    "webhook_replay_store", kwargs=settings_kwargs, default="database"
-                ),
-                get_anymail_setting(
-                    "webhook_replay_cache", kwargs=settings_kwargs, default="default"
-                ),
-            )
-            self.claim_lease = float(
-                get_anymail_setting("webhook_claim_lease", default=self.claim_lease)
-            )
-            self.processing = get_anymail_setting(
-                "webhook_processing", kwargs=settings_kwargs, default="inline"
-            )
-            if self.processing not in ("inline", "background"):
-                raise AnymailConfigurationError(
-                    "ANYMAIL['WEBHOOK_PROCESSING'] must be 'inline' or 'background', "
-                    f"not {self.processing!r}."
-                )
+            read_general_settings(self, settings_kwargs)
         except AnymailConfigurationError as err:
             # post() and head() answer so the ESP retries, before using either.
             self.configuration_error = self.configuration_error or err
-            self.basic_auth, self.replay_store, self.processing = [], None, "inline"
         if self.configuration_error is None and not self.basic_auth and not self.signed:
             warnings.warn(
                 f"Your Anymail {self.esp_name} webhooks are insecure and open to anyone on the web: "
@@ -244,10 +191,10 @@ class AnymailBaseWebhookView(View):
         self.validate_basic_auth(request)
         body = b""
         if self.processing == "background":
-            from anymail.webhooks import background
+            from anymail.webhooks import intake
 
             try:
-                body = background.read_body(request, self.max_body_size)
+                body = intake.read_body(request, self.max_body_size)
             except ValueError as err:
                 return self.malformed(err)
         try:
@@ -288,88 +235,6 @@ class AnymailBaseWebhookView(View):
             return self.retry_later("converting the events failed", err)
         return self.deliver(events)
 
-    def accept_for_background(self, request: HttpRequest, body: bytes) -> HttpResponse:
-        """Background processing: store the verified request and enqueue its task (one
-        write, which is also the duplicate claim), then answer 200 at once."""
-        from anymail.webhooks import background
-
-        try:
-            stored = background.accept(self, request, body)
-        except AnymailWebhookUnavailable as err:
-            return self.retry_later("the webhook can't be stored for processing now", err)
-        if not stored:
-            logger.info("Duplicate %s webhook acknowledged, already stored", self.esp_name)
-            return HttpResponse("Already received", content_type="text/plain")
-        return HttpResponse("Accepted", content_type="text/plain")
-
-    def deliver(self, events: Sequence[AnymailEvent]) -> HttpResponse:
-        """Signal the events not handled before (:func:`deliver_events`), and answer
-        the ESP by the outcome."""
-        outcome = deliver_events(
-            self, events, self.pending_tokens, getattr(self, "token_lifetime", 0.0)
-        )
-        if outcome.kind == Outcome.DUPLICATE:
-            logger.info("Duplicate %s webhook acknowledged, not re-signalled", self.esp_name)
-            return HttpResponse("Already received", content_type="text/plain")
-        if outcome.kind != Outcome.DELIVERED:
-            return self.retry_later(outcome.reason, outcome.error)
-        return HttpResponse()
-
-    def derive_event_id(self, request: HttpRequest, event: AnymailEvent, index: int) -> str:
-        """A stable id for an event the ESP gave none: the digest of its raw event
-        (:func:`anymail.events.event_digest`), or, for a raw event with no canonical
-        form, of the request body and the event's position in it."""
-        try:
-            return event_digest(event.esp_event)
-        except (TypeError, RecursionError):  # no canonical form; nested too deeply
-            pass
-        try:
-            body: Any = request.body
-        except RawPostDataException:  # a multipart post, already read into POST/FILES
-            body = {
-                "fields": request.POST,
-                "files": {
-                    name: [_file_digest(upload) for upload in request.FILES.getlist(name)]
-                    for name in request.FILES
-                },
-            }
-        return event_digest([body, index])
-
-    def retry_later(self, reason: str, err: BaseException | None = None) -> HttpResponse:
-        """A fault on our side: the answer that makes this ESP retry (its declared
-        ``webhook_retry_status``), logged with the traceback."""
-        logger.error(
-            "Anymail %s webhook: %s; answering %s so %s retries",
-            self.esp_name,
-            reason,
-            self.retry_status,
-            self.esp_name,
-            exc_info=(type(err), err, err.__traceback__) if err is not None else None,
-        )
-        response = HttpResponse(
-            f"Temporarily unable to process the {self.esp_name} webhook; please retry",
-            content_type="text/plain",
-            status=self.retry_status,
-        )
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
-    def unavailable(self) -> HttpResponse:
-        """Kept for ESP views that answered a fault themselves: the retry answer."""
-        return self.retry_later("the webhook can't be processed now")
-
-    def malformed(self, err: Exception) -> HttpResponse:
-        logger.warning(
-            "Malformed %s webhook payload: %s: %s",
-            self.esp_name,
-            type(err).__name__,
-            err,
-            exc_info=True,
-        )
-        return HttpResponseBadRequest(
-            f"Malformed {self.esp_name} webhook payload", content_type="text/plain"
-        )
-
     def signal_for(self, event: AnymailEvent) -> Signal:
         """The signal that carries ``event``: the view's ``signal``. (A view that serves
         tracking and inbound events at one URL, like Mandrill's, picks per event.)"""
@@ -382,51 +247,9 @@ class AnymailBaseWebhookView(View):
     # ------------------------------------------------------------------
     # Validation
 
-    def validate_basic_auth(self, request: HttpRequest) -> None:
-        if not self.basic_auth:
-            return
-        credentials = self._request_credentials(request)
-        # Compare against every allowed secret, with no early exit, in constant time.
-        matched = False
-        for secret in self.basic_auth:
-            matched |= constant_time_compare(credentials, secret)
-        if not matched:
-            raise AnymailWebhookValidationFailure(
-                f"Missing or invalid basic auth in Anymail {self.esp_name} webhook"
-            )
-
-    @staticmethod
-    def _request_credentials(request: HttpRequest) -> str:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic" or not encoded:
-            return ""
-        try:
-            return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return ""
-
     def validate_esp(self, request: HttpRequest, payload: Any) -> None:
         """ESP-specific validation (signatures, replay protection). Default: none.
         Raise AnymailWebhookValidationFailure to reject the request."""
-
-    def replay_protection(self, tolerance: float | None) -> ReplayProtection:
-        return ReplayProtection(self.esp_id, tolerance, self.replay_store)
-
-    def check_replay(
-        self, timestamp: float | datetime, token: str | None, tolerance: float | None
-    ) -> None:
-        """Refuse a request outside the timestamp window (400). Its token is claimed
-        with its events, once they are read: a token already handled makes the request
-        a duplicate (200, no second signal). Call from validate_esp after verifying the
-        signature that covers them."""
-        protection = self.replay_protection(tolerance)
-        protection.check_timestamp(timestamp)
-        if token:
-            self.pending_tokens.append(protection.token_key(token))
-            self.token_lifetime = max(
-                getattr(self, "token_lifetime", 0.0), protection.token_lifetime
-            )
 
     # ------------------------------------------------------------------
     # Reading and converting

@@ -8,6 +8,7 @@ converter means a bug on our side, and the view answers so the ESP retries.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ __all__ = [
     "list_of",
     "mapping",
     "optional_text",
+    "read_json",
     "required",
     "text",
     "text_list",
@@ -126,3 +128,12 @@ def iso_timestamp(value: Any, name: str) -> datetime | None:
     except ValueError:
         raise MalformedPayload(f"{name} is not an ISO 8601 time: {value[:40]!r}") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def read_json(body: bytes) -> Any:
+    """A JSON body; a ValueError (a 400) for one that isn't JSON or is nested too deeply
+    to parse (the parser's RecursionError)."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

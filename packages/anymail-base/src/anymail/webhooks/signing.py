@@ -18,6 +18,7 @@ Amazon SNS's certificate-based verifier and SendGrid's ECDSA stay with their ESP
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -29,7 +30,13 @@ from django.http import HttpRequest
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.settings import get_anymail_setting, string_list
 
-__all__ = ["HmacScheme", "read_signing_keys", "signature_header", "signed_text"]
+__all__ = [
+    "HmacScheme",
+    "basic_auth_credentials",
+    "read_signing_keys",
+    "signature_header",
+    "signed_text",
+]
 
 
 @dataclass(frozen=True)
@@ -116,3 +123,16 @@ def read_signing_keys(
     if required and not keys:
         raise AnymailConfigurationError(f"{setting} is empty: set it to your signing key.")
     return keys
+
+
+def basic_auth_credentials(request: HttpRequest) -> str:
+    """The "user:password" of the request's HTTP basic auth ("" without any, or with
+    one that can't be decoded)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return ""
+    try:
+        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""

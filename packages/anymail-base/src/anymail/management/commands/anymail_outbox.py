@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=50)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from anymail import outbox
+        from anymail import outbox_maintenance as outbox
         from anymail.models import OutboxMessage
 
         did_something = False

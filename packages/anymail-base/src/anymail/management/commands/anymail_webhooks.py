@@ -36,7 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from anymail.models import WebhookDelivery
-        from anymail.webhooks import background
+        from anymail.webhooks import maintenance as background
 
         did_something = False
         for state in ("pending", "failed"):
