@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
-from requests import RequestException
 
 if TYPE_CHECKING:
     from requests import Response
+
+    from anymail.exceptions_requests import AnymailRequestsAPIError
 
 __all__ = [
     "AnymailAPIError",
@@ -142,18 +143,6 @@ class AnymailAPIError(AnymailError):
     """The ESP's API failed, or answered with an error."""
 
 
-class AnymailRequestsAPIError(AnymailAPIError, RequestException):
-    """An AnymailAPIError from a requests-based backend (also a requests.RequestException)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # RequestException.__init__ pops ``response`` and ``request``; let AnymailError
-        # keep response and give requests the same object.
-        response = kwargs.get("response")
-        super().__init__(*args, **kwargs)
-        self.response = response
-        self.request = getattr(response, "request", None)
-
-
 class AnymailRecipientsRefused(AnymailError):
     """Every recipient of the message was rejected or invalid at send time."""
 
@@ -246,3 +235,13 @@ class AnymailWebhookUnavailable(AnymailError):
     """A webhook can't be processed now because of a fault on our side (the replay
     store or a certificate fetch failing): the view answers 503, so the ESP retries
     later, and nothing is signalled. Never for anything the request itself got wrong."""
+
+
+def __getattr__(name: str) -> Any:
+    # AnymailRequestsAPIError is also a requests.RequestException: defining it imports
+    # requests (and urllib3, ...), which only a requests-based backend sending needs.
+    if name == "AnymailRequestsAPIError":
+        from anymail.exceptions_requests import AnymailRequestsAPIError
+
+        return AnymailRequestsAPIError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

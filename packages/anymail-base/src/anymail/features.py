@@ -36,10 +36,17 @@ from anymail.feature_spec import (
 )
 from anymail.normalize import json_dict, optional_bool, optional_str, str_list
 
-# (The event vocabulary, EventType and RejectReason, lives in anymail.events, and
-# FeatureSpec and Support in anymail.feature_spec; importing them from here keeps
-# working.)
-__all__ = ["FEATURE_SPECS", "Feature", "FeatureSupport", "feature_specs"]
+# (The event vocabulary, EventType and RejectReason, lives in anymail.events; importing
+# it from here keeps working. FeatureSpec and Support are defined in
+# anymail.feature_spec and documented here.)
+__all__ = [
+    "FEATURE_SPECS",
+    "Feature",
+    "FeatureSpec",
+    "FeatureSupport",
+    "Support",
+    "feature_specs",
+]
 
 
 class Feature(StrEnum):

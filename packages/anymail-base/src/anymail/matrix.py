@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from anymail.features import EventType, feature_specs
+from anymail.events import EventType
+from anymail.features import feature_specs
 
 __all__ = ["MATRIX_EVENT_TYPES", "render_matrix"]
 

@@ -10,15 +10,18 @@ import re
 import sys
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 from django.core.mail import EmailMessage
 
+from anymail import exceptions
 from anymail.backends.base import AnymailBaseBackend, BasePayload
 from anymail.backends.transport import DEFAULT_TIMEOUT, ApiCredentials, user_agent, validate_timeout
-from anymail.exceptions import AnymailConfigurationError, AnymailRequestsAPIError, redact
+from anymail.exceptions import AnymailConfigurationError, redact
 from anymail.settings import get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "AnymailRequestsBackend",
@@ -139,6 +142,8 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         return True
 
     def create_session(self) -> requests.Session:
+        import requests  # only when a connection is opened: importing a backend is cheap
+
         session = requests.Session()
         session.headers["User-Agent"] = user_agent(self.distribution)
         return session
@@ -169,8 +174,12 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             response = session.request(
                 **{"timeout": self.timeout, **payload.get_request_params(self.api_url)}
             )
-        except requests.RequestException as err:
-            error = AnymailRequestsAPIError(
+        except Exception as err:
+            import requests
+
+            if not isinstance(err, requests.RequestException):
+                raise
+            error = exceptions.AnymailRequestsAPIError(
                 f"Error posting to {url}:",
                 description=f"{type(err).__name__}: {err}",
                 email_message=message,
@@ -196,7 +205,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         """Raise AnymailRequestsAPIError for a non-2xx answer, with the ESP's own error
         (from the response) and, where the ESP gives one, a hint on what to change."""
         if not 200 <= response.status_code < 300:
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 description=self.error_hint(response, payload),
                 email_message=message,
                 payload=payload,
@@ -215,7 +224,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         try:
             return response.json()
         except ValueError as err:
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 f"Invalid JSON in {self.esp_name} API response",
                 email_message=message,
                 payload=payload,

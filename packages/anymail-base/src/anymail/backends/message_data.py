@@ -17,12 +17,12 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 from django.utils.encoding import force_str
-from requests.structures import CaseInsensitiveDict
 
 from anymail.addresses import EmailAddress, parse_address_list, parse_single_address
 from anymail.attachments import Attachment
 from anymail.exceptions import AnymailSerializationError, AnymailWarning
 from anymail.features import feature_specs
+from anymail.headers import Headers
 from anymail.message import ANYMAIL_ATTRIBUTES
 from anymail.normalize import json_dict
 from anymail.settings import UNSET, force_non_lazy, merge_with_default
@@ -75,7 +75,7 @@ class MessageData:
     attachments: list[Attachment] = field(default_factory=list)
     inline_attachments: list[Attachment] = field(default_factory=list)
     #: extra headers, case-insensitive, without From / To / Reply-To (handled above)
-    headers: CaseInsensitiveDict[str] = field(default_factory=CaseInsensitiveDict)
+    headers: Headers = field(default_factory=Headers)
     #: the To header shown to recipients, when it differs from the envelope recipients
     spoofed_to: list[EmailAddress] | None = None
     envelope_sender: EmailAddress | None = None
@@ -126,7 +126,7 @@ class MessageData:
         headers_value = get("extra_headers")
         if "headers" in defaults:
             headers_value = merge_with_default(defaults["headers"], headers_value or {})
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        headers = Headers()
         for name, value in (headers_value or {}).items():
             name = _text(name, "headers (a header name)", strict=True)
             headers[name] = _text(value, f"headers[{name!r}]", strict=True)
