@@ -107,6 +107,52 @@ def test_attachment_without_filename_is_unsupported(mailgun):
     assert mailgun.requests == []
 
 
+def _inline_part_without_content_id():
+    from email.mime.image import MIMEImage
+
+    part = MIMEImage(b"GIF89a", "gif")
+    part["Content-Disposition"] = "inline"
+    return part
+
+
+def _attachment_without_filename():
+    from email.mime.application import MIMEApplication
+
+    return MIMEApplication(b"data")
+
+
+@pytest.mark.parametrize(
+    ("unnamed_part", "refusal"),
+    [(_inline_part_without_content_id, "Content-ID"), (_attachment_without_filename, "filename")],
+)
+def test_unnamed_parts_are_refused_or_left_out_with_ignore_unsupported(
+    mailgun, settings, unnamed_part, refusal
+):
+    """Mailgun would drop a file without a name (and an inline part's Content-ID is its
+    name): refused, or with IGNORE_UNSUPPORTED_FEATURES left out of a message that is
+    sent with its other files."""
+    from anymail.exceptions import AnymailUnsupportedFeature
+
+    def message_with_unnamed_part():
+        message = AnymailMessage(
+            subject="s", body="b", from_email="from@example.com", to=["to@example.com"]
+        )
+        message.attach(unnamed_part())
+        message.attach("named.txt", b"kept", "text/plain")
+        return message
+
+    with pytest.raises(AnymailUnsupportedFeature, match=refusal):
+        message_with_unnamed_part().send()
+    assert mailgun.requests == []
+
+    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
+    message = message_with_unnamed_part()
+    assert message.send() == 1
+    [request] = mailgun.requests
+    uploads = [(upload.name, upload.filename, upload.value) for upload in request.files()]
+    assert uploads == [("attachment", "named.txt", b"kept")]
+
+
 @pytest.mark.parametrize(
     ("extra", "envelope_sender", "setting", "expected"),
     [

@@ -100,6 +100,28 @@ def test_signing_key_falls_back_to_api_key(webhook_client, settings):
     assert len(signals) == 1
 
 
+def test_signing_key_may_be_a_list_to_rotate_it(webhook_client, settings):
+    """With the new key listed beside the old, a post signed with either is accepted
+    (no webhook is lost while Mailgun switches keys); one signed with neither isn't."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": ["new-key", KEY]}
+    for key, token, accepted in (("new-key", "n", True), (KEY, "o", True), ("other", "x", False)):
+        data = signed(load("current_delivered"), int(time.time()), token * 50, key=key)
+        response, signals = webhook_client.post("anymail:mailgun_tracking_webhook", data)
+        assert response.status_code == (200 if accepted else 400), key
+        assert len(signals) == (1 if accepted else 0), key
+
+
+def test_signing_key_that_is_not_text_is_a_configuration_error(webhook_client, settings, caplog):
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": b"bytes-key"}
+    data = signed(load("current_delivered"), int(time.time()), "b" * 50, key="bytes-key")
+    response, signals = webhook_client.post("anymail:mailgun_tracking_webhook", data)
+    assert response.status_code == ESP.webhook_retry_status
+    assert signals == []
+    [error] = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    assert isinstance(error, AnymailConfigurationError)
+    assert "MAILGUN_WEBHOOK_SIGNING_KEY" in str(error)
+
+
 def test_wrong_url_explains(webhook_client):
     fixture = load("wrong_url_tracking_at_inbound")
     response, signals = post(webhook_client, fixture)

@@ -1,10 +1,10 @@
 """Anymail's Mailgun backend: sends through Mailgun's messages API.
 
 Every message is one form post to ``<MAILGUN_API_URL>/<sender domain>/messages``,
-authenticated with HTTP basic auth as user "api" with the API key. (A message with an
-empty body and no template goes to ``messages.mime`` instead, as the MIME message
-Django would send: the ``messages`` endpoint refuses a message with no text, html or
-template.)
+authenticated with HTTP basic auth as user "api" with the API key
+(:meth:`EmailBackend.api_credentials`). (A message with an empty body and no
+template goes to ``messages.mime`` instead, as the MIME message Django would send:
+the ``messages`` endpoint refuses a message with no text, html or template.)
 
 A ``template_id`` is Mailgun's ``template`` (a template stored at Mailgun, rendered
 with its fork of Handlebars): see :meth:`MailgunPayload.add_variables` for how merge
@@ -19,7 +19,7 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage as MIMEMessage
 from email.utils import formatdate, getaddresses
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -29,6 +29,7 @@ from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.backends.transport import ApiCredentials
 from anymail.dates import rfc2822date
 from anymail.esps.mailgun import ESP
 from anymail.exceptions import (
@@ -36,7 +37,6 @@ from anymail.exceptions import (
     AnymailRequestsAPIError,
     AnymailSerializationError,
 )
-from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
 
@@ -61,6 +61,24 @@ _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 # non-ASCII one itself) and every key that must match an address as idna_addr_spec.
 
 
+def _keys(per_recipient: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+    """Every key of a per-recipient dict (merge_data, merge_metadata), in first-seen order."""
+    keys: dict[str, None] = {}
+    for values in (per_recipient or {}).values():
+        keys.update(dict.fromkeys(values))
+    return list(keys)
+
+
+def _idna_domain(domain: str) -> str | None:
+    """A sending domain in its ASCII (IDNA) form; None if it has none."""
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
 class MailgunPayload(RequestsPayload):
     """A message as Mailgun's messages API form fields (``self.fields``) and files."""
 
@@ -69,8 +87,6 @@ class MailgunPayload(RequestsPayload):
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
-        self.all_recipients: list[EmailAddress] = []
-        self.to_recipients: list[EmailAddress] = []
         self.from_domain: str | None = None
         self.sender_domain: str | None = None
         self.domain_source = ""
@@ -85,7 +101,6 @@ class MailgunPayload(RequestsPayload):
         #: "messages", or "messages.mime" for a message with an empty body (and no template)
         self.endpoint = "messages"
         super().__init__(message, defaults, backend)
-        self.auth = ("api", backend.api_key)
 
     # --- the request ---
 
@@ -221,9 +236,6 @@ class MailgunPayload(RequestsPayload):
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         for email in emails:
             self.fields.append((recipient_type, email.idna_address))
-        self.all_recipients += emails
-        if recipient_type == "to":
-            self.to_recipients += emails
 
     def set_subject(self, subject: str) -> None:
         self.fields.append(("subject", subject))
@@ -244,24 +256,10 @@ class MailgunPayload(RequestsPayload):
     def add_attachment(self, attachment: Attachment) -> None:
         # Mailgun silently drops an attachment without a filename, and names an
         # inline part's Content-ID after its filename: refuse what would be lost.
-        if attachment.inline:
-            if not attachment.content_id:
-                self.unsupported_feature(
-                    Feature.INLINE_IMAGES,
-                    "Mailgun requires a Content-ID for every inline attachment "
-                    "(use anymail.message.attach_inline_image)",
-                )
-                return
-            field, filename = "inline", attachment.content_id
-        else:
-            if not attachment.name:
-                self.unsupported_feature(
-                    Feature.ATTACHMENTS,
-                    "Mailgun requires a filename for every attachment "
-                    '(use message.attach(filename="...", ...))',
-                )
-                return
-            field, filename = "attachment", attachment.name
+        filename = self.attachment_filename(attachment)
+        if filename is None:  # refused, under IGNORE_UNSUPPORTED_FEATURES
+            return
+        field = "inline" if attachment.inline else "attachment"
         assert self.files is not None
         self.files.append((field, (filename, attachment.content, attachment.mimetype)))
         self.attachments.append(attachment)
@@ -375,7 +373,7 @@ class MailgunPayload(RequestsPayload):
         if not batch and (template or not global_data):
             return
         recipient_variables: dict[str, dict[str, Any]] = {}
-        for email in self.to_recipients:
+        for email in self.data.to:
             own = (self.merge_data or {}).get(email.addr_spec, {})
             if template:
                 variables = {key: own.get(key, global_data.get(key, "")) for key in merge_keys}
@@ -439,40 +437,26 @@ class MailgunPayload(RequestsPayload):
         return str(value)
 
 
-def _keys(per_recipient: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
-    """Every key of a per-recipient dict (merge_data, merge_metadata), in first-seen order."""
-    keys: dict[str, None] = {}
-    for values in (per_recipient or {}).values():
-        keys.update(dict.fromkeys(values))
-    return list(keys)
-
-
-def _idna_domain(domain: str) -> str | None:
-    """A sending domain in its ASCII (IDNA) form; None if it has none."""
-    if domain.isascii():
-        return domain
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-
-
 class EmailBackend(AnymailRequestsBackend):
     """Mailgun's messages API, as a Django email backend."""
 
     esp = ESP
     payload_class = MailgunPayload
     default_api_url = DEFAULT_API_URL
-    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
         self.api_key: str = get_anymail_setting(
             "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
         )
+        #: MAILGUN_SENDER_DOMAIN: the sending domain, when not the From address's
         self.sender_domain: str | None = get_anymail_setting(
             "sender_domain", esp_name=self.esp_id, kwargs=kwargs, default=None
         )
         super().__init__(**kwargs)
+
+    def api_credentials(self) -> ApiCredentials:
+        # Mailgun's API: basic auth, user "api", the API key as the password.
+        return ApiCredentials.basic("api", self.api_key)
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Say how to fix the mistakes that give Mailgun's least helpful errors."""
@@ -507,4 +491,4 @@ class EmailBackend(AnymailRequestsBackend):
             )
         # Mailgun only queues the message: each recipient's fate arrives by webhook.
         status = AnymailRecipientStatus(message_id=message_id, status="queued")
-        return {email.addr_spec: status for email in payload.all_recipients}
+        return {email.addr_spec: status for email in payload.data.all_recipients}

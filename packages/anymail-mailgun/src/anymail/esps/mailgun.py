@@ -6,8 +6,9 @@ by dotted path and imported when they are first used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription, WebhookRoute
+from anymail.esp import EspDescription, WebhookRoute
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
@@ -72,8 +73,6 @@ ESP = EspDescription(
         "MAILGUN_WEBHOOK_SIGNING_KEY",
         "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE",
         "MAILGUN_SENDER_DOMAIN",
-        "MAILGUN_API_URL",
-        "MAILGUN_SEND_DEFAULTS",
     ),
     required_settings=("MAILGUN_API_KEY",),
     # Accounts created before Mailgun issued webhook signing keys signed with the API key.
@@ -89,5 +88,4 @@ ESP = EspDescription(
     # retry can land just past 8 hours.
     webhook_retry_window=9 * 3600,
     webhook_retry_docs="https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-retries",
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailgun#readme",
 )

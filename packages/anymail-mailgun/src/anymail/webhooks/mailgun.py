@@ -4,6 +4,8 @@ Mailgun signs every post the same way: ``signature`` is the hex HMAC-SHA256 of
 ``timestamp + token``, keyed with the domain's HTTP webhook signing key. Tracking
 webhooks post it inside a JSON body (``{"signature": {...}, "event-data": {...}}``);
 legacy tracking webhooks and inbound routes post it as form fields.
+``MAILGUN_WEBHOOK_SIGNING_KEY`` may be one key or a list (to rotate a key: list the
+new one beside the old, then drop the old).
 
 Replay protection: a timestamp is accepted only within
 ``MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE`` seconds (default
@@ -15,18 +17,17 @@ so a shorter window would refuse its retries.
 Everything a client can post gets a 2xx or a 4xx: a field of the wrong JSON type, a
 missing field, a lone surrogate, a timestamp that isn't a finite number are refused
 (400), never passed to receivers and never a 5xx. The converters raise ``ValueError``
-for every payload they can't read (the base view answers it with 400); any other
-exception is a bug on our side, answered so Mailgun retries.
+(the readers' ``MalformedPayload``) for every payload they can't read (the base view
+answers it with 400); any other exception is a bug on our side, answered so Mailgun
+retries.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import getaddresses
 from typing import Any
 
@@ -34,9 +35,8 @@ from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from anymail.esps.mailgun import ESP
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.events import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
-from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
 from anymail.settings import UNSET, get_anymail_setting
 from anymail.webhooks.base import (
@@ -44,6 +44,17 @@ from anymail.webhooks.base import (
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
 )
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    epoch_timestamp,
+    integer,
+    mapping,
+    optional_text,
+    required,
+    text,
+    text_list,
+)
+from anymail.webhooks.signing import HmacScheme, read_signing_keys, signed_text
 
 __all__ = [
     "DEFAULT_TIMESTAMP_TOLERANCE",
@@ -61,158 +72,15 @@ DEFAULT_TIMESTAMP_TOLERANCE = 9 * 3600
 #: The older name of DEFAULT_TIMESTAMP_TOLERANCE.
 TIMESTAMP_TOLERANCE = DEFAULT_TIMESTAMP_TOLERANCE
 
-
-def _first(fields: QueryDict, name: str) -> str | None:
-    """A form field's first value. Mailgun writes its own fields before the sender's
-    custom variables, so when a variable has the same name (``event``, ``recipient``,
-    ``token``...) the first value is Mailgun's. (``QueryDict.get`` gives the last.)"""
-    values = fields.getlist(name)
-    return values[0] if values else None
-
-
-def _json(text: str, what: str) -> Any:
-    """JSON text Mailgun posted, parsed: ValueError for text that isn't JSON, and for
-    JSON nested too deeply to parse (a RecursionError)."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError(f"Mailgun's {what} is nested too deeply") from None
-
-
-def _finite_seconds(value: Any) -> float:
-    """A Unix timestamp (a JSON number, or a string of one) as a finite float; raise
-    ValueError for anything else (bools, "nan", "inf", 10**400, ...)."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"a timestamp must be a number, not {type(value).__name__}")
-    try:
-        seconds = float(value)
-    except (ValueError, OverflowError):
-        raise ValueError("the timestamp is not a number") from None
-    if not math.isfinite(seconds):
-        raise ValueError("the timestamp is not a finite number")
-    return seconds
-
-
-class MailgunWebhookView(AnymailBaseWebhookView):
-    """Reading a Mailgun post: the signing key, the JSON or form payload, Mailgun's
-    signature and replay protection."""
-
-    esp = ESP
-    # Mailgun signs its posts, so WEBHOOK_SECRET basic auth is optional.
-
-    # as_view() overrides of the settings
-    webhook_signing_key: Any = UNSET
-    api_key: Any = UNSET
-    webhook_timestamp_tolerance: Any = UNSET
-
-    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        tolerance = get_anymail_setting(
-            "webhook_timestamp_tolerance",
-            esp_name=self.esp_id,
-            kwargs=kwargs,
-            default=DEFAULT_TIMESTAMP_TOLERANCE,
-        )
-        if (
-            isinstance(tolerance, bool)
-            or not isinstance(tolerance, int | float)
-            or not math.isfinite(tolerance)
-            or tolerance <= 0
-        ):
-            raise AnymailConfigurationError(
-                "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE must be a positive number of seconds "
-                f"(default {DEFAULT_TIMESTAMP_TOLERANCE}, 9 hours), not {tolerance!r}."
-            )
-        self.timestamp_tolerance = float(tolerance)
-        signing_key = get_anymail_setting(
-            "webhook_signing_key", esp_name=self.esp_id, kwargs=kwargs, default=None
-        )
-        api_key = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, default=None, allow_bare=True
-        )
-        # Mailgun accounts created before 2020 signed webhooks with the API key.
-        key = signing_key or api_key
-        if not key:
-            raise AnymailConfigurationError(
-                "Mailgun webhooks need your HTTP webhook signing key (Mailgun dashboard: "
-                'Sending > Webhooks): set ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": ...} or '
-                "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY. (Anymail falls back to MAILGUN_API_KEY.)"
-            )
-        self.signing_key = str(key).encode("utf-8")
-        return {}
-
-    # --- reading the request ---
-
-    def read_payload(self, request: HttpRequest) -> dict[str, Any] | QueryDict:
-        """The JSON object (current tracking webhooks) or the form fields (legacy
-        webhooks and inbound routes) Mailgun posted."""
-        if request.content_type == "application/json":
-            payload = _json(request.body.decode("utf-8"), "body")
-            if not isinstance(payload, dict):
-                raise ValueError("Mailgun posts a JSON object")
-            return payload
-        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return request.POST
-        raise ValueError(f"unexpected content type {request.content_type!r}")
-
-    def validate_esp(self, request: HttpRequest, payload: Any) -> None:
-        # (A QueryDict is also a dict: test for it first.)
-        if isinstance(payload, QueryDict):
-            fields: Any = {
-                name: _first(payload, name) for name in ("timestamp", "token", "signature")
-            }
-        else:
-            fields = payload.get("signature")
-            if not isinstance(fields, dict):
-                fields = {}
-        timestamp, token, signature = (
-            fields.get("timestamp"),
-            fields.get("token"),
-            fields.get("signature"),
-        )
-        if not (
-            isinstance(timestamp, str | int)
-            and not isinstance(timestamp, bool)
-            and isinstance(token, str)
-            and isinstance(signature, str)
-            and timestamp != ""
-            and token
-            and signature
-        ):
-            raise AnymailWebhookValidationFailure(
-                "Mailgun webhook called without Mailgun's signature (timestamp, token, signature)"
-            )
-        try:
-            # A lone surrogate (a JSON "\ud800" escape) can't be encoded: not from Mailgun.
-            signed = f"{timestamp}{token}".encode()
-            given = signature.encode("ascii")
-        except UnicodeEncodeError:
-            raise AnymailWebhookValidationFailure(
-                "Mailgun webhook signature fields are not valid text"
-            ) from None
-        expected = hmac.new(self.signing_key, signed, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given, expected.encode()):
-            raise AnymailWebhookValidationFailure(
-                "Mailgun webhook called with an invalid signature "
-                "(check MAILGUN_WEBHOOK_SIGNING_KEY is your domain's HTTP webhook signing key)"
-            )
-        try:
-            when = _finite_seconds(timestamp)
-        except ValueError as err:
-            raise AnymailWebhookValidationFailure(
-                f"Mailgun webhook timestamp is invalid: {err}"
-            ) from None
-        self.check_replay(when, token, tolerance=self.timestamp_tolerance)
-
-
-# ---------------------------------------------------------------------------
-# Tracking
+#: Mailgun's signature: hex HMAC-SHA256 of timestamp + token.
+MAILGUN_SIGNATURE = HmacScheme("sha256", "hex")
 
 #: Mailgun event names (current and legacy webhooks) → normalized event types.
 EVENT_TYPE_MAP = {
     "accepted": EventType.QUEUED,
     "rejected": EventType.REJECTED,
     "delivered": EventType.DELIVERED,
-    "failed": EventType.BOUNCED,  # or deferred, or rejected: see tracking_event_type
+    "failed": EventType.BOUNCED,  # or deferred, or rejected: see event_from_json
     "opened": EventType.OPENED,
     "clicked": EventType.CLICKED,
     "unsubscribed": EventType.UNSUBSCRIBED,
@@ -261,13 +129,56 @@ LEGACY_FIELDS = frozenset(
 LEGACY_LIST_FIELDS = frozenset({"tag", "X-Mailgun-Tag"})
 
 
-def _is_legacy_field(name: str) -> bool:
-    """Whether a legacy post's field is Mailgun's own (not a custom variable)."""
-    return (
-        name in LEGACY_FIELDS
-        or name.startswith("X-Mailgun-")  # X-Mailgun-Sid and the like
-        or name.startswith("attachment-")  # bounced and complained: the original message
-    )
+# ---------------------------------------------------------------------------
+# Converters: payload in, events out (no request, no settings)
+
+# --- reading Mailgun's formats: a wrongly typed or missing field is a ValueError (the
+# view answers 400), never a wrong event and never another exception (a 5xx: a bug)
+
+
+def _first(fields: QueryDict, name: str) -> str | None:
+    """A form field's first value. Mailgun writes its own fields before the sender's
+    custom variables, so when a variable has the same name (``event``, ``recipient``,
+    ``token``...) the first value is Mailgun's. (``QueryDict.get`` gives the last.)"""
+    values = fields.getlist(name)
+    return values[0] if values else None
+
+
+def _json_field(encoded: str, name: str) -> Any:
+    """JSON text Mailgun posted inside a field, parsed: ValueError for text that isn't
+    JSON, and for JSON nested too deeply to parse (a RecursionError)."""
+    try:
+        return json.loads(encoded)
+    except RecursionError:
+        raise MalformedPayload(f"Mailgun's {name} is nested too deeply") from None
+
+
+def _mailgun_object(value: Any, name: str) -> Any:
+    """A JSON object that may be absent. Mailgun writes an empty one as ``[]`` (its
+    published samples have ``"user-variables": []``), so an empty list is one too."""
+    return mapping(None if value == [] else value, name)
+
+
+def _unix_time(value: Any, name: str) -> datetime:
+    """Mailgun's timestamps: Unix seconds (a JSON number, or its text in a form post)."""
+    try:
+        when = epoch_timestamp(value, name)
+    except MalformedPayload:
+        when = None
+    if when is None:
+        raise MalformedPayload(
+            f"Mailgun's {name} {repr(value)[:40]} is not a time: missing, not a finite "
+            "number of seconds, or out of range"
+        )
+    return when
+
+
+def _signed_time(fields: QueryDict) -> tuple[datetime, str]:
+    """The (already verified) signature's timestamp and token of a form post."""
+    timestamp, token = _first(fields, "timestamp"), _first(fields, "token")
+    if not token:
+        raise MalformedPayload("Mailgun post has no token")
+    return _unix_time(timestamp, "timestamp"), token
 
 
 def _bracketed(message_id: str | None) -> str | None:
@@ -277,60 +188,6 @@ def _bracketed(message_id: str | None) -> str | None:
         return None
     message_id = message_id.strip()
     return message_id if message_id.startswith("<") else f"<{message_id}>"
-
-
-def _signed_time(fields: QueryDict) -> tuple[datetime, str]:
-    """The (already verified) signature's timestamp and token of a form post."""
-    timestamp, token = _first(fields, "timestamp"), _first(fields, "token")
-    if not token:
-        raise ValueError("Mailgun post has no token")
-    return _event_time(timestamp), token
-
-
-# --- checking the JSON's types: a wrongly typed or missing field is a ValueError (the
-# view answers 400), never a wrong event and never another exception (a 5xx: a bug)
-
-
-def _optional_str(value: Any, what: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError(f"Mailgun's {what} must be a string, not {type(value).__name__}")
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    """A JSON object that may be absent. Mailgun writes an empty one as ``[]`` (its
-    published samples have ``"user-variables": []``), so an empty list is one too."""
-    if value is None or value == []:
-        return {}
-    if isinstance(value, dict):
-        return value
-    raise ValueError(f"Mailgun's {what} must be an object, not {type(value).__name__}")
-
-
-def _required(data: dict[str, Any], key: str, what: str) -> Any:
-    """A field Mailgun always sends: missing (or null) is a malformed post."""
-    value = data.get(key)
-    if value is None:
-        raise ValueError(f"Mailgun's {what} is missing")
-    return value
-
-
-def _str_list(value: Any, what: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    raise ValueError(f"Mailgun's {what} must be a list of strings")
-
-
-def _event_time(value: Any) -> datetime:
-    """A Unix timestamp as an aware datetime; ValueError for one no datetime can hold
-    (the platform's time_t overflows, or the year is out of range)."""
-    seconds = _finite_seconds(value)
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"Mailgun's timestamp {seconds!r} is out of range") from None
 
 
 def _first_address(header: str | None) -> str | None:
@@ -343,7 +200,32 @@ def _first_address(header: str | None) -> str | None:
     return None
 
 
-# --- tracking: payload in, events out
+def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
+    """Mailgun's ``message-headers``: a JSON list of [name, value] string pairs."""
+    pairs = _json_field(encoded or "[]", "message-headers")
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and isinstance(pair[1], str)
+        for pair in pairs
+    ):
+        raise MalformedPayload(
+            "Mailgun's message-headers must be a JSON list of [name, value] pairs"
+        )
+    return [(name, value) for name, value in pairs]
+
+
+def _is_legacy_field(name: str) -> bool:
+    """Whether a legacy post's field is Mailgun's own (not a custom variable)."""
+    return (
+        name in LEGACY_FIELDS
+        or name.startswith("X-Mailgun-")  # X-Mailgun-Sid and the like
+        or name.startswith("attachment-")  # bounced and complained: the original message
+    )
+
+
+# --- tracking
 
 
 def tracking_events(payload: dict[str, Any] | QueryDict) -> list[AnymailTrackingEvent]:
@@ -356,17 +238,16 @@ def tracking_events(payload: dict[str, Any] | QueryDict) -> list[AnymailTracking
 
 
 def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
-    data = _object(_required(payload, "event-data", "event-data"), "event-data")
-    mailgun_event = _required(data, "event", "event-data.event")
-    if not isinstance(mailgun_event, str):
-        raise ValueError("Mailgun's event-data.event must be a string")
-    reason = _optional_str(data.get("reason"), "reason")
-    severity = _optional_str(data.get("severity"), "severity")
+    """A current (JSON) webhook post: ``{"signature": {...}, "event-data": {...}}``."""
+    data = _mailgun_object(required(payload, "event-data"), "event-data")
+    mailgun_event = text(required(data, "event", "event-data"), "event-data.event")
+    reason = optional_text(data.get("reason"), "reason")
+    severity = optional_text(data.get("severity"), "severity")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
     reject_reason = None
-    delivery_status = _object(data.get("delivery-status"), "delivery-status")
-    description = _optional_str(delivery_status.get("description"), "description") or None
-    mta_response = _optional_str(delivery_status.get("message"), "delivery-status.message")
+    delivery_status = _mailgun_object(data.get("delivery-status"), "delivery-status")
+    description = optional_text(delivery_status.get("description"), "description")
+    mta_response = optional_text(delivery_status.get("message"), "delivery-status.message")
     if mailgun_event == "failed":
         if reason is not None and reason.startswith("suppress-"):
             # Mailgun didn't try: the recipient is on a suppression list.
@@ -376,36 +257,36 @@ def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
         if event_type != EventType.DEFERRED:
             reject_reason = REJECT_REASON_MAP.get(reason or "", RejectReason.OTHER)
     elif mailgun_event == "rejected":
-        reject = _object(data.get("reject"), "reject")
-        reject_reason_text = _optional_str(reject.get("reason"), "reject.reason")
-        reject_description = _optional_str(reject.get("description"), "reject.description")
+        reject = _mailgun_object(data.get("reject"), "reject")
+        reject_reason_text = optional_text(reject.get("reason"), "reject.reason")
+        reject_description = optional_text(reject.get("description"), "reject.description")
         reject_reason = REJECT_REASON_MAP.get(reject_reason_text or "", RejectReason.OTHER)
         description = reject_description or reject_reason_text or description
-    message = _object(data.get("message"), "message")
-    headers = _object(message.get("headers"), "message.headers")
-    signature = _object(payload.get("signature"), "signature")
-    client_info = _object(data.get("client-info"), "client-info")
-    recipient = _optional_str(data.get("recipient"), "recipient")
+    message = _mailgun_object(data.get("message"), "message")
+    headers = _mailgun_object(message.get("headers"), "message.headers")
+    signature = _mailgun_object(payload.get("signature"), "signature")
+    client_info = _mailgun_object(data.get("client-info"), "client-info")
+    recipient = optional_text(data.get("recipient"), "recipient")
     if recipient is None:
         # Mailgun's rejected event has no recipient field: the message's To header
         # is all it says about where the message was going.
-        recipient = _first_address(_optional_str(headers.get("to"), "message.headers.to"))
-    metadata = _object(data.get("user-variables"), "user-variables")
+        recipient = _first_address(optional_text(headers.get("to"), "message.headers.to"))
+    metadata = _mailgun_object(data.get("user-variables"), "user-variables")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=_event_time(_required(data, "timestamp", "event-data.timestamp")),
+        timestamp=_unix_time(required(data, "timestamp", "event-data"), "event-data.timestamp"),
         # Mailgun's event-data id is only unique within a day; the token is unique.
-        event_id=_optional_str(signature.get("token"), "signature.token"),
+        event_id=optional_text(signature.get("token"), "signature.token"),
         esp_event=payload,
-        message_id=_bracketed(_optional_str(headers.get("message-id"), "message-id")),
+        message_id=_bracketed(optional_text(headers.get("message-id"), "message-id")),
         recipient=recipient,
         reject_reason=reject_reason,
         description=description,
-        mta_response=mta_response or None,
+        mta_response=mta_response,
         metadata=dict(metadata),
-        tags=_str_list(data.get("tags"), "tags"),
-        click_url=_optional_str(data.get("url"), "url"),
-        user_agent=_optional_str(client_info.get("user-agent"), "client-info.user-agent"),
+        tags=list(text_list(data.get("tags"), "tags")),
+        click_url=optional_text(data.get("url"), "url"),
+        user_agent=optional_text(client_info.get("user-agent"), "client-info.user-agent"),
     )
 
 
@@ -415,9 +296,9 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
     Mailgun's and the last the variable's."""
     mailgun_event = _first(fields, "event")
     if not mailgun_event:
-        raise ValueError("Mailgun legacy webhook post has no event field")
+        raise MalformedPayload("Mailgun legacy webhook post has no event field")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
-    header_list = legacy_header_list(fields)
+    header_list = _header_pairs(_first(fields, "message-headers"))
     headers = dict(header_list)
     reject_reason = description = mta_response = None
     if mailgun_event == "dropped":
@@ -436,9 +317,9 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
     # headers (with X-Mailgun-Variables); opened, clicked and unsubscribed carry
     # the variables as fields of their own.
     if "X-Mailgun-Variables" in headers:
-        metadata = _json(headers["X-Mailgun-Variables"], "X-Mailgun-Variables")
+        metadata = _json_field(headers["X-Mailgun-Variables"], "X-Mailgun-Variables")
         if not isinstance(metadata, dict):
-            raise ValueError("Mailgun's X-Mailgun-Variables must be a JSON object")
+            raise MalformedPayload("Mailgun's X-Mailgun-Variables must be a JSON object")
     else:
         metadata = {}
         for name, values in fields.lists():
@@ -473,26 +354,7 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
     )
 
 
-def legacy_header_list(fields: QueryDict) -> list[tuple[str, str]]:
-    """The sent message's headers, from the JSON list of [name, value] pairs."""
-    return _header_pairs(_first(fields, "message-headers"))
-
-
-def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
-    """Mailgun's ``message-headers``: a JSON list of [name, value] string pairs."""
-    pairs = _json(encoded or "[]", "message-headers")
-    if not isinstance(pairs, list) or not all(
-        isinstance(pair, list)
-        and len(pair) == 2
-        and isinstance(pair[0], str)
-        and isinstance(pair[1], str)
-        for pair in pairs
-    ):
-        raise ValueError("Mailgun's message-headers must be a JSON list of [name, value] pairs")
-    return [(name, value) for name, value in pairs]
-
-
-# --- inbound: payload in, events out
+# --- inbound
 
 
 def inbound_events(
@@ -507,7 +369,7 @@ def inbound_events(
             fields["body-mime"].encode("utf-8", "surrogateescape")
         )
     else:
-        message = message_from_fields(fields, files)
+        message = message_from_parsed_route(fields, files)
     message.envelope_sender = fields.get("sender") or None
     message.envelope_recipient = fields.get("recipient") or None
     # Present when the domain's spam filter is set to "deliver spam, but add
@@ -527,23 +389,26 @@ def inbound_events(
     ]
 
 
-def message_from_fields(
+def message_from_parsed_route(
     fields: QueryDict, files: MultiValueDict[str, Any]
 ) -> AnymailInboundMessage:
-    """Rebuild the message from Mailgun's parsed fields."""
+    """Rebuild the message from a route's "fully parsed" post: Mailgun's
+    ``message-headers``, ``body-plain``/``body-html``, ``stripped-*`` fields,
+    ``attachment-<n>`` uploads and ``content-id-map``."""
     headers = _header_pairs(fields.get("message-headers"))
-    content_id_map = _json(fields.get("content-id-map") or "{}", "content-id-map")
+    content_id_map = _json_field(fields.get("content-id-map") or "{}", "content-id-map")
     if not isinstance(content_id_map, dict) or not all(
         isinstance(name, str) for name in content_id_map.values()
     ):
-        raise ValueError("Mailgun's content-id-map must be a JSON object of strings")
+        raise MalformedPayload("Mailgun's content-id-map must be a JSON object of strings")
     content_ids = {name: cid for cid, name in content_id_map.items()}
     attachments = []
-    for index in range(1, int(fields.get("attachment-count") or 0) + 1):
+    attachment_count = integer(fields.get("attachment-count"), "attachment-count") or 0
+    for index in range(1, attachment_count + 1):
         name = f"attachment-{index}"
         upload = files.get(name)
         if upload is None:
-            raise ValueError(f"Mailgun inbound post is missing {name}")
+            raise MalformedPayload(f"Mailgun inbound post is missing {name}")
         attachments.append(
             AnymailInboundMessage.construct_attachment_from_uploaded_file(
                 upload, content_id=content_ids.get(name)
@@ -564,6 +429,96 @@ def message_from_fields(
 
 # ---------------------------------------------------------------------------
 # Views
+
+
+class MailgunWebhookView(AnymailBaseWebhookView):
+    """Reading a Mailgun post: the signing keys, the JSON or form payload, Mailgun's
+    signature and replay protection. (Mailgun signs every post, so WEBHOOK_SECRET
+    basic auth is optional: the description says ``signed_webhooks=True``.)"""
+
+    esp = ESP
+
+    # as_view() overrides of the settings
+    webhook_signing_key: Any = UNSET
+    api_key: Any = UNSET
+    webhook_timestamp_tolerance: Any = UNSET
+
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> None:
+        tolerance = get_anymail_setting(
+            "webhook_timestamp_tolerance",
+            esp_name=self.esp_id,
+            kwargs=kwargs,
+            default=DEFAULT_TIMESTAMP_TOLERANCE,
+        )
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, int | float)
+            or not math.isfinite(tolerance)
+            or tolerance <= 0
+        ):
+            raise AnymailConfigurationError(
+                "MAILGUN_WEBHOOK_TIMESTAMP_TOLERANCE must be a positive number of seconds "
+                f"(default {DEFAULT_TIMESTAMP_TOLERANCE}, 9 hours), not {tolerance!r}."
+            )
+        self.timestamp_tolerance = float(tolerance)
+        signing_keys = read_signing_keys("webhook_signing_key", self.esp_id, kwargs)
+        api_key = get_anymail_setting(
+            "api_key", esp_name=self.esp_id, kwargs=kwargs, default=None, allow_bare=True
+        )
+        # Mailgun accounts created before 2020 signed webhooks with the API key.
+        self.signing_keys = signing_keys or ([str(api_key)] if api_key else [])
+        if not self.signing_keys:
+            raise AnymailConfigurationError(
+                "Mailgun webhooks need your HTTP webhook signing key (Mailgun dashboard: "
+                'Sending > Webhooks): set ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": ...} or '
+                "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY (one key, or a list of them). "
+                "(Anymail falls back to MAILGUN_API_KEY.)"
+            )
+
+    def read_payload(self, request: HttpRequest) -> dict[str, Any] | QueryDict:
+        """The JSON object (current tracking webhooks) or the form fields (legacy
+        webhooks and inbound routes) Mailgun posted."""
+        payload = super().read_payload(request)
+        if not isinstance(payload, dict):  # (a QueryDict is a dict too)
+            raise ValueError("Mailgun posts a JSON object")
+        return payload
+
+    def validate_esp(self, request: HttpRequest, payload: Any) -> None:
+        # (A QueryDict is also a dict: test for it first.)
+        if isinstance(payload, QueryDict):
+            fields: Any = {
+                name: _first(payload, name) for name in ("timestamp", "token", "signature")
+            }
+        else:
+            fields = payload.get("signature")
+            if not isinstance(fields, dict):
+                fields = {}
+        timestamp, token, signature = (
+            fields.get("timestamp"),
+            fields.get("token"),
+            fields.get("signature"),
+        )
+        if not (
+            isinstance(timestamp, str | int)
+            and not isinstance(timestamp, bool)
+            and isinstance(token, str)
+            and isinstance(signature, str)
+            and timestamp != ""
+            and token
+            and signature
+        ):
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook called without Mailgun's signature (timestamp, token, signature)"
+            )
+        # A lone surrogate (a JSON "\ud800" escape) can't be encoded: not from Mailgun.
+        signed = signed_text(f"{timestamp}{token}", "Mailgun webhook signature fields")
+        if not MAILGUN_SIGNATURE.verify(self.signing_keys, signed, [signature]):
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook called with an invalid signature "
+                "(check MAILGUN_WEBHOOK_SIGNING_KEY is your domain's HTTP webhook signing key)"
+            )
+        # (A timestamp that isn't a finite number is refused here too.)
+        self.check_replay(timestamp, token, tolerance=self.timestamp_tolerance)
 
 
 class MailgunTrackingWebhookView(MailgunWebhookView, AnymailTrackingWebhookView):

@@ -12,8 +12,8 @@ import secrets
 import time
 from email import policy
 from email.parser import BytesParser
-from email.utils import formataddr, getaddresses, parsedate_to_datetime
-from typing import Any
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from anymail_conformance import (
@@ -26,6 +26,7 @@ from anymail_conformance import (
     WebhookRequest,
     encode_fixture_request,
 )
+from anymail_conformance.profile import address_list
 
 API_KEY = "test-mailgun-api-key"
 WEBHOOK_SIGNING_KEY = "test-mailgun-webhook-signing-key"
@@ -41,10 +42,6 @@ class SignedWebhookRequest(WebhookRequest):
 
 def _bool(value: str | None) -> bool | None:
     return None if value is None else value == "yes"
-
-
-def _addresses(values: list[str]) -> list[str]:
-    return [formataddr(pair) if pair[0] else pair[1] for pair in getaddresses(values)]
 
 
 def _filename(form_field: FormField) -> str | None:
@@ -65,10 +62,7 @@ class MailgunProfile(Profile):
     # fates arrive by webhook.
     reports_rejections = False
     from_email = "Sender <sender@example.com>"
-    esp_extra_example = (
-        {"o:testmode": "yes", "o:require-tls": "true"},
-        lambda sent: _check_extra(sent),
-    )
+    esp_extra_example: ClassVar[dict[str, Any]] = {"o:testmode": "yes", "o:require-tls": "true"}
 
     _ids = itertools.count(1)
 
@@ -103,12 +97,16 @@ class MailgunProfile(Profile):
         first = {name: values[0] for name, values in fields.items()}
         recipient_variables = json.loads(first.get("recipient-variables", "null"))
 
+        def addresses(name: str) -> list[str]:
+            # Fields of one address each (to, cc...), or a header of several (h:Reply-To).
+            return address_list(", ".join(fields.get(name, [])))
+
         sent = SentMessage(
-            from_email=_addresses(fields.get("from", [])),
-            to=_addresses(fields.get("to", [])),
-            cc=_addresses(fields.get("cc", [])),
-            bcc=_addresses(fields.get("bcc", [])),
-            reply_to=_addresses(fields.get("h:Reply-To", [])),
+            from_email=addresses("from"),
+            to=addresses("to"),
+            cc=addresses("cc"),
+            bcc=addresses("bcc"),
+            reply_to=addresses("h:Reply-To"),
             subject=first.get("subject"),
             text=first.get("text"),
             html=first.get("html"),
@@ -175,6 +173,10 @@ class MailgunProfile(Profile):
             else:
                 sent.attachments.append(attachment)
         return sent
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        assert sent.raw["o:testmode"] == ["yes"], sent.raw
+        assert sent.raw["o:require-tls"] == ["true"], sent.raw
 
     # ---------------------------------------------------------------- webhooks
 
@@ -247,11 +249,6 @@ def _mime_fields(
             kind = "text" if part.get_content_type() == "text/plain" else "html"
             result[kind] = [part.get_content()]
     return result, files
-
-
-def _check_extra(sent: SentMessage) -> None:
-    assert sent.raw["o:testmode"] == ["yes"], sent.raw
-    assert sent.raw["o:require-tls"] == ["true"], sent.raw
 
 
 PROFILE = MailgunProfile()
