@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 from django.core.mail import EmailMessage
@@ -26,6 +26,7 @@ from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.backends.transport import ApiCredentials
 from anymail.esps.sendgrid import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
@@ -36,7 +37,13 @@ from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
 
-__all__ = ["DEFAULT_API_URL", "EmailBackend", "SendGridPayload", "deep_merge"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "EmailBackend",
+    "SendGridPayload",
+    "check_merge_field_format",
+    "deep_merge",
+]
 
 #: SendGrid's global API. EU-regional subusers need "https://api.eu.sendgrid.com/v3/".
 DEFAULT_API_URL = "https://api.sendgrid.com/v3/"
@@ -83,31 +90,38 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     return merged
 
 
-def _address(email: EmailAddress) -> dict[str, str]:
-    """SendGrid's email object: the name apart from the address (no quoting needed).
-    The spec types ``email`` as JSON Schema's "email" (RFC 5321, ASCII): an
-    internationalized domain is sent in its IDNA form (``user@xn--bcher-kva.example``;
-    an invalid one raises AnymailInvalidAddress before anything is sent)."""
-    if email.display_name:
-        return {"email": email.idna_addr_spec, "name": email.display_name}
-    return {"email": email.idna_addr_spec}
+def check_merge_field_format(value: Any, source: str) -> str | None:
+    """A ``str.format()`` string with one ``{}`` (or None): refuse anything else before
+    a message is built with it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AnymailConfigurationError(
+            f"{source} must be a str.format() string such as '-{{}}-', not {value!r}."
+        )
+    try:
+        value.format("field")
+    except (IndexError, KeyError, ValueError) as err:
+        raise AnymailConfigurationError(
+            f"{source} {value!r} is not a usable str.format() string ({err}). Use '{{}}' "
+            "where the field name goes, and double any literal brace: '{{{{{{}}}}}}' "
+            "gives {{field}}."
+        ) from err
+    return value
 
 
 class SendGridPayload(RequestsPayload):
-    """A message as SendGrid's Mail Send JSON body (``self.body``)."""
+    """A message as SendGrid's Mail Send JSON body (``self.body``).
+
+    Recipients, metadata and merge data all shape the personalizations, which
+    :meth:`finish` builds from ``self.data`` once every hook has run: their hooks
+    (:meth:`in_personalizations`) have nothing to do."""
 
     backend: EmailBackend
 
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
-        self.to: list[EmailAddress] = []
-        self.cc: list[EmailAddress] = []
-        self.bcc: list[EmailAddress] = []
-        self.metadata: dict[str, Any] = {}
-        self.merge_metadata: dict[str, dict[str, Any]] | None = None
-        self.merge_data: dict[str, dict[str, Any]] | None = None
-        self.merge_global_data: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
         self.merge_field_format: str | None = backend.merge_field_format
         #: {recipient addr_spec: anymail_id (or None)}, from the final personalizations
@@ -117,6 +131,7 @@ class SendGridPayload(RequestsPayload):
     # --- the request ---
 
     def init_payload(self) -> None:
+        self.headers["Content-Type"] = "application/json"
         self.body: dict[str, Any] = {}
         self.content: list[dict[str, str]] = []
 
@@ -127,7 +142,6 @@ class SendGridPayload(RequestsPayload):
         return self.serialize_json(self.body)
 
     def finish(self) -> None:
-        # Recipients, metadata, merge data and esp_extra all shape the personalizations.
         if self.content:
             self.body["content"] = sorted(
                 self.content, key=lambda part: _CONTENT_ORDER.get(part["type"].lower(), 2)
@@ -138,11 +152,24 @@ class SendGridPayload(RequestsPayload):
 
     # --- the set_* methods the base payload calls ---
 
-    def set_from_email(self, email: EmailAddress) -> None:
-        self.body["from"] = _address(email)
+    @staticmethod
+    def email_object(email: EmailAddress) -> dict[str, str]:
+        """SendGrid's email object: the name apart from the address (no quoting needed).
+        The spec types ``email`` as JSON Schema's "email" (RFC 5321, ASCII): an
+        internationalized domain is sent in its IDNA form (``user@xn--bcher-kva.example``;
+        an invalid one raises AnymailInvalidAddress before anything is sent)."""
+        if email.display_name:
+            return {"email": email.idna_addr_spec, "name": email.display_name}
+        return {"email": email.idna_addr_spec}
 
-    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        getattr(self, recipient_type).extend(emails)
+    def in_personalizations(self, *values: Any) -> None:
+        """The hook of everything the personalizations hold (see the class docstring)."""
+
+    set_recipients = set_metadata = set_merge_metadata = in_personalizations
+    set_merge_data = set_merge_global_data = in_personalizations
+
+    def set_from_email(self, email: EmailAddress) -> None:
+        self.body["from"] = self.email_object(email)
 
     def set_subject(self, subject: str) -> None:
         # SendGrid refuses an empty subject (minLength 1); a template may supply one.
@@ -184,7 +211,7 @@ class SendGridPayload(RequestsPayload):
         # out (the first one's name is kept). More than 1000 are SendGrid's to refuse.
         unique: dict[str, dict[str, str]] = {}
         for email in emails:
-            item = _address(email)
+            item = self.email_object(email)
             unique.setdefault(item["email"].lower(), item)
         items = list(unique.values())
         if len(items) == 1:
@@ -205,39 +232,21 @@ class SendGridPayload(RequestsPayload):
             self.body["headers"] = allowed
 
     def add_attachment(self, attachment: Attachment) -> None:
-        item = {
-            "content": attachment.b64content,
-            "type": attachment.mimetype,
-        }
+        # SendGrid requires a filename, and an inline part's Content-ID: one without is
+        # refused (or left out, under IGNORE_UNSUPPORTED_FEATURES).
+        filename = self.attachment_filename(attachment)
+        if filename is None:
+            return
+        item = {"content": attachment.b64content, "type": attachment.mimetype}
         if attachment.inline:
-            if not attachment.content_id:
-                self.unsupported_feature(
-                    Feature.INLINE_IMAGES,
-                    "SendGrid requires a Content-ID for every inline attachment "
-                    "(use anymail.message.attach_inline_image)",
-                )
-                return
-            item["disposition"] = "inline"
-            item["content_id"] = attachment.content_id
-            # SendGrid requires a filename: an inline image is found by its cid anyway.
-            item["filename"] = attachment.name or attachment.content_id
+            # The inline part's own name if it has one (its cid otherwise): HTML finds
+            # it by its cid anyway.
+            item.update(
+                disposition="inline", content_id=filename, filename=attachment.name or filename
+            )
         else:
-            if not attachment.name:
-                self.unsupported_feature(
-                    Feature.ATTACHMENTS,
-                    "SendGrid requires a filename for every attachment "
-                    '(use message.attach(filename="...", ...))',
-                )
-                return
-            item["disposition"] = "attachment"
-            item["filename"] = attachment.name
+            item.update(disposition="attachment", filename=filename)
         self.body.setdefault("attachments", []).append(item)
-
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
-
-    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
-        self.merge_metadata = merge_metadata
 
     def set_send_at(self, send_at: datetime) -> None:
         # Whole seconds: SendGrid's send_at is an integer unix timestamp.
@@ -273,12 +282,6 @@ class SendGridPayload(RequestsPayload):
     def set_template_id(self, template_id: str) -> None:
         self.body["template_id"] = template_id
 
-    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
-        self.merge_data = merge_data
-
-    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.merge_global_data = merge_global_data
-
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         self.extra = dict(extra)
         if "merge_field_format" in self.extra:
@@ -297,7 +300,8 @@ class SendGridPayload(RequestsPayload):
     def build_personalizations(self) -> list[dict[str, Any]]:
         """One personalization for the message, or one per "to" recipient in a batch
         send (merge_data or merge_metadata), each with cc and bcc copied in."""
-        if not self.to:
+        to = self.data.to
+        if not to:
             raise AnymailUnsupportedFeature(
                 "SendGrid needs at least one 'to' recipient: it can't send a message "
                 "with only cc or bcc recipients.",
@@ -305,22 +309,23 @@ class SendGridPayload(RequestsPayload):
                 payload=self,
                 backend=self.backend,
             )
-        groups = [[email] for email in self.to] if self.data.is_batch else [self.to]
+        groups = [[email] for email in to] if self.data.is_batch else [to]
         return [self.personalization(group) for group in groups]
 
     def personalization(self, to: list[EmailAddress]) -> dict[str, Any]:
-        personalization: dict[str, Any] = {"to": [_address(email) for email in to]}
-        if self.cc:
-            personalization["cc"] = [_address(email) for email in self.cc]
-        if self.bcc:
-            personalization["bcc"] = [_address(email) for email in self.bcc]
+        data = self.data
+        personalization: dict[str, Any] = {"to": [self.email_object(email) for email in to]}
+        if data.cc:
+            personalization["cc"] = [self.email_object(email) for email in data.cc]
+        if data.bcc:
+            personalization["bcc"] = [self.email_object(email) for email in data.bcc]
 
-        recipient = to[0].addr_spec if self.data.is_batch else None
+        recipient = to[0].addr_spec if data.is_batch else None
         custom_args = {
             key: self.custom_arg(key, value)
             for key, value in {
-                **self.metadata,
-                **((self.merge_metadata or {}).get(recipient, {}) if recipient else {}),
+                **(data.metadata or {}),
+                **((data.merge_metadata or {}).get(recipient, {}) if recipient else {}),
             }.items()
         }
         if self.backend.generate_message_id:
@@ -328,16 +333,16 @@ class SendGridPayload(RequestsPayload):
         if custom_args:
             personalization["custom_args"] = custom_args
 
-        data = dict(self.merge_global_data or {})
-        if recipient is not None and self.merge_data is not None:
-            data.update(self.merge_data.get(recipient, {}))
-        if data or self.merge_data is not None:
+        merge_data = dict(data.merge_global_data or {})
+        if recipient is not None and data.merge_data is not None:
+            merge_data.update(data.merge_data.get(recipient, {}))
+        if merge_data or data.merge_data is not None:
             if self.is_dynamic_template:
-                personalization["dynamic_template_data"] = data
+                personalization["dynamic_template_data"] = merge_data
             else:
                 personalization["substitutions"] = {
                     self.merge_field(key): self.substitution(key, value, recipient)
-                    for key, value in data.items()
+                    for key, value in merge_data.items()
                 }
         return personalization
 
@@ -357,7 +362,7 @@ class SendGridPayload(RequestsPayload):
             return str(value)
         field = (
             f"merge_data[{recipient!r}][{key!r}]"
-            if recipient is not None and key in (self.merge_data or {}).get(recipient, {})
+            if recipient is not None and key in (self.data.merge_data or {}).get(recipient, {})
             else f"merge_global_data[{key!r}]"
         )
         raise AnymailSerializationError(
@@ -416,9 +421,7 @@ class SendGridPayload(RequestsPayload):
         """Each recipient's anymail_id, read from the personalizations as sent (a cc
         or bcc copied into several batch personalizations gets the first one's), keyed
         by the address as the message gave it (not its IDNA form, as sent)."""
-        as_given = {
-            email.idna_addr_spec: email.addr_spec for email in (*self.to, *self.cc, *self.bcc)
-        }
+        as_given = {email.idna_addr_spec: email.addr_spec for email in self.data.all_recipients}
         ids: dict[str, str | None] = {}
         for personalization in self.body["personalizations"]:
             custom_args = personalization.get("custom_args")
@@ -433,33 +436,12 @@ class SendGridPayload(RequestsPayload):
         return ids
 
 
-def check_merge_field_format(value: Any, source: str) -> str | None:
-    """A ``str.format()`` string with one ``{}`` (or None): refuse anything else before
-    a message is built with it."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise AnymailConfigurationError(
-            f"{source} must be a str.format() string such as '-{{}}-', not {value!r}."
-        )
-    try:
-        value.format("field")
-    except (IndexError, KeyError, ValueError) as err:
-        raise AnymailConfigurationError(
-            f"{source} {value!r} is not a usable str.format() string ({err}). Use '{{}}' "
-            "where the field name goes, and double any literal brace: '{{{{{{}}}}}}' "
-            "gives {{field}}."
-        ) from err
-    return value
-
-
 class EmailBackend(AnymailRequestsBackend):
     """SendGrid's v3 Mail Send API, as a Django email backend."""
 
     esp = ESP
     payload_class = SendGridPayload
     default_api_url = DEFAULT_API_URL
-    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
         self.api_key: str = get_anymail_setting(
@@ -478,12 +460,8 @@ class EmailBackend(AnymailRequestsBackend):
         )
         super().__init__(**kwargs)
 
-    def create_session(self) -> requests.Session:
-        # Set once per connection, not per message.
-        session = super().create_session()
-        session.headers["Authorization"] = f"Bearer {self.api_key}"
-        session.headers["Content-Type"] = "application/json"
-        return session
+    def api_credentials(self) -> ApiCredentials:
+        return ApiCredentials.bearer(self.api_key)
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """SendGrid's own error messages (and the field each names), plus how to fix

@@ -6,8 +6,9 @@ by dotted path and imported when they are first used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription
+from anymail.esp import EspDescription
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
@@ -67,13 +68,12 @@ ESP = EspDescription(
     # Signed Event Webhook: verified when SENDGRID_WEBHOOK_VERIFICATION_KEY is set.
     signed_webhooks="optional",
     required_settings=("SENDGRID_API_KEY",),
+    # (beside the standard SENDGRID_API_URL, _SEND_DEFAULTS and _SEND_IN_BACKGROUND)
     settings=(
         "SENDGRID_API_KEY",
         "SENDGRID_GENERATE_MESSAGE_ID",
         "SENDGRID_MERGE_FIELD_FORMAT",
-        "SENDGRID_API_URL",
         "SENDGRID_WEBHOOK_VERIFICATION_KEY",
-        "SENDGRID_SEND_DEFAULTS",
     ),
     # SendGrid retries a 5xx from both webhooks: the Event Webhook retries any answer
     # but a 2xx "at increasing intervals for up to 24 hours after the event occurs";
@@ -84,5 +84,4 @@ ESP = EspDescription(
     webhook_retry_docs=(
         "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/troubleshooting"
     ),
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sendgrid#readme",
 )

@@ -29,9 +29,9 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
 from django.core.exceptions import (
     RequestDataTooBig,
@@ -44,20 +44,35 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
 from anymail.esps.sendgrid import ESP
-from anymail.events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEvent, event_digest
+from anymail.events import (
+    AnymailEvent,
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+    event_digest,
+)
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
     AnymailWebhookValidationFailure,
 )
-from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.settings import UNSET, get_anymail_setting
+from anymail.settings import UNSET
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
 )
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    epoch_timestamp,
+    list_of,
+    mapping,
+    optional_text,
+    read_json,
+)
+from anymail.webhooks.signing import read_signing_keys
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -80,12 +95,288 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 #: afresh: the window covers a retry that keeps its first signature, plus an hour.
 TIMESTAMP_TOLERANCE = 25 * 3600
 
-#: How Inbound Parse's text fields are read (see read_sendgrid_post).
+#: How Inbound Parse's text fields are read (see SendGridWebhookView.read_payload).
 _BYTES_ENCODING = "iso-8859-1"
+
+#: SendGrid event names → normalized event types.
+EVENT_TYPE_MAP = {
+    "processed": EventType.QUEUED,
+    "dropped": EventType.REJECTED,
+    "delivered": EventType.DELIVERED,
+    "deferred": EventType.DEFERRED,
+    "bounce": EventType.BOUNCED,
+    "open": EventType.OPENED,
+    "click": EventType.CLICKED,
+    "spamreport": EventType.COMPLAINED,
+    "unsubscribe": EventType.UNSUBSCRIBED,
+    "group_unsubscribe": EventType.UNSUBSCRIBED,
+    "group_resubscribe": EventType.SUBSCRIBED,
+}
+
+#: The drop reasons SendGrid documents ("You may see the following drop reasons")
+#: → normalized reject reasons. Any other reason is "other".
+REJECT_REASON_MAP = {
+    "invalid smtpapi header": RejectReason.OTHER,
+    "spam content": RejectReason.SPAM,
+    "unsubscribed address": RejectReason.UNSUBSCRIBED,
+    "bounced address": RejectReason.BOUNCED,
+    "spam reporting address": RejectReason.SPAM,
+    "invalid": RejectReason.INVALID,
+    "recipient list over package quota": RejectReason.OTHER,
+}
+
+#: Bounce ``type`` → reject reason ("blocked": the receiving server refused it for now).
+BOUNCE_TYPE_MAP = {"bounce": RejectReason.BOUNCED, "blocked": RejectReason.BLOCKED}
+
+#: SendGrid's own event fields. Every other top-level field is a custom arg (or legacy
+#: unique arg) the sender attached: the event's metadata.
+SENDGRID_EVENT_FIELDS = frozenset(
+    {
+        "anymail_id", "email", "timestamp", "event", "smtp-id", "sg_event_id",
+        "sg_message_id", "reason", "status", "response", "attempt", "type", "useragent",
+        "ip", "url", "url_offset", "category", "asm_group_id", "pool", "tls", "cert_err",
+        "newsletter", "post_type", "sg_user_id", "sg_machine_open", "bounce_classification",
+        # Marketing Campaigns (legacy campaigns, Single Sends, A/B tests)
+        "marketing_campaign_id", "marketing_campaign_name", "marketing_campaign_version",
+        "marketing_campaign_split_id", "mc_stats", "phase_id", "send_at", "sg_content_type",
+        "sg_template_id", "sg_template_name", "singlesend_id", "singlesend_name",
+        "template_hash", "template_id", "template_version_id",
+    }
+)  # fmt: skip
+
+# Larger than any timestamp in seconds before the year 10000: SendGrid's Single Send
+# events are published with millisecond timestamps.
+_MAX_SECONDS = 253402300799
+
+_T = TypeVar("_T")
+
+# ---------------------------------------------------------------------------
+# Tracking: the Event Webhook's JSON array in, events out
+
+
+def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
+    """The normalized events of one Event Webhook post (a JSON array of events)."""
+    if not isinstance(payload, list) or not payload:
+        raise MalformedPayload("SendGrid's Event Webhook posts a non-empty JSON array of events")
+    return [sendgrid_tracking_event(event) for event in payload]
+
+
+def sendgrid_tracking_event(item: Any) -> AnymailTrackingEvent:
+    """One Event Webhook event (a JSON object) as a tracking event."""
+    event = mapping(item, "SendGrid event", allow_none=False)
+    sendgrid_event = str(event.get("event") or "").lower()
+    event_type = EVENT_TYPE_MAP.get(sendgrid_event, EventType.UNKNOWN)
+    reject_reason = description = mta_response = None
+    if sendgrid_event == "dropped":
+        description = event_field(event, "reason")
+        reject_reason = REJECT_REASON_MAP.get((description or "").lower(), RejectReason.OTHER)
+    elif sendgrid_event == "bounce":
+        # A bounce's "reason" is the receiving server's SMTP reply.
+        reject_reason = BOUNCE_TYPE_MAP.get(
+            str(event.get("type") or "bounce").lower(), RejectReason.OTHER
+        )
+        mta_response = event_field(event, "reason")
+    elif sendgrid_event in ("delivered", "deferred"):
+        mta_response = event_field(event, "response")
+
+    # Anymail's own id if it sent the message; else (messages sent before Anymail
+    # 3.0, or by other software) SendGrid's smtp-id.
+    message_id = event_field(event, "anymail_id") or event_field(event, "smtp-id")
+    return AnymailTrackingEvent(
+        event_type=event_type,
+        timestamp=event_field(event, "timestamp", event_time),
+        event_id=event_field(event, "sg_event_id"),
+        esp_event=item,
+        message_id=message_id,
+        recipient=event_field(event, "email"),
+        reject_reason=reject_reason,
+        description=description,
+        mta_response=mta_response,
+        metadata={key: value for key, value in event.items() if key not in SENDGRID_EVENT_FIELDS},
+        tags=event_field(event, "category", category_tags) or [],
+        click_url=event_field(event, "url") if event_type == EventType.CLICKED else None,
+        user_agent=event_field(event, "useragent"),
+    )
+
+
+def event_field(
+    event: Mapping[str, Any],
+    key: str,
+    read: Callable[[Any, str], _T | None] = optional_text,
+) -> _T | None:
+    """``read(event[key], key)``, or None for a field that isn't what SendGrid
+    documents: an odd field loses only itself, never its event (whose ``esp_event``
+    keeps the value as sent). Default: text (None for a missing or empty one)."""
+    try:
+        return read(event.get(key), key)
+    except MalformedPayload:
+        return None
+
+
+def event_time(value: Any, name: str) -> datetime | None:
+    """An event's unix timestamp: seconds, or milliseconds (SendGrid's Single Send
+    events), numeric strings too."""
+    scale = 1
+    with contextlib.suppress(TypeError, ValueError):
+        if float(value) > _MAX_SECONDS:
+            scale = 1000
+    return epoch_timestamp(value, name, scale=scale)
+
+
+def category_tags(value: Any, name: str) -> list[str]:
+    """``category`` echoes how the message's categories were sent: one string, or a
+    list of them."""
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in list_of(value, name)]
 
 
 # ---------------------------------------------------------------------------
-# Signatures
+# Inbound: an Inbound Parse post's fields and files in, the message out
+
+
+class InboundFields:
+    """An Inbound Parse post's text fields, each decoded with its own charset."""
+
+    def __init__(self, fields: QueryDict, encoding: str) -> None:
+        self.fields = fields
+        self.encoding = encoding
+        charsets = self.json("charsets")
+        self.charsets = charsets if isinstance(charsets, dict) else {}
+
+    def raw(self, name: str) -> bytes | None:
+        """The field's bytes as SendGrid sent them (exactly, if read as Latin-1)."""
+        value = self.fields.get(name)
+        return None if value is None else value.encode(self.encoding, errors="replace")
+
+    def text(self, name: str) -> str | None:
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        charset = str(self.charsets.get(name) or "utf-8")
+        try:
+            return raw.decode(charset, errors="replace")
+        except LookupError:  # a charset name Python doesn't know
+            return raw.decode("utf-8", errors="replace")
+
+    def json(self, name: str) -> Any:
+        """A JSON field (envelope, attachment-info, content-ids); None if missing or invalid."""
+        raw = self.raw(name)
+        if not raw:
+            return None
+        try:
+            return json.loads(raw.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+
+
+def inbound_events(
+    fields: QueryDict,
+    files: MultiValueDict[str, Any],
+    encoding: str = "utf-8",
+    esp_event: Any = None,
+) -> list[AnymailInboundEvent]:
+    """The inbound event of one Inbound Parse post: raw MIME (``email``) or SendGrid's
+    parsed fields. ``encoding`` is how Django decoded the text fields (Latin-1 keeps
+    their bytes, so each can be decoded with the charset SendGrid names for it)."""
+    inbound = InboundFields(fields, encoding)
+    upload: Any = files.get("email")
+    if upload is not None:
+        message = AnymailInboundMessage.parse_raw_mime_file(upload)
+    elif "email" in fields:
+        raw = inbound.raw("email")
+        assert raw is not None
+        message = AnymailInboundMessage.parse_raw_mime_bytes(raw)
+    elif "headers" in fields or "text" in fields or "html" in fields:
+        message = parsed_inbound_message(inbound, files)
+    else:
+        raise MalformedPayload("SendGrid inbound post has neither 'email' (raw) nor parsed fields")
+
+    envelope = inbound.json("envelope")
+    if isinstance(envelope, dict):
+        sender = envelope.get("from")
+        message.envelope_sender = sender if isinstance(sender, str) and sender else None
+        recipients = envelope.get("to")
+        if isinstance(recipients, list) and recipients and isinstance(recipients[0], str):
+            message.envelope_recipient = recipients[0]
+    spam_score = inbound.text("spam_score")
+    if spam_score:
+        # SendGrid gives SpamAssassin's score, but no yes/no verdict: spam_detected stays None.
+        with contextlib.suppress(ValueError):
+            message.spam_score = float(spam_score)
+    return [AnymailInboundEvent(esp_event=esp_event, message=message)]
+
+
+def inbound_event_id(fields: QueryDict, files: MultiValueDict[str, Any]) -> str:
+    """A stable ``event_id`` for an Inbound Parse post, which carries no id of its own:
+    :func:`anymail.events.event_digest` of its form fields and, for each uploaded
+    file, its name, type and the SHA-256 of its content. SendGrid's redelivery of the
+    same message gets the same id."""
+    uploads: dict[str, list[list[str]]] = {}
+    for name in files:
+        uploads[name] = []
+        for upload in files.getlist(name):
+            content = hashlib.sha256()
+            for chunk in upload.chunks():  # (from the start of the file)
+                content.update(chunk)
+            upload.seek(0)
+            uploads[name].append(
+                [str(upload.name or ""), str(upload.content_type or ""), content.hexdigest()]
+            )
+    return event_digest({"fields": fields, "files": uploads})
+
+
+def parsed_inbound_message(
+    inbound: InboundFields, files: MultiValueDict[str, Any]
+) -> AnymailInboundMessage:
+    """Rebuild the message from Inbound Parse's parsed fields (its default format):
+    its raw headers, text and html bodies, and the uploaded attachments (inline if
+    ``content-ids`` names them)."""
+    found = inbound.json("attachment-info")
+    info: dict[str, Any] = found if isinstance(found, dict) else {}
+    content_ids = inbound.json("content-ids")
+    cid_of = (
+        {name: cid for cid, name in content_ids.items() if isinstance(name, str)}
+        if isinstance(content_ids, dict)
+        else {}
+    )
+    attachments = []
+    names = sorted(
+        (name for name in files if name.startswith("attachment")),
+        key=lambda name: (len(name), name),  # attachment2 before attachment10
+    )
+    for name in names:
+        upload: Any = files.get(name)
+        details: dict[str, Any] = info[name] if isinstance(info.get(name), dict) else {}
+        part = AnymailInboundMessage.construct_attachment(
+            content_type=str(
+                details.get("type") or upload.content_type or "application/octet-stream"
+            ),
+            content=upload.read(),
+            filename=str(details.get("filename") or details.get("name") or upload.name or "")
+            or None,
+            # content-ids says which attachments are inline (referenced as cid:...).
+            content_id=cid_of.get(name),
+        )
+        attachments.append(part)
+    text_charset = str(inbound.charsets.get("text") or "utf-8")
+    html_charset = str(inbound.charsets.get("html") or "utf-8")
+    return AnymailInboundMessage.construct(
+        raw_headers=inbound.text("headers"),
+        from_email=inbound.text("from"),
+        to=inbound.text("to"),
+        cc=inbound.text("cc"),
+        subject=inbound.text("subject"),
+        text=inbound.text("text"),
+        text_charset=text_charset,
+        html=inbound.text("html"),
+        html_charset=html_charset,
+        attachments=attachments,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The Signed Event Webhook's ECDSA signatures
 
 
 @functools.cache
@@ -152,69 +443,12 @@ def verify_signature(
     return False
 
 
-def _key_list(setting: Any) -> tuple[str, ...]:
-    """SENDGRID_WEBHOOK_VERIFICATION_KEY: one key, or a list (key rotation, or several
-    Event Webhooks posting to the same URL)."""
-    if setting is None or setting == "":
-        return ()
-    if isinstance(setting, str):
-        return (setting,)
-    if isinstance(setting, list | tuple) and all(isinstance(key, str) for key in setting):
-        return tuple(key for key in setting if key)
-    raise AnymailConfigurationError(
-        "SENDGRID_WEBHOOK_VERIFICATION_KEY must be the Verification Key SendGrid shows "
-        "(a str), or a list of them."
-    )
+# ---------------------------------------------------------------------------
+# The views
 
 
 class PostOverDjangoLimits(ValueError):
     """A post larger than Django's DATA_UPLOAD_MAX_* settings allow."""
-
-
-def read_sendgrid_post(request: HttpRequest) -> Any:
-    """A SendGrid post: the Event Webhook's JSON, or Inbound Parse's multipart form.
-    Raises ValueError for a body that is neither (the webhook answers 400).
-
-    Django decodes form fields with the request's encoding. Inbound Parse sends each
-    field in its own charset (named in its "charsets" field), so read them as
-    Latin-1, which maps bytes to characters one to one: each field's bytes can then
-    be decoded with its own charset.
-    """
-    if request.content_type == "application/json":
-        try:
-            return json.loads(request.body.decode("utf-8"))
-        except RecursionError as err:  # nested deeper than Python's json can read
-            raise ValueError("SendGrid webhook JSON is nested too deeply") from err
-        except RequestDataTooBig as err:
-            raise ValueError(
-                "SendGrid webhook post is larger than DATA_UPLOAD_MAX_MEMORY_SIZE"
-            ) from err
-    if request.content_type != "multipart/form-data":
-        raise ValueError(f"SendGrid doesn't post {request.content_type!r}")
-    # (Unless something, a middleware say, already parsed the form: then the default
-    # encoding it used is what the fields are in.)
-    if not hasattr(request, "_post"):
-        request.encoding = _BYTES_ENCODING
-    try:
-        return request.POST
-    except RequestDataTooBig as err:
-        raise PostOverDjangoLimits(
-            "SendGrid inbound message is larger than DATA_UPLOAD_MAX_MEMORY_SIZE: raise "
-            "that Django setting (an Inbound Parse post can be many megabytes), or turn off "
-            "'POST the raw, full MIME message' so attachments arrive as files"
-        ) from err
-    except TooManyFieldsSent as err:
-        raise PostOverDjangoLimits(
-            "SendGrid inbound post has more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS: "
-            "raise that Django setting"
-        ) from err
-    except TooManyFilesSent as err:
-        raise PostOverDjangoLimits(
-            "SendGrid inbound message has more attachments than DATA_UPLOAD_MAX_NUMBER_FILES: "
-            "raise that Django setting"
-        ) from err
-    except (MultiPartParserError, SuspiciousOperation) as err:  # a broken multipart body
-        raise ValueError(f"SendGrid webhook form can't be read: {err}") from err
 
 
 class SendGridWebhookView(AnymailBaseWebhookView):
@@ -222,134 +456,48 @@ class SendGridWebhookView(AnymailBaseWebhookView):
 
     esp = ESP
 
+    def read_payload(self, request: HttpRequest) -> Any:
+        """A SendGrid post: the Event Webhook's JSON, or Inbound Parse's multipart form.
+        Raises ValueError for a body that is neither (the webhook answers 400).
 
-# ---------------------------------------------------------------------------
-# Tracking
-
-#: SendGrid event names → normalized event types.
-EVENT_TYPE_MAP = {
-    "processed": EventType.QUEUED,
-    "dropped": EventType.REJECTED,
-    "delivered": EventType.DELIVERED,
-    "deferred": EventType.DEFERRED,
-    "bounce": EventType.BOUNCED,
-    "open": EventType.OPENED,
-    "click": EventType.CLICKED,
-    "spamreport": EventType.COMPLAINED,
-    "unsubscribe": EventType.UNSUBSCRIBED,
-    "group_unsubscribe": EventType.UNSUBSCRIBED,
-    "group_resubscribe": EventType.SUBSCRIBED,
-}
-
-#: The drop reasons SendGrid documents ("You may see the following drop reasons")
-#: → normalized reject reasons. Any other reason is "other".
-REJECT_REASON_MAP = {
-    "invalid smtpapi header": RejectReason.OTHER,
-    "spam content": RejectReason.SPAM,
-    "unsubscribed address": RejectReason.UNSUBSCRIBED,
-    "bounced address": RejectReason.BOUNCED,
-    "spam reporting address": RejectReason.SPAM,
-    "invalid": RejectReason.INVALID,
-    "recipient list over package quota": RejectReason.OTHER,
-}
-
-#: Bounce ``type`` → reject reason ("blocked": the receiving server refused it for now).
-BOUNCE_TYPE_MAP = {"bounce": RejectReason.BOUNCED, "blocked": RejectReason.BLOCKED}
-
-#: SendGrid's own event fields. Every other top-level field is a custom arg (or legacy
-#: unique arg) the sender attached: the event's metadata.
-SENDGRID_EVENT_FIELDS = frozenset(
-    {
-        "anymail_id", "email", "timestamp", "event", "smtp-id", "sg_event_id",
-        "sg_message_id", "reason", "status", "response", "attempt", "type", "useragent",
-        "ip", "url", "url_offset", "category", "asm_group_id", "pool", "tls", "cert_err",
-        "newsletter", "post_type", "sg_user_id", "sg_machine_open", "bounce_classification",
-        # Marketing Campaigns (legacy campaigns, Single Sends, A/B tests)
-        "marketing_campaign_id", "marketing_campaign_name", "marketing_campaign_version",
-        "marketing_campaign_split_id", "mc_stats", "phase_id", "send_at", "sg_content_type",
-        "sg_template_id", "sg_template_name", "singlesend_id", "singlesend_name",
-        "template_hash", "template_id", "template_version_id",
-    }
-)  # fmt: skip
-
-# Larger than any timestamp in seconds before the year 10000: SendGrid's Single Send
-# events are published with millisecond timestamps.
-_MAX_SECONDS = 253402300799
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """An event's unix timestamp (seconds; milliseconds for Single Sends; numeric
-    strings too) as an aware datetime; None if it isn't one (the event still counts)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        seconds = float(value)
-        if seconds > _MAX_SECONDS:
-            seconds /= 1000
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _tags(category: Any) -> list[str]:
-    """``category`` echoes how categories were sent: a string or a list of them."""
-    if isinstance(category, str):
-        return [category]
-    if isinstance(category, list):
-        return [str(item) for item in category]
-    return []
-
-
-# --- tracking: payload in, events out
-
-
-def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
-    """The normalized events of one Event Webhook post (a JSON array of events)."""
-    if not isinstance(payload, list) or not payload:
-        raise ValueError("SendGrid's Event Webhook posts a non-empty JSON array of events")
-    return [tracking_event(event) for event in payload]
-
-
-def tracking_event(event: Any) -> AnymailTrackingEvent:
-    if not isinstance(event, dict):
-        raise ValueError(f"SendGrid event is not a JSON object: {event!r}")
-    sendgrid_event = str(event.get("event") or "").lower()
-    event_type = EVENT_TYPE_MAP.get(sendgrid_event, EventType.UNKNOWN)
-    reject_reason = description = mta_response = None
-    if sendgrid_event == "dropped":
-        description = _text(event.get("reason"))
-        reject_reason = REJECT_REASON_MAP.get((description or "").lower(), RejectReason.OTHER)
-    elif sendgrid_event == "bounce":
-        # A bounce's "reason" is the receiving server's SMTP reply.
-        reject_reason = BOUNCE_TYPE_MAP.get(
-            str(event.get("type") or "bounce").lower(), RejectReason.OTHER
-        )
-        mta_response = _text(event.get("reason"))
-    elif sendgrid_event in ("delivered", "deferred"):
-        mta_response = _text(event.get("response"))
-
-    # Anymail's own id if it sent the message; else (messages sent before Anymail
-    # 3.0, or by other software) SendGrid's smtp-id.
-    message_id = _text(event.get("anymail_id")) or _text(event.get("smtp-id"))
-    return AnymailTrackingEvent(
-        event_type=event_type,
-        timestamp=_timestamp(event.get("timestamp")),
-        event_id=_text(event.get("sg_event_id")),
-        esp_event=event,
-        message_id=message_id,
-        recipient=_text(event.get("email")),
-        reject_reason=reject_reason,
-        description=description,
-        mta_response=mta_response,
-        metadata={key: value for key, value in event.items() if key not in SENDGRID_EVENT_FIELDS},
-        tags=_tags(event.get("category")),
-        click_url=_text(event.get("url")) if event_type == EventType.CLICKED else None,
-        user_agent=_text(event.get("useragent")),
-    )
+        Django decodes form fields with the request's encoding. Inbound Parse sends each
+        field in its own charset (named in its "charsets" field), so read them as
+        Latin-1, which maps bytes to characters one to one: each field's bytes can then
+        be decoded with its own charset.
+        """
+        if request.content_type == "application/json":
+            try:
+                return read_json(request.body)
+            except RequestDataTooBig as err:
+                raise ValueError(
+                    "SendGrid webhook post is larger than DATA_UPLOAD_MAX_MEMORY_SIZE"
+                ) from err
+        if request.content_type != "multipart/form-data":
+            raise ValueError(f"SendGrid doesn't post {request.content_type!r}")
+        # (Unless something, a middleware say, already parsed the form: then the default
+        # encoding it used is what the fields are in.)
+        if not hasattr(request, "_post"):
+            request.encoding = _BYTES_ENCODING
+        try:
+            return request.POST
+        except RequestDataTooBig as err:
+            raise PostOverDjangoLimits(
+                "SendGrid inbound message is larger than DATA_UPLOAD_MAX_MEMORY_SIZE: raise "
+                "that Django setting (an Inbound Parse post can be many megabytes), or turn off "
+                "'POST the raw, full MIME message' so attachments arrive as files"
+            ) from err
+        except TooManyFieldsSent as err:
+            raise PostOverDjangoLimits(
+                "SendGrid inbound post has more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS: "
+                "raise that Django setting"
+            ) from err
+        except TooManyFilesSent as err:
+            raise PostOverDjangoLimits(
+                "SendGrid inbound message has more attachments than DATA_UPLOAD_MAX_NUMBER_FILES: "
+                "raise that Django setting"
+            ) from err
+        except (MultiPartParserError, SuspiciousOperation) as err:  # a broken multipart body
+            raise ValueError(f"SendGrid webhook form can't be read: {err}") from err
 
 
 class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookView):
@@ -358,21 +506,14 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
     # as_view() override of the setting
     webhook_verification_key: Any = UNSET
 
-    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        setting = get_anymail_setting(
-            "webhook_verification_key", esp_name=self.esp_id, kwargs=kwargs, default=None
-        )
-        keys = _key_list(setting)
-        # Parse (and import cryptography) only when signatures are in use.
-        self.verification_keys = load_verification_keys(keys) if keys else ()
-        # With keys, the signature authenticates SendGrid (the ESP description says its
-        # signing is "optional"): basic auth becomes optional.
-        self.signing_keys = self.verification_keys
-        return {}
-
-    def read_payload(self, request: HttpRequest) -> Any:
-        """The JSON array of events; an Inbound Parse post's form (for reject_early)."""
-        return read_sendgrid_post(request)
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> None:
+        # SENDGRID_WEBHOOK_VERIFICATION_KEY: one key, or a list (key rotation, or several
+        # Event Webhooks posting to the same URL). Parsed (and cryptography imported)
+        # only when signatures are in use. With keys, the signature authenticates
+        # SendGrid (the ESP description says its signing is "optional"): basic auth
+        # becomes optional.
+        keys = read_signing_keys("webhook_verification_key", self.esp_id, kwargs)
+        self.signing_keys = load_verification_keys(tuple(keys)) if keys else ()
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if isinstance(payload, QueryDict) and ("email" in payload or "envelope" in payload):
@@ -383,7 +524,7 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
         return None
 
     def validate_esp(self, request: HttpRequest, payload: Any) -> None:
-        if not self.verification_keys:
+        if not self.signing_keys:
             return
         signature = request.headers.get(SIGNATURE_HEADER, "")
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")
@@ -395,7 +536,7 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
             )
         body = self.signed_body(request)
         if not timestamp.isascii() or not verify_signature(
-            self.verification_keys, signature, timestamp, body
+            self.signing_keys, signature, timestamp, body
         ):
             raise AnymailWebhookValidationFailure(
                 "SendGrid webhook called with an invalid signature (check "
@@ -420,159 +561,10 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
                 f"SendGrid's signed Event Webhook posts application/json, not "
                 f"{request.content_type!r}: this post can't carry a valid signature"
             )
-        return request.body  # (read_sendgrid_post has read a JSON body already)
+        return request.body  # (read_payload has read a JSON body already)
 
     def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
         return tracking_events(payload)
-
-
-# ---------------------------------------------------------------------------
-# Inbound
-
-
-class InboundFields:
-    """An Inbound Parse post's text fields, each decoded with its own charset."""
-
-    def __init__(self, fields: QueryDict, encoding: str) -> None:
-        self.fields = fields
-        self.encoding = encoding
-        charsets = self._json("charsets")
-        self.charsets = charsets if isinstance(charsets, dict) else {}
-
-    def raw(self, name: str) -> bytes | None:
-        """The field's bytes as SendGrid sent them (exactly, if read as Latin-1)."""
-        value = self.fields.get(name)
-        return None if value is None else value.encode(self.encoding, errors="replace")
-
-    def text(self, name: str) -> str | None:
-        raw = self.raw(name)
-        if raw is None:
-            return None
-        charset = str(self.charsets.get(name) or "utf-8")
-        try:
-            return raw.decode(charset, errors="replace")
-        except LookupError:  # a charset name Python doesn't know
-            return raw.decode("utf-8", errors="replace")
-
-    def _json(self, name: str) -> Any:
-        raw = self.raw(name)
-        if not raw:
-            return None
-        try:
-            return json.loads(raw.decode("utf-8", errors="replace"))
-        except ValueError:
-            return None
-
-    def json(self, name: str) -> Any:
-        """A JSON field (envelope, attachment-info, content-ids); None if missing or invalid."""
-        return self._json(name)
-
-
-# --- inbound: payload in, events out
-
-
-def inbound_events(
-    fields: QueryDict,
-    files: MultiValueDict[str, Any],
-    encoding: str = "utf-8",
-    esp_event: Any = None,
-) -> list[AnymailInboundEvent]:
-    """The inbound event of one Inbound Parse post: raw MIME (``email``) or SendGrid's
-    parsed fields. ``encoding`` is how Django decoded the text fields (Latin-1 keeps
-    their bytes, so each can be decoded with the charset SendGrid names for it)."""
-    inbound = InboundFields(fields, encoding)
-    upload: Any = files.get("email")
-    if upload is not None:
-        message = AnymailInboundMessage.parse_raw_mime_file(upload)
-    elif "email" in fields:
-        raw = inbound.raw("email")
-        assert raw is not None
-        message = AnymailInboundMessage.parse_raw_mime_bytes(raw)
-    elif "headers" in fields or "text" in fields or "html" in fields:
-        message = message_from_fields(inbound, files)
-    else:
-        raise ValueError("SendGrid inbound post has neither 'email' (raw) nor parsed fields")
-
-    envelope = inbound.json("envelope")
-    if isinstance(envelope, dict):
-        sender = envelope.get("from")
-        message.envelope_sender = sender if isinstance(sender, str) and sender else None
-        recipients = envelope.get("to")
-        if isinstance(recipients, list) and recipients and isinstance(recipients[0], str):
-            message.envelope_recipient = recipients[0]
-    spam_score = inbound.text("spam_score")
-    if spam_score:
-        # SendGrid gives SpamAssassin's score, but no yes/no verdict: spam_detected stays None.
-        with contextlib.suppress(ValueError):
-            message.spam_score = float(spam_score)
-    return [AnymailInboundEvent(esp_event=esp_event, message=message)]
-
-
-def inbound_event_id(fields: QueryDict, files: MultiValueDict[str, Any]) -> str:
-    """A stable ``event_id`` for an Inbound Parse post, which carries no id of its own:
-    :func:`anymail.events.event_digest` of its form fields and, for each uploaded
-    file, its name, type and the SHA-256 of its content. SendGrid's redelivery of the
-    same message gets the same id."""
-    uploads: dict[str, list[list[str]]] = {}
-    for name in files:
-        uploads[name] = []
-        for upload in files.getlist(name):
-            content = hashlib.sha256()
-            for chunk in upload.chunks():  # (from the start of the file)
-                content.update(chunk)
-            upload.seek(0)
-            uploads[name].append(
-                [str(upload.name or ""), str(upload.content_type or ""), content.hexdigest()]
-            )
-    return event_digest({"fields": fields, "files": uploads})
-
-
-def message_from_fields(
-    inbound: InboundFields, files: MultiValueDict[str, Any]
-) -> AnymailInboundMessage:
-    """Rebuild the message from SendGrid's parsed fields: its raw headers, text and
-    html bodies, and the uploaded attachments (inline if ``content-ids`` names them)."""
-    found = inbound.json("attachment-info")
-    info: dict[str, Any] = found if isinstance(found, dict) else {}
-    content_ids = inbound.json("content-ids")
-    cid_of = (
-        {name: cid for cid, name in content_ids.items() if isinstance(name, str)}
-        if isinstance(content_ids, dict)
-        else {}
-    )
-    attachments = []
-    names = sorted(
-        (name for name in files if name.startswith("attachment")),
-        key=lambda name: (len(name), name),  # attachment2 before attachment10
-    )
-    for name in names:
-        upload: Any = files.get(name)
-        details: dict[str, Any] = info[name] if isinstance(info.get(name), dict) else {}
-        part = AnymailInboundMessage.construct_attachment(
-            content_type=str(
-                details.get("type") or upload.content_type or "application/octet-stream"
-            ),
-            content=upload.read(),
-            filename=str(details.get("filename") or details.get("name") or upload.name or "")
-            or None,
-            # content-ids says which attachments are inline (referenced as cid:...).
-            content_id=cid_of.get(name),
-        )
-        attachments.append(part)
-    text_charset = str(inbound.charsets.get("text") or "utf-8")
-    html_charset = str(inbound.charsets.get("html") or "utf-8")
-    return AnymailInboundMessage.construct(
-        raw_headers=inbound.text("headers"),
-        from_email=inbound.text("from"),
-        to=inbound.text("to"),
-        cc=inbound.text("cc"),
-        subject=inbound.text("subject"),
-        text=inbound.text("text"),
-        text_charset=text_charset,
-        html=inbound.text("html"),
-        html_charset=html_charset,
-        attachments=attachments,
-    )
 
 
 class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView):
@@ -584,7 +576,7 @@ class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView)
         request: Inbound Parse would drop it for good on a 400, so parse_events turns
         it into the answer that makes SendGrid retry (until the limit is raised)."""
         try:
-            return read_sendgrid_post(request)
+            return super().read_payload(request)
         except PostOverDjangoLimits as err:
             return err
 

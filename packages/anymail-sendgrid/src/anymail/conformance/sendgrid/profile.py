@@ -1,22 +1,32 @@
 """SendGrid's conformance profile: a fake v3 Mail Send API on 127.0.0.1 that checks
-every request against SendGrid's OpenAPI description (schema.py), read back from
-its JSON bodies, and fixtures signed like SendGrid's Signed Event Webhook with a
-test key pair."""
+every request against SendGrid's OpenAPI description, read back from its JSON
+bodies, and fixtures signed like SendGrid's Signed Event Webhook with a test key
+pair.
+
+**The schema check.** ``api/tsg_mail_v3.json`` is SendGrid's published description
+of the v3 Mail Send API (see ``api/NOTICE.md``). The fake API refuses any request
+that violates it, the way SendGrid answers 400, and reports each violation, so a
+test can't pass with a request SendGrid would refuse. It also refuses what the
+description forbids only in prose (reply_to with reply_to_list, a repeated
+reply_to_list address). It needs ``jsonschema`` (in anymail-sendgrid's ``test``
+extra).
+"""
 
 from __future__ import annotations
 
 import base64
 import copy
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.utils import formataddr
-from functools import cached_property
-from typing import Any
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any, ClassVar
 
-from anymail.conformance.sendgrid.schema import mail_send_violations
 from anymail_conformance import (
     FakeResponse,
     Profile,
@@ -26,6 +36,7 @@ from anymail_conformance import (
     WebhookRequest,
     encode_fixture_request,
 )
+from anymail_conformance.profile import formatted_address
 
 API_KEY = "SG.test-sendgrid-api-key.not-a-real-one"
 API_PATH = "/v3/mail/send"
@@ -33,9 +44,96 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MESSAGE_ID_ARG = "anymail_id"
 
+#: SendGrid's OpenAPI description of Mail Send (a published copy: see api/NOTICE.md)
+SPEC_PATH = Path(__file__).parent / "api" / "tsg_mail_v3.json"
+_SPEC_URI = "urn:sendgrid:tsg_mail_v3"
+#: The request body schema of POST /v3/mail/send, as a JSON pointer into the spec.
+_BODY_SCHEMA = "#/components/requestBodies/PostMailSend/content/application~1json/schema"
 
-def _address(item: dict[str, Any]) -> str:
-    return formataddr((item["name"], item["email"])) if item.get("name") else item["email"]
+
+# JSON Schema's "email" format is RFC 5321's Mailbox, which is ASCII: an
+# internationalized address is "idn-email" (RFC 6531), a format SendGrid's spec doesn't
+# use. jsonschema's own "email" check only looks for an "@", so the fake API checks
+# the format itself: a dot-atom or quoted-string local part, and a domain of
+# letter-digit-hyphen labels (an internationalized one in its IDNA "xn--" form) or an
+# address literal.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_PART = rf'(?:{_ATEXT}(?:\.{_ATEXT})*|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*")'
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])"
+_MAILBOX = re.compile(rf"{_LOCAL_PART}@{_DOMAIN}")
+
+
+def is_email(value: object) -> bool:
+    """Whether ``value`` has JSON Schema's "email" format (RFC 5321 Mailbox). Anything
+    not a str passes, as JSON Schema formats do (the schema's "type" checks it)."""
+    if not isinstance(value, str):
+        return True
+    return value.isascii() and _MAILBOX.fullmatch(value) is not None
+
+
+@cache
+def _validator() -> Any:
+    try:
+        from jsonschema import Draft202012Validator, FormatChecker
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+    except ImportError as err:  # pragma: no cover - in the test extra
+        raise ImportError(
+            "Checking SendGrid requests against its OpenAPI description needs jsonschema: "
+            'pip install "anymail-sendgrid[test]"'
+        ) from err
+    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    # OpenAPI 3.1 schemas are JSON Schema 2020-12; the spec's own "#/components/..."
+    # references resolve inside the registered document.
+    resource = Resource.from_contents(spec, default_specification=DRAFT202012)
+    registry = Registry().with_resource(_SPEC_URI, resource)
+    format_checker = FormatChecker()
+    format_checker.checks("email")(is_email)
+    return Draft202012Validator(
+        {"$ref": _SPEC_URI + _BODY_SCHEMA}, registry=registry, format_checker=format_checker
+    )
+
+
+def mail_send_violations(body: Any) -> list[str]:
+    """Each way ``body`` (a parsed Mail Send JSON body) breaks SendGrid's schema, or
+    a rule the schema states only in prose (:func:`prose_rule_violations`), as
+    "path: message" (empty if it is valid)."""
+    return [
+        f"{'.'.join(str(part) for part in error.absolute_path) or '(body)'}: {error.message}"
+        for error in sorted(_validator().iter_errors(body), key=lambda e: list(e.absolute_path))
+    ] + prose_rule_violations(body)
+
+
+def prose_rule_violations(body: Any) -> list[str]:
+    """Mail Send rules that SendGrid's OpenAPI description states only in the text of
+    a ``description``, not as schema, and its Mail Send overview lists
+    (https://www.twilio.com/docs/sendgrid/api-reference/mail-send, "Multiple Reply-To
+    Emails"): ``reply_to`` and ``reply_to_list`` are mutually exclusive ("the API call
+    will be rejected"), and each ``reply_to_list`` address is unique. (The schema's
+    ``uniqueItems`` compares whole objects, names too; this check compares the
+    addresses, ignoring case: the strictest reading.)"""
+    if not isinstance(body, dict):
+        return []
+    problems = []
+    reply_to_list = body.get("reply_to_list")
+    if "reply_to" in body and "reply_to_list" in body:
+        problems.append("reply_to_list: reply_to and reply_to_list are mutually exclusive")
+    if isinstance(reply_to_list, list):
+        seen: set[str] = set()
+        for index, item in enumerate(reply_to_list):
+            email = item.get("email") if isinstance(item, dict) else None
+            if not isinstance(email, str):
+                continue  # the schema reports it
+            if email.lower() in seen:
+                problems.append(f"reply_to_list.{index}.email: {email!r} is repeated")
+            seen.add(email.lower())
+    return problems
+
+
+def sent_address(item: dict[str, Any]) -> str:
+    """A Mail Send email object ({email, name}) as SentMessage records it."""
+    return formatted_address(item["email"], item.get("name"))
 
 
 class SendGridProfile(Profile):
@@ -47,14 +145,11 @@ class SendGridProfile(Profile):
     from_email = "Sender <sender@example.com>"
     # One anymail_id per message (per "to" recipient only in batch sends).
     per_recipient_message_ids = False
-    esp_extra_example = (
-        {
-            "ip_pool_name": "transactional",
-            "asm": {"group_id": 12, "groups_to_display": [12, 13]},
-            "mail_settings": {"bypass_list_management": {"enable": False}},
-        },
-        lambda sent: _check_extra(sent),
-    )
+    esp_extra_example: ClassVar[dict[str, Any]] = {
+        "ip_pool_name": "transactional",
+        "asm": {"group_id": 12, "groups_to_display": [12, 13]},
+        "mail_settings": {"bypass_list_management": {"enable": False}},
+    }
     # The Signed Event Webhook (tracking); Inbound Parse posts aren't signed (see README).
 
     def __init__(self) -> None:
@@ -62,6 +157,11 @@ class SendGridProfile(Profile):
         self.violations: list[str] = []
         self._last_timestamp = 0
         self._lock = threading.Lock()
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        assert sent.raw["ip_pool_name"] == "transactional", sent.raw
+        assert sent.raw["asm"] == {"group_id": 12, "groups_to_display": [12, 13]}, sent.raw
+        assert sent.raw["mail_settings"] == {"bypass_list_management": {"enable": False}}, sent.raw
 
     # ---------------------------------------------------------------- sending
 
@@ -142,17 +242,17 @@ class SendGridProfile(Profile):
         for personalization in personalizations:
             for kind, found in (("to", to), ("cc", cc), ("bcc", bcc)):
                 for item in personalization.get(kind, []):
-                    if _address(item) not in found:
-                        found.append(_address(item))
+                    if sent_address(item) not in found:
+                        found.append(sent_address(item))
         content = body.get("content", [])
         sent = SentMessage(
-            from_email=[_address(body["from"])],
+            from_email=[sent_address(body["from"])],
             to=to,
             cc=cc,
             bcc=bcc,
             # one Reply-To is `reply_to`, several `reply_to_list` (never both)
-            reply_to=[_address(item) for item in body.get("reply_to_list", [])]
-            + ([_address(body["reply_to"])] if "reply_to" in body else []),
+            reply_to=[sent_address(item) for item in body.get("reply_to_list", [])]
+            + ([sent_address(body["reply_to"])] if "reply_to" in body else []),
             subject=body.get("subject"),
             text=next((c["value"] for c in content if c["type"] == "text/plain"), None),
             html=next((c["value"] for c in content if c["type"] == "text/html"), None),
@@ -274,12 +374,6 @@ class SendGridProfile(Profile):
         signature = other_key.sign(timestamp.encode() + request.body, ec.ECDSA(hashes.SHA256()))
         headers = {**request.headers, SIGNATURE_HEADER: base64.b64encode(signature).decode()}
         return WebhookRequest(request.body, request.content_type, headers)
-
-
-def _check_extra(sent: SentMessage) -> None:
-    assert sent.raw["ip_pool_name"] == "transactional", sent.raw
-    assert sent.raw["asm"] == {"group_id": 12, "groups_to_display": [12, 13]}, sent.raw
-    assert sent.raw["mail_settings"] == {"bypass_list_management": {"enable": False}}, sent.raw
 
 
 PROFILE = SendGridProfile()
