@@ -17,28 +17,31 @@ import mimetypes
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from anymail import exceptions
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
 from anymail.backends.message_data import DEFAULTABLE_ATTRIBUTES, MessageData
+from anymail.backends.transport import ApiCredentials
 from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailDeprecationWarning,
-    AnymailRequestsAPIError,
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
 from anymail.settings import UNSET, get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "ALLOWED_ATTACHMENT_EXTENSIONS",
@@ -184,18 +187,9 @@ class BrevoPayload(RequestsPayload):
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
         self.defaults = defaults
-        self.all_recipients: list[EmailAddress] = []
-        self.to_recipients: list[EmailAddress] = []
         #: a batch send's "to" recipients, one per message version, in order
         self.version_recipients: list[EmailAddress] = []
-        self.extra_headers: dict[str, str] = {}
-        self.metadata: dict[str, Any] | None = None
-        self.merge_metadata: dict[str, dict[str, Any]] | None = None
-        self.merge_data: dict[str, dict[str, Any]] | None = None
-        self.merge_global_data: dict[str, Any] | None = None
-        self.extra: dict[str, Any] = {}
         super().__init__(message, defaults, backend)
-        self.headers["api-key"] = backend.api_key
         self.headers["Content-Type"] = "application/json"
         self.headers["Accept"] = "application/json"
 
@@ -214,27 +208,28 @@ class BrevoPayload(RequestsPayload):
     def is_batch(self) -> bool:
         """Whether each "to" recipient gets their own message (merge_data or
         merge_metadata is set, even to {}), as one of Brevo's message versions."""
-        return self.data.is_batch and bool(self.to_recipients)
+        return self.data.is_batch and bool(self.data.to)
 
     def finish(self) -> None:
+        """Write what depends on several features at once, from ``self.data``: the
+        headers (metadata is one of them), the message versions of a batch send, and
+        esp_extra (merged into the JSON body last, replacing anything Anymail set)."""
         if "inline_images" in self.degraded_features:
             self.send_inline_images_as_attachments()
         if self.data.template_id is not None:
             self.apply_template_rules()
-        headers = dict(self.extra_headers)
-        if self.metadata:
+        headers = dict(self.data.headers)
+        if self.data.metadata:
             # Metadata owns X-Mailin-custom (Brevo compares header names without case).
             headers = {
                 name: value for name, value in headers.items() if name.lower() != "x-mailin-custom"
             }
-            headers[METADATA_HEADER] = self.serialize_json(self.metadata, "metadata")
+            headers[METADATA_HEADER] = self.serialize_json(self.data.metadata, "metadata")
         if headers:
             self.body["headers"] = headers
-        if self.merge_global_data is not None:
-            self.body["params"] = self.merge_global_data
         if self.is_batch:
             self.add_message_versions()
-        self.body.update(self.extra)
+        self.body.update(self.data.esp_extra or {})
 
     def add_message_versions(self) -> None:
         """A batch send: Brevo's ``messageVersions``, one per "to" recipient (who sees
@@ -242,7 +237,8 @@ class BrevoPayload(RequestsPayload):
         the global data) and, with merge_metadata, their own X-Mailin-custom (on top
         of the message's metadata). cc, bcc and everything else are the message's,
         shared by every version."""
-        count = len(self.to_recipients)
+        data = self.data
+        count = len(data.to)
         if count > MAX_MESSAGE_VERSIONS:
             # No way to send less (IGNORE_UNSUPPORTED_FEATURES can't help): refuse.
             raise AnymailUnsupportedFeature(
@@ -251,32 +247,32 @@ class BrevoPayload(RequestsPayload):
                 f"recipient: this message has {count}. Send it as several messages of at "
                 f"most {MAX_MESSAGE_VERSIONS} 'to' recipients each.",
                 feature=(
-                    Feature.MERGE_DATA if self.merge_data is not None else Feature.MERGE_METADATA
+                    Feature.MERGE_DATA if data.merge_data is not None else Feature.MERGE_METADATA
                 ).value,
                 email_message=self.message,
                 backend=self.backend,
             )
-        merge_data = _by_recipient(self.merge_data)
-        merge_metadata = _by_recipient(self.merge_metadata)
+        merge_data = _by_recipient(data.merge_data)
+        merge_metadata = _by_recipient(data.merge_metadata)
         versions = []
-        for email, entry in zip(self.to_recipients, self.body.pop("to"), strict=True):
+        for email, entry in zip(data.to, self.body.pop("to"), strict=True):
             version: dict[str, Any] = {"to": [entry]}
             key = email.addr_spec.strip().lower()
-            if self.merge_data is not None:
+            if data.merge_data is not None:
                 # The global data too: Brevo's reference doesn't say a version's params
                 # are merged with the message's, so each version carries them all.
-                params = {**(self.merge_global_data or {}), **merge_data.get(key, {})}
+                params = {**(data.merge_global_data or {}), **merge_data.get(key, {})}
                 if params:
                     version["params"] = params
-            if self.merge_metadata is not None:
-                metadata = {**(self.metadata or {}), **merge_metadata.get(key, {})}
+            if data.merge_metadata is not None:
+                metadata = {**(data.metadata or {}), **merge_metadata.get(key, {})}
                 if metadata:
                     version["headers"] = {
                         METADATA_HEADER: self.serialize_json(metadata, "merge_metadata")
                     }
             versions.append(version)
         self.body["messageVersions"] = versions
-        self.version_recipients = list(self.to_recipients)
+        self.version_recipients = list(data.to)
 
     # --- the set_* methods the base payload calls ---
 
@@ -285,9 +281,6 @@ class BrevoPayload(RequestsPayload):
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         self.body[recipient_type] = [self.address(email) for email in emails]
-        self.all_recipients += emails
-        if recipient_type == "to":
-            self.to_recipients = list(emails)
 
     def set_subject(self, subject: str) -> None:
         self.body["subject"] = subject
@@ -296,9 +289,6 @@ class BrevoPayload(RequestsPayload):
         # reply_to=MAX_ONE: the declaration leaves one address.
         self.body["replyTo"] = self.address(emails[0])
 
-    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
-        self.extra_headers.update(headers)
-
     def set_text_body(self, body: str) -> None:
         self.body["textContent"] = body
 
@@ -306,24 +296,13 @@ class BrevoPayload(RequestsPayload):
         self.body["htmlContent"] = body
 
     def add_attachment(self, attachment: Attachment) -> None:
-        # Inline images never get here (inline_images=NO): see finish().
-        if not attachment.name:
-            self.unsupported_feature(
-                Feature.ATTACHMENTS,
-                "Brevo needs a filename for every attachment, and reads the attachment's "
-                'type from its extension (use message.attach("report.pdf", ...))',
+        # Brevo reads each attachment's type from its filename: an unnamed one is
+        # refused. (Inline images come here only as ordinary attachments: see finish().)
+        name = self.attachment_filename(attachment)
+        if name:
+            self.body.setdefault("attachment", []).append(
+                {"name": name, "content": attachment.b64content}
             )
-            return
-        self.body.setdefault("attachment", []).append(
-            {"name": attachment.name, "content": attachment.b64content}
-        )
-
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
-
-    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
-        # Written per message version (add_message_versions).
-        self.merge_metadata = merge_metadata
 
     def set_send_at(self, send_at: datetime) -> None:
         # Brevo's format, "YYYY-MM-DDTHH:mm:ss.SSSZ", in UTC.
@@ -348,16 +327,15 @@ class BrevoPayload(RequestsPayload):
             )
         self.body["templateId"] = numeric_id
 
-    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
-        # Written per message version (add_message_versions).
-        self.merge_data = merge_data
-
     def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.merge_global_data = merge_global_data
+        self.body["params"] = merge_global_data
 
-    def set_esp_extra(self, extra: dict[str, Any]) -> None:
-        # Merged into the JSON body last (finish), replacing anything Anymail set.
-        self.extra = dict(extra)
+    def written_by_finish(self, value: Any) -> None:
+        """The hook of a feature that finish() writes from ``self.data``: extra headers
+        and metadata (X-Mailin-custom is both), and merge data and merge metadata (a
+        batch send's message versions)."""
+
+    set_extra_headers = set_metadata = set_merge_metadata = set_merge_data = written_by_finish
 
     # --- helpers ---
 
@@ -378,6 +356,7 @@ class BrevoPayload(RequestsPayload):
         removed them from ``self.data``: read them from the message again (only on
         this rare path)."""
         for image in MessageData.from_message(self.message, self.defaults).inline_attachments:
+            image.inline = False
             if not image.name:
                 extension = mimetypes.guess_extension(image.mimetype) or ""
                 stem = (image.content_id or "").partition("@")[0] or "inline"
@@ -411,7 +390,7 @@ class BrevoPayload(RequestsPayload):
 
         named = [
             email.address
-            for email in [*self.all_recipients, *self.data.reply_to]
+            for email in [*self.data.all_recipients, *self.data.reply_to]
             if email.display_name
         ]
         if named:
@@ -455,12 +434,14 @@ class EmailBackend(AnymailRequestsBackend):
     esp = ESP
     payload_class = BrevoPayload
     default_api_url = DEFAULT_API_URL
-    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
         self.api_key: str = brevo_setting("api_key", kwargs=kwargs, allow_bare=True)
         api_url = brevo_setting("api_url", kwargs=kwargs, default=DEFAULT_API_URL)
         super().__init__(api_url=api_url, **kwargs)
+
+    def api_credentials(self) -> ApiCredentials:
+        return ApiCredentials.header("api-key", self.api_key)
 
     def _combined_send_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """SEND_DEFAULTS with BREVO_SEND_DEFAULTS (or the former, deprecated
@@ -526,7 +507,7 @@ class EmailBackend(AnymailRequestsBackend):
         if not (isinstance(message_id, str) and message_id) and not (
             isinstance(ids, list) and ids and all(isinstance(i, str) and i for i in ids)
         ):
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 "Invalid Brevo API response format: no messageId",
                 email_message=message,
                 payload=payload,
@@ -535,14 +516,14 @@ class EmailBackend(AnymailRequestsBackend):
             )
         if isinstance(message_id, str) and message_id:
             status = AnymailRecipientStatus(message_id=message_id, status="queued")
-            return {email.addr_spec: status for email in payload.all_recipients}
+            return {email.addr_spec: status for email in payload.data.all_recipients}
         assert isinstance(ids, list)
         versions = payload.version_recipients
         statuses = {
             email.addr_spec: AnymailRecipientStatus(
                 message_id=ids[0] if len(ids) == 1 else None, status="queued"
             )
-            for email in payload.all_recipients
+            for email in payload.data.all_recipients
         }
         if len(ids) == len(versions):
             for email, version_id in zip(versions, ids, strict=True):

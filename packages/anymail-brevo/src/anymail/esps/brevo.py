@@ -13,8 +13,9 @@ reads a ``SENDINBLUE_*`` setting when its ``BREVO_*`` one isn't set.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription
+from anymail.esp import EspDescription
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES", "LEGACY_SETTINGS_PREFIX"]
 
@@ -84,11 +85,8 @@ ESP = EspDescription(
     # Either name will do: SENDINBLUE_API_KEY is read (with a deprecation warning)
     # when BREVO_API_KEY isn't set.
     required_settings=(("BREVO_API_KEY", "SENDINBLUE_API_KEY"),),
-    settings=(
-        "BREVO_API_KEY",
-        "BREVO_API_URL",
-        "BREVO_SEND_DEFAULTS",
-    ),
+    # (With the standard BREVO_API_URL, BREVO_SEND_DEFAULTS and BREVO_SEND_IN_BACKGROUND.)
+    settings=("BREVO_API_KEY",),
     # Brevo retries a webhook post only when the answer is 429 (or there is none):
     # every other 4xx and every 5xx discards it. So a fault on our side answers 429.
     webhook_retry_status=429,
@@ -97,5 +95,4 @@ ESP = EspDescription(
     # server doesn't answer, and for queueing on Brevo's side.
     webhook_retry_window=24 * 3600,
     webhook_retry_docs="https://developers.brevo.com/docs/retry-mechanism",
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-brevo#readme",
 )

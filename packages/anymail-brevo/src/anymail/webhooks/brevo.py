@@ -26,32 +26,41 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from email import policy as email_policy
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-import requests
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from anymail.addresses import EmailAddress
-from anymail.backends.base_requests import DEFAULT_TIMEOUT, user_agent, validate_timeout
-from anymail.backends.brevo import DEFAULT_API_URL, brevo_setting
+from anymail.backends.brevo import EmailBackend, brevo_setting
 from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.events import (
+    AnymailEvent,
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
-from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.settings import get_anymail_setting
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
 )
-from anymail.webhooks.readers import MalformedPayload, list_of, mapping, optional_text, text
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    epoch_timestamp,
+    list_of,
+    mapping,
+    optional_text,
+    text,
+)
 
 __all__ = [
     "EVENT_TYPE_MAP",
@@ -59,6 +68,7 @@ __all__ = [
     "BrevoInboundAttachment",
     "BrevoInboundWebhookView",
     "BrevoTrackingWebhookView",
+    "brevo_post_kind",
     "download_inbound_attachment",
     "inbound_events",
     "tracking_events",
@@ -108,6 +118,26 @@ TIMESTAMP_FIELDS = ("ts_epoch", "ts_event", "ts")
 _MILLISECONDS_FROM = 10**11
 
 
+# --- which kind of post: Brevo's webhooks share nothing but JSON
+
+
+def brevo_post_kind(payload: Any) -> str | None:
+    """What a post is, from its shape: "inbound" (an inbound parsing post,
+    ``{"items": [...]}``), "tracking" (transactional events, each with an ``event``),
+    "marketing" (objects without ``event``: Brevo's marketing webhooks), or None
+    (none of these: the converter says what is wrong with it)."""
+    if isinstance(payload, dict) and "items" in payload and "event" not in payload:
+        return "inbound"
+    items = payload if isinstance(payload, list) else [payload]
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    if all("event" in item for item in items):
+        return "tracking"
+    if not any("event" in item for item in items):
+        return "marketing"
+    return None
+
+
 # --- tracking: payload in, events out
 
 
@@ -117,55 +147,60 @@ def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     Raises ValueError for anything else (the view answers 400)."""
     items = payload if isinstance(payload, list) else [payload]
     if not items:
-        raise ValueError("Brevo webhook post has no events")
-    return [tracking_event(item) for item in items]
+        raise MalformedPayload("Brevo webhook post has no events")
+    return [transactional_event(item) for item in items]
 
 
-def tracking_event(data: Any) -> AnymailTrackingEvent:
+def transactional_event(data: Any) -> AnymailTrackingEvent:
+    """One event object of Brevo's transactional webhook, normalized."""
     if not isinstance(data, Mapping) or not isinstance(data.get("event"), str):
-        raise ValueError("a Brevo webhook event is a JSON object with an 'event' field")
+        raise MalformedPayload("a Brevo webhook event is a JSON object with an 'event' field")
     brevo_event = data["event"]
     return AnymailTrackingEvent(
         event_type=EVENT_TYPE_MAP.get(brevo_event, EventType.UNKNOWN),
-        timestamp=event_timestamp(data),
+        timestamp=transactional_timestamp(data),
         # Brevo's "id" is the webhook's id, the same for every event: not an event id.
         # The view gives the event a digest of its raw JSON, the same when Brevo
         # posts it again.
         event_id=None,
         esp_event=data,
-        message_id=bracketed(_text(data.get("message-id"), "message-id")),
-        recipient=_text(data.get("email"), "email"),
+        message_id=send_api_message_id(
+            optional_text(data.get("message-id"), "Brevo webhook message-id", numbers=True)
+        ),
+        recipient=optional_text(data.get("email"), "Brevo webhook email", numbers=True),
         reject_reason=REJECT_REASON_MAP.get(brevo_event),
         # Brevo's explanation of a bounce or deferral; it gives no raw SMTP response.
-        description=_text(data.get("reason"), "reason"),
+        description=optional_text(data.get("reason"), "Brevo webhook reason", numbers=True),
         mta_response=None,
-        metadata=event_metadata(data),
-        tags=event_tags(data),
-        click_url=_text(data.get("link"), "link"),
-        user_agent=_text(data.get("user_agent"), "user_agent"),
+        metadata=mailin_custom_metadata(data),
+        tags=transactional_tags(data),
+        click_url=optional_text(data.get("link"), "Brevo webhook link", numbers=True),
+        user_agent=optional_text(data.get("user_agent"), "Brevo webhook user_agent", numbers=True),
     )
 
 
-def event_timestamp(data: Mapping[str, Any]) -> datetime | None:
+def transactional_timestamp(data: Mapping[str, Any]) -> datetime | None:
     """When the event happened, in UTC: ``ts_epoch`` (milliseconds), the one field
     that is reliably UTC; else ``ts_event``, else ``ts`` (seconds)."""
     for field in TIMESTAMP_FIELDS:
         value = data.get(field)
         if value is None or value == "":
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"Brevo webhook {field} is not a timestamp: {value!r}")
-        try:
-            seconds = float(value)
-            if field == "ts_epoch" and abs(seconds) > _MILLISECONDS_FROM:
-                seconds /= 1000
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError) as err:  # infinite, or no such year
-            raise ValueError(f"Brevo webhook {field} is out of range: {value!r}") from err
+        scale = 1000 if field == "ts_epoch" and _beyond_seconds(value) else 1
+        return epoch_timestamp(value, f"Brevo webhook {field}", scale=scale)
     return None
 
 
-def bracketed(message_id: str | None) -> str | None:
+def _beyond_seconds(value: Any) -> bool:
+    """Whether a ``ts_epoch`` is too large for seconds (so it is milliseconds).
+    (Something that isn't a number is left to epoch_timestamp to refuse.)"""
+    try:
+        return abs(float(value)) > _MILLISECONDS_FROM
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def send_api_message_id(message_id: str | None) -> str | None:
     """Brevo's send API gives message ids as "<id@host>", its webhooks without the
     brackets: normalize to the send API's form, so events match
     ``anymail_status.message_id``. (An id that isn't an address-like "x@y", such as
@@ -178,7 +213,7 @@ def bracketed(message_id: str | None) -> str | None:
     return f"<{message_id}>"
 
 
-def event_metadata(data: Mapping[str, Any]) -> dict[str, Any]:
+def mailin_custom_metadata(data: Mapping[str, Any]) -> dict[str, Any]:
     """The message's metadata: the X-Mailin-custom header Anymail sent, a JSON object.
 
     Brevo returns the header as it was sent; a value that isn't a JSON object (set
@@ -195,7 +230,7 @@ def event_metadata(data: Mapping[str, Any]) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
-def event_tags(data: Mapping[str, Any]) -> list[str]:
+def transactional_tags(data: Mapping[str, Any]) -> list[str]:
     """The message's tags: the ``tags`` array, else ``tag``, which some events give as
     a JSON-encoded array in a string (and older ones as a single tag)."""
     tags = data.get("tags")
@@ -209,19 +244,8 @@ def event_tags(data: Mapping[str, Any]) -> list[str]:
     if isinstance(tags, str):
         return [tags]
     if not isinstance(tags, list):
-        raise ValueError(f"Brevo webhook tags are not a list: {tags!r}")
+        raise MalformedPayload(f"Brevo webhook tags are not a list: {str(tags)[:40]!r}")
     return [str(tag) for tag in tags if isinstance(tag, str | int | float) and tag != ""]
-
-
-def _text(value: Any, field: str) -> str | None:
-    """A string field of the event ("" means absent)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"Brevo webhook {field} is not a string: {value!r}")
 
 
 # --- inbound: payload in, events out
@@ -239,10 +263,11 @@ def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
     items = list_of(post.get("items"), "Brevo inbound items")
     if not items:
         raise MalformedPayload("Brevo inbound post has no items")
-    return [inbound_event(item) for item in items]
+    return [inbound_item_event(item) for item in items]
 
 
-def inbound_event(item: Any) -> AnymailInboundEvent:
+def inbound_item_event(item: Any) -> AnymailInboundEvent:
+    """One item of an inbound parsing post (one received email), as an event."""
     item = mapping(item, "Brevo inbound item", allow_none=False)
     # "A list of recipients UUID": Brevo's id for this received email (one UUID per
     # recipient on the receiving domain), the same when Brevo posts it again.
@@ -254,18 +279,18 @@ def inbound_event(item: Any) -> AnymailInboundEvent:
         timestamp=None,  # Brevo gives no time of receipt, only the sender's Date header
         event_id=event_id or None,
         esp_event=item,
-        message=inbound_message(item),
+        message=message_from_item(item),
     )
 
 
-def inbound_message(item: Mapping[str, Any]) -> AnymailInboundMessage:
+def message_from_item(item: Mapping[str, Any]) -> AnymailInboundMessage:
     """Rebuild the message from Brevo's parsed item (Brevo doesn't post the raw MIME):
     its ``Headers``, the address and date fields where the headers lack them, the raw
     bodies and the attachments (downloaded when read)."""
-    headers = _headers(item.get("Headers"))
+    headers = item_headers(item.get("Headers"))
     present = {name.lower() for name, _ in headers}
     for name, value in (
-        ("Reply-To", _mailbox(item.get("ReplyTo"), "ReplyTo")),
+        ("Reply-To", mailbox_address(item.get("ReplyTo"), "ReplyTo")),
         ("Date", optional_text(item.get("SentAtDate"), "SentAtDate")),
         ("Message-ID", optional_text(item.get("MessageId"), "MessageId")),
         ("In-Reply-To", optional_text(item.get("InReplyTo"), "InReplyTo")),
@@ -275,9 +300,9 @@ def inbound_message(item: Mapping[str, Any]) -> AnymailInboundMessage:
     html = optional_text(item.get("RawHtmlBody"), "RawHtmlBody")
     message = AnymailInboundMessage.construct(
         headers=headers,
-        from_email=_mailbox(item.get("From"), "From"),
-        to=_mailboxes(item.get("To"), "To"),
-        cc=_mailboxes(item.get("Cc"), "Cc"),
+        from_email=mailbox_address(item.get("From"), "From"),
+        to=mailbox_list(item.get("To"), "To"),
+        cc=mailbox_list(item.get("Cc"), "Cc"),
         subject=optional_text(item.get("Subject"), "Subject"),
         text=optional_text(item.get("RawTextBody"), "RawTextBody"),
         html=html,
@@ -289,7 +314,9 @@ def inbound_message(item: Mapping[str, Any]) -> AnymailInboundMessage:
     # The RCPT TO address(es): Brevo's "Recipients" (its receiving-domain address,
     # which the To header may not show).
     recipients = list_of(item.get("Recipients"), "Recipients")
-    message.envelope_recipient = _address_spec(recipients[0], "Recipients") if recipients else None
+    message.envelope_recipient = (
+        mailbox_addr_spec(recipients[0], "Recipients") if recipients else None
+    )
     # The MAIL FROM, as the receiving server recorded it (Brevo has no field for it).
     return_path = next((value for name, value in headers if name.lower() == "return-path"), None)
     if return_path:
@@ -297,11 +324,11 @@ def inbound_message(item: Mapping[str, Any]) -> AnymailInboundMessage:
     # Brevo's Markdown extraction of the reply, without quotes and signature.
     stripped = item.get("ExtractedMarkdownMessage")
     message.stripped_text = None if stripped is None else text(stripped, "ExtractedMarkdownMessage")
-    message.spam_score = _spam_score(item)
+    message.spam_score = item_spam_score(item)
     return message
 
 
-def _headers(value: Any) -> list[tuple[str, str]]:
+def item_headers(value: Any) -> list[tuple[str, str]]:
     """Brevo's ``Headers``: {name: value}, or {name: [values]} for a header that
     appears more than once. A name that can't be a header field is left out (it
     stays in ``esp_event``): refusing it would make Brevo discard the email."""
@@ -314,33 +341,35 @@ def _headers(value: Any) -> list[tuple[str, str]]:
     return headers
 
 
-def _address_spec(value: Any, field: str) -> str | None:
-    """A Mailbox's address, or a bare address string."""
+def mailbox_addr_spec(value: Any, field: str) -> str | None:
+    """A Brevo Mailbox's address, or a bare address string."""
     if isinstance(value, Mapping):
         value = value.get("Address")
     return optional_text(value, f"{field} Address")
 
 
-def _mailbox(value: Any, field: str) -> str | None:
-    """A Mailbox, ``{"Address", "Name"}``, as "Name <address>" (or a bare address)."""
+def mailbox_address(value: Any, field: str) -> str | None:
+    """A Brevo Mailbox, ``{"Address", "Name"}``, as "Name <address>" (or a bare address)."""
     if value is None:
         return None
-    address = _address_spec(value, field)
+    address = mailbox_addr_spec(value, field)
     if not address:
         return None
     name = optional_text(value.get("Name"), f"{field} Name") if isinstance(value, Mapping) else None
     return EmailAddress(name or "", address).address
 
 
-def _mailboxes(value: Any, field: str) -> str | None:
-    """A list of Mailboxes as a header value ("a, Name <b>"), or None for none."""
+def mailbox_list(value: Any, field: str) -> str | None:
+    """A list of Brevo Mailboxes as a header value ("a, Name <b>"), or None for none."""
     addresses = [
-        address for address in (_mailbox(item, field) for item in list_of(value, field)) if address
+        address
+        for address in (mailbox_address(item, field) for item in list_of(value, field))
+        if address
     ]
     return ", ".join(addresses) or None
 
 
-def _spam_score(item: Mapping[str, Any]) -> float | None:
+def item_spam_score(item: Mapping[str, Any]) -> float | None:
     """Brevo's spam score (rspamd's). Documented as ``Spam.Score``; Brevo's own sample
     (and, reportedly, its posts) have ``SpamScore``: either is read."""
     score = item.get("SpamScore")
@@ -438,7 +467,9 @@ class BrevoInboundAttachment(AnymailInboundMessage):
 def download_inbound_attachment(download_token: str | None, name: str | None = None) -> bytes:
     """An inbound attachment's content, from Brevo's
     ``GET /v3/inbound/attachments/{downloadToken}``
-    (https://developers.brevo.com/reference/getinboundemailattachment).
+    (https://developers.brevo.com/reference/getinboundemailattachment), with the
+    API key, API URL, User-Agent and timeout of Brevo's email backend
+    (:func:`attachment_download_backend`).
 
     Raises AnymailConfigurationError without an API key, and AnymailAPIError when
     Brevo can't be reached or refuses (neither shows the API key)."""
@@ -448,16 +479,18 @@ def download_inbound_attachment(download_token: str | None, name: str | None = N
             f"Brevo's inbound post gave attachment {label} no DownloadToken: it can't be "
             "downloaded."
         )
-    api_key, api_url = _inbound_api_credentials()
-    url = f"{api_url}inbound/attachments/{quote(download_token, safe='')}"
-    timeout = validate_timeout(get_anymail_setting("requests_timeout", default=DEFAULT_TIMEOUT))
+    backend = attachment_download_backend()
+    url = f"{backend.api_url}inbound/attachments/{quote(download_token, safe='')}"
     try:
-        response = requests.get(
-            url,
-            headers={"api-key": api_key, "User-Agent": user_agent(ESP.distribution)},
-            timeout=timeout,
-        )
-    except requests.RequestException as err:
+        with backend.create_session() as session:
+            response = session.get(
+                url, timeout=backend.timeout, **backend.credentials.request_params(None)
+            )
+    except Exception as err:
+        import requests
+
+        if not isinstance(err, requests.RequestException):
+            raise
         raise AnymailAPIError(
             f"Couldn't download Brevo inbound attachment {label}: {type(err).__name__}"
         ) from None  # (requests' frames hold the api-key header)
@@ -470,30 +503,28 @@ def download_inbound_attachment(download_token: str | None, name: str | None = N
     return response.content
 
 
-def _inbound_api_credentials() -> tuple[str, str]:
-    """The API key and URL for downloading attachments: the Brevo settings
-    (``BREVO_API_KEY``, or the deprecated ``SENDINBLUE_API_KEY``), else the
-    ``OPTIONS`` of a ``MAILERS`` alias (Django 6.1+) whose backend is Brevo's."""
-    api_key = brevo_setting("api_key", default=None, allow_bare=True)
-    api_url = brevo_setting("api_url", default=None)
-    if not api_key:
-        backends = {ESP.backend, f"anymail.backends.{LEGACY_SETTINGS_PREFIX}.EmailBackend"}
-        mailers = getattr(settings, "MAILERS", None)
-        for config in mailers.values() if isinstance(mailers, Mapping) else ():
-            if isinstance(config, Mapping) and config.get("BACKEND") in backends:
-                options = config.get("OPTIONS") or {}
-                if options.get("api_key"):
-                    api_key = options["api_key"]
-                    api_url = api_url or options.get("api_url")
-                    break
-    if not api_key:
-        raise AnymailConfigurationError(
-            "Downloading a Brevo inbound attachment needs your Brevo API key: set "
-            'ANYMAIL = {"BREVO_API_KEY": ...} (or ANYMAIL_BREVO_API_KEY), or give the '
-            f'"api_key" option to a MAILERS alias that uses {ESP.backend}.'
-        )
-    api_url = str(api_url or DEFAULT_API_URL)
-    return str(api_key), api_url if api_url.endswith("/") else api_url + "/"
+def attachment_download_backend() -> EmailBackend:
+    """Brevo's email backend, for its API credentials: configured by the Brevo
+    settings (``BREVO_API_KEY``, or the deprecated ``SENDINBLUE_API_KEY``), else by
+    the ``OPTIONS`` of a ``MAILERS`` alias (Django 6.1+) whose backend is Brevo's."""
+    if brevo_setting("api_key", default=None, allow_bare=True):
+        return EmailBackend()
+    backends = {ESP.backend, f"anymail.backends.{LEGACY_SETTINGS_PREFIX}.EmailBackend"}
+    mailers = getattr(settings, "MAILERS", None)
+    for config in mailers.values() if isinstance(mailers, Mapping) else ():
+        if isinstance(config, Mapping) and config.get("BACKEND") in backends:
+            options = config.get("OPTIONS") or {}
+            if options.get("api_key"):
+                kwargs = {"api_key": options["api_key"]}
+                # (An API URL setting, where there is one, wins over the alias's.)
+                if options.get("api_url") and not brevo_setting("api_url", default=None):
+                    kwargs["api_url"] = options["api_url"]
+                return EmailBackend(**kwargs)
+    raise AnymailConfigurationError(
+        "Downloading a Brevo inbound attachment needs your Brevo API key: set "
+        'ANYMAIL = {"BREVO_API_KEY": ...} (or ANYMAIL_BREVO_API_KEY), or give the '
+        f'"api_key" option to a MAILERS alias that uses {ESP.backend}.'
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -501,70 +532,68 @@ def _inbound_api_credentials() -> tuple[str, str]:
 
 
 class BrevoWebhookView(AnymailBaseWebhookView):
-    """Reading a Brevo post: a JSON body (no signature; basic auth is the base's)."""
+    """A Brevo webhook URL: a JSON body (no signature; basic auth is the base's),
+    converted by the URL's ``converter``. A post of a kind another URL takes
+    (:func:`brevo_post_kind`) gets a 400 that says where it goes."""
 
     esp = ESP
+    #: the pure function that converts this URL's posts into events
+    converter: ClassVar[Callable[[Any], Sequence[AnymailEvent]]]
+    #: {post kind: the 400 answer} for the kinds of post this URL doesn't take (with
+    #: the paths of this site's {tracking_url} and {inbound_url})
+    misdirected: ClassVar[Mapping[str, str]] = {}
 
     def read_payload(self, request: HttpRequest) -> Any:
         """The JSON value Brevo posted."""
         if request.content_type != "application/json":
             raise ValueError(f"Brevo posts JSON, not {request.content_type!r}")
+        return super().read_payload(request)
+
+    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
+        answer = self.misdirected.get(brevo_post_kind(payload) or "")
+        if answer is None:
+            return None
+        return answer.format(
+            tracking_url=self.webhook_path("tracking_webhook"),
+            inbound_url=self.webhook_path("inbound_webhook"),
+        )
+
+    def parse_events(self, request: HttpRequest, payload: Any) -> Sequence[AnymailEvent]:
+        return self.converter(payload)
+
+    @staticmethod
+    def webhook_path(route: str) -> str:
+        """The path of one of Brevo's webhook URLs on this site."""
         try:
-            return json.loads(request.body.decode("utf-8"))
-        except RecursionError as err:
-            raise ValueError("Brevo webhook JSON is nested too deeply") from err
-
-
-def _url(route: str) -> str:
-    """The path of one of Brevo's webhook URLs on this site (for error messages)."""
-    try:
-        return reverse(f"anymail:{ESP.id}_{route}")
-    except NoReverseMatch:
-        return f"/anymail/{ESP.id}/{route.removesuffix('_webhook')}/"
-
-
-def _is_inbound_post(payload: Any) -> bool:
-    return isinstance(payload, dict) and "items" in payload and "event" not in payload
-
-
-def _is_tracking_post(payload: Any) -> bool:
-    items = payload if isinstance(payload, list) else [payload]
-    return bool(items) and all(isinstance(item, dict) and "event" in item for item in items)
+            return reverse(f"anymail:{ESP.id}_{route}")
+        except NoReverseMatch:
+            return f"/anymail/{ESP.id}/{route.removesuffix('_webhook')}/"
 
 
 class BrevoTrackingWebhookView(BrevoWebhookView, AnymailTrackingWebhookView):
     """Brevo's transactional webhook (every event type), single or batched."""
 
-    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
-        if _is_inbound_post(payload):
-            return (
-                "This is a Brevo inbound parsing post, sent to Anymail's tracking webhook "
-                f"URL: give Brevo's inbound webhook {_url('inbound_webhook')} instead."
-            )
-        items = payload if isinstance(payload, list) else [payload]
-        if items and all(isinstance(item, dict) and "event" not in item for item in items):
-            return (
-                "This is not a Brevo transactional webhook event (it has no 'event' "
-                "field). Anymail's tracking URL handles Brevo's transactional webhooks "
-                "(Transactional > Settings > Webhook), not its marketing webhooks."
-            )
-        return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
-        return tracking_events(payload)
+    converter = staticmethod(tracking_events)
+    misdirected: ClassVar[Mapping[str, str]] = {
+        "inbound": (
+            "This is a Brevo inbound parsing post, sent to Anymail's tracking webhook "
+            "URL: give Brevo's inbound webhook {inbound_url} instead."
+        ),
+        "marketing": (
+            "This is not a Brevo transactional webhook event (it has no 'event' "
+            "field). Anymail's tracking URL handles Brevo's transactional webhooks "
+            "(Transactional > Settings > Webhook), not its marketing webhooks."
+        ),
+    }
 
 
 class BrevoInboundWebhookView(BrevoWebhookView, AnymailInboundWebhookView):
     """Brevo's inbound parsing webhook: one signal per received email."""
 
-    def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
-        if _is_tracking_post(payload):
-            return (
-                "This is a Brevo transactional webhook event, sent to Anymail's inbound "
-                f"webhook URL: give Brevo's transactional webhook {_url('tracking_webhook')} "
-                "instead."
-            )
-        return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
-        return inbound_events(payload)
+    converter = staticmethod(inbound_events)
+    misdirected: ClassVar[Mapping[str, str]] = {
+        "tracking": (
+            "This is a Brevo transactional webhook event, sent to Anymail's inbound "
+            "webhook URL: give Brevo's transactional webhook {tracking_url} instead."
+        ),
+    }

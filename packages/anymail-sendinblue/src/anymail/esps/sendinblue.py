@@ -15,8 +15,8 @@ This module imports only anymail-base and Brevo's description.
 
 from __future__ import annotations
 
+from anymail.esp import EspDescription
 from anymail.esps.brevo import ESP as BREVO
-from anymail.registry import EspDescription
 
 __all__ = ["ESP"]
 
@@ -31,13 +31,9 @@ ESP = EspDescription(
     # there is no old inbound URL to keep (Brevo's is /anymail/brevo/inbound/).
     inbound=False,
     required_settings=(("SENDINBLUE_API_KEY", "BREVO_API_KEY"),),
-    settings=(
-        "SENDINBLUE_API_KEY",
-        "SENDINBLUE_API_URL",
-        "SENDINBLUE_SEND_DEFAULTS",
-    ),
+    # (With the standard SENDINBLUE_API_URL, _SEND_DEFAULTS and _SEND_IN_BACKGROUND.)
+    settings=("SENDINBLUE_API_KEY",),
     webhook_retry_status=BREVO.webhook_retry_status,
     webhook_retry_window=BREVO.webhook_retry_window,
     webhook_retry_docs=BREVO.webhook_retry_docs,
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sendinblue#readme",
 )

@@ -28,7 +28,7 @@ __all__ = ["SendinBlueTrackingWebhookView"]
 _MOVED = {
     "SendinBlueWebhookView": "BrevoWebhookView",
     "tracking_events": "tracking_events",
-    "tracking_event": "tracking_event",
+    "tracking_event": "transactional_event",
     "EVENT_TYPE_MAP": "EVENT_TYPE_MAP",
     "REJECT_REASON_MAP": "REJECT_REASON_MAP",
 }
