@@ -22,6 +22,7 @@ from anymail.conformance.mailjet.profile import PROFILE, FakeMailjetAPI, read_v3
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
+    AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
@@ -682,6 +683,20 @@ def test_globals_in_esp_extra(mailjet):
     assert body["Globals"] == {"CustomCampaign": "everyone"}
     [sent] = read_v31_call(body)
     assert sent.tags == ["everyone"]
+
+
+def test_unserializable_call_properties_stop_the_run_at_that_message(mailjet):
+    """esp_extra's Globals are serialized when the message is built: a value JSON
+    can't hold is refused there, naming it, like any message that can't be built."""
+    messages = [
+        message(subject="first"),
+        message(subject="bad", esp_extra={"Globals": {"CustomID": object()}}),
+        message(subject="third"),
+    ]
+    with pytest.raises(AnymailSerializationError, match=r"esp_extra\['Globals'\]"):
+        get_connection().send_messages(messages)
+    assert [m["Subject"] for m in entries(mailjet)] == ["first"]
+    assert messages[2].anymail_status.status is None
 
 
 # ---------------------------------------------------------------------------

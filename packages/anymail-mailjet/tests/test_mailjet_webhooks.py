@@ -374,6 +374,8 @@ def test_inbound_without_spam_score_or_envelope():
         lambda data: data.update(
             Parts=[*data["Parts"], {"ContentRef": "Attachment1"}], Attachment1="not base64!"
         ),
+        lambda data: data.update(From=["someone@example.com"]),  # not a string
+        lambda data: data.update(Subject={"text": "Hi"}),
     ],
 )
 def test_malformed_inbound_is_refused_with_400(webhook_client, change):

@@ -15,8 +15,8 @@ one item, or, for batch sending (``merge_data`` / ``merge_metadata``), one item 
 "to" recipient. ``send_messages`` puts the items of several Django messages in one
 call (``MAILJET_BATCH_SEND_MESSAGES``, on by default), within Mailjet's limits for a
 call (50 recipients, counting each item's To, Cc and Bcc; 15 MB), over one
-connection; each Django message still gets its own ``anymail_status``, signals and
-error. Mailjet answers a call in which some items failed with HTTP 400 and the
+connection, through anymail-base's batching seam (``BatchingBackend``); each Django
+message still gets its own ``anymail_status``, signals and error. Mailjet answers a call in which some items failed with HTTP 400 and the
 per-item results: the other items *were* sent.
 
 **Send API v3** (``MAILJET_API_VERSION = "v3"``): one call per Django message, in
@@ -31,31 +31,32 @@ IDNA (punycode) form.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from email.charset import Charset
 from email.header import decode_header, make_header
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 from django.core.mail import EmailMessage
 
+from anymail import exceptions
 from anymail.addresses import EmailAddress, parse_single_address
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
-from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.backends.base_requests import RequestsPayload
+from anymail.backends.batching import BatchCall, BatchingBackend
+from anymail.backends.transport import ApiCredentials
 from anymail.esps.mailjet import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
-    AnymailError,
-    AnymailRequestsAPIError,
     AnymailUnsupportedFeature,
 )
 from anymail.features import Feature
-from anymail.message import AnymailRecipientStatus, AnymailStatus
+from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "API_VERSIONS",
@@ -66,11 +67,16 @@ __all__ = [
     "MAX_RECIPIENTS_PER_CALL",
     "EmailBackend",
     "MailjetPayload",
+    "MailjetRequest",
+    "MailjetSendPayload",
     "MailjetV3Payload",
+    "SendCall",
     "TemplateContentRequest",
+    "call_body",
     "parse_template_from",
     "recipient_list",
 ]
+
 
 #: The Send API versions the backend speaks (MAILJET_API_VERSION); the first is the default.
 API_VERSIONS = ("v3.1", "v3")
@@ -97,13 +103,31 @@ MAX_CALL_BYTES = 15 * 1000 * 1000
 #: the whole call, so only messages with the same ones share a call.
 CALL_PROPERTIES = ("Globals", "SandboxMode")
 
+#: The properties both Send APIs have, by their v3.1 names and their v3 names.
+PROPERTY_NAMES_V31 = {
+    "subject": "Subject",
+    "text": "TextPart",
+    "html": "HTMLPart",
+    "campaign": "CustomCampaign",
+    "track_opens": "TrackOpens",
+    "track_clicks": "TrackClicks",
+    "template_id": "TemplateID",
+}
+PROPERTY_NAMES_V3 = {
+    "subject": "Subject",
+    "text": "Text-part",
+    "html": "Html-part",
+    "campaign": "Mj-campaign",
+    "track_opens": "Mj-trackopen",
+    "track_clicks": "Mj-trackclick",
+    "template_id": "Mj-TemplateID",
+}
+
 #: v3.1 TrackOpens / TrackClicks ("account_default" is what leaving them out means).
 TRACKING_V31 = {True: "enabled", False: "disabled"}
-
 #: Mj-trackopen / Mj-trackclick: 0 uses the account's setting, 1 disables, 2 enables
 #: (Send API v3 properties table, https://dev.mailjet.com/email/guides/send-api-v3/).
-TRACKING_ENABLED = 2
-TRACKING_DISABLED = 1
+TRACKING_V3 = {True: 2, False: 1}
 
 #: Send API v3 properties and their v3.1 names (the guide's "Send API v3 to v3.1"
 #: changes), so a v3 esp_extra is refused with a pointer instead of being posted.
@@ -219,33 +243,75 @@ def parse_template_from(value: str, template_id: int) -> EmailAddress:
     return EmailAddress(name, parsed.addr_spec)
 
 
-def _refuse_without_to(payload: RequestsPayload) -> None:
-    """Both Send APIs need a "to" recipient (v3: 'Missing "To" or "Recipients"
-    property'; v3.1: "The To is mandatory but missing from the input"). Refused
-    before sending, whatever IGNORE_UNSUPPORTED_FEATURES says (without a "to" there
-    is nothing to send)."""
-    raise AnymailUnsupportedFeature(
-        "Mailjet's Send API needs at least one `to` recipient, and this message has "
-        "only `cc` or `bcc` recipients. Put at least one address in `to`. (To send to "
-        "several people who must not see each other's addresses, put them all in `to` "
-        "and set merge_data = {}: each gets a separate message.)",
-        email_message=payload.message,
-        payload=payload,
-        backend=payload.backend,
+def call_envelope(root: str) -> tuple[bytes, bytes]:
+    """What goes around a v3.1 call's messages: ``{<root properties>,"Messages":[``
+    and ``]}``, for ``root``, the call's root properties serialized (a JSON object)."""
+    inner = root[1:-1]
+    return ("{" + inner + ("," if inner else "") + '"Messages":[').encode("utf-8"), b"]}"
+
+
+def call_body(root: str, entries: Sequence[bytes]) -> bytes:
+    """A v3.1 call's JSON body: the root properties and the serialized messages."""
+    start, end = call_envelope(root)
+    return start + b",".join(entries) + end
+
+
+def _valid_result(result: Any) -> bool:
+    """A v3.1 result: ``{"Status": "success", "To": [...], ...}`` or
+    ``{"Status": "error", "Errors": [{...}, ...]}``."""
+    if not isinstance(result, dict):
+        return False
+    if result.get("Status") == "error":
+        errors = result.get("Errors")
+        return isinstance(errors, list) and all(isinstance(error, dict) for error in errors)
+    return result.get("Status") == "success" and all(
+        isinstance(result.get(key, []), list) for key in ("To", "Cc", "Bcc")
     )
 
 
-class MailjetPayload(RequestsPayload):
-    """A Django message as Send API v3.1 messages (``entries``): one, or for batch
-    sending one per "to" recipient, each complete. The backend posts the entries of
-    one or more payloads in a call; ``serialize_data`` is this payload's alone."""
+def _entry_recipient_status(
+    email: EmailAddress, result: dict[str, Any] | None
+) -> AnymailRecipientStatus:
+    """One recipient's status in one entry's result (None: its call failed)."""
+    if result is None or result["Status"] != "success":
+        return AnymailRecipientStatus(message_id=None, status="failed")
+    # Mailjet lists the address as it was sent: with an IDNA domain.
+    wanted = {email.idna_addr_spec.lower(), email.addr_spec.lower()}
+    for key in ("To", "Cc", "Bcc"):
+        for item in result.get(key, []):
+            if isinstance(item, dict) and str(item.get("Email", "")).lower() in wanted:
+                message_id = item.get("MessageID")
+                # (SandboxMode answers MessageID 0: validated, nothing sent.)
+                return AnymailRecipientStatus(
+                    message_id=str(message_id) if message_id not in (None, "", 0) else None,
+                    status="sent",
+                )
+    return AnymailRecipientStatus(message_id=None, status="unknown")
+
+
+if TYPE_CHECKING:
+    #: One entry's outcome (the result the backend's post_call gives it): its v3.1
+    #: result ({"Status": ...}) and the response of the call that carried it; None
+    #: when its call failed.
+    _Outcome = tuple[dict[str, Any], requests.Response] | None
+
+
+class MailjetSendPayload(RequestsPayload):
+    """What the Send API v3.1 and v3 payloads share: the properties every message of
+    the Django message has (``properties``, under each API's names), the values the
+    hooks collect for ``finish()`` (recipients, variables, the event payload and
+    esp_extra depend on each other; the recipients are the message data's), the
+    endpoint, and the refusal of a message without a "to" recipient."""
 
     backend: EmailBackend
+    #: the API's names for the properties both Send APIs have (PROPERTY_NAMES_V31...)
+    property_names: ClassVar[Mapping[str, str]]
+    #: the API's TrackOpens / TrackClicks values for on and off
+    tracking_values: ClassVar[Mapping[bool, Any]]
 
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
-        self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
         self.email_headers: dict[str, str] = {}
         self.metadata: dict[str, Any] = {}
         self.merge_metadata: dict[str, dict[str, Any]] | None = None
@@ -253,58 +319,146 @@ class MailjetPayload(RequestsPayload):
         self.merge_global_data: dict[str, Any] = {}
         self.extra: dict[str, Any] = {}
         self.has_envelope_sender = False
-        #: the Send API v3.1 messages, each also serialized (for the call's body and size)
-        self.entries: list[dict[str, Any]] = []
-        self.serialized_entries: list[bytes] = []
-        #: each entry's recipients (for its status) and how many Mailjet counts
-        self.entry_recipients: list[list[EmailAddress]] = []
-        self.entry_recipient_counts: list[int] = []
-        #: root properties of the call this message needs (from esp_extra)
-        self.call_properties: dict[str, Any] = {}
         super().__init__(message, defaults, backend)
         self.headers["Content-Type"] = "application/json"
-        self.auth = (backend.api_key, backend.secret_key)
-
-    @property
-    def all_recipients(self) -> list[EmailAddress]:
-        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
-
-    # --- the request ---
 
     def init_payload(self) -> None:
-        #: the properties every entry of this message shares
+        #: the properties every message of this Django message shares
         self.properties: dict[str, Any] = {}
 
     def get_api_endpoint(self) -> str:
         return "send"
 
-    def serialize_data(self) -> str:
-        return self.serialize_json(
-            {**self.call_properties, "Messages": self.entries}, "the Mailjet request"
-        )
-
-    def finish(self) -> None:
-        """Recipients, variables, the event payload and esp_extra depend on each other."""
+    def finish_properties(self) -> None:
+        """The shared properties' last touches, before finish() makes the messages."""
         if self.email_headers:
             self.properties["Headers"] = self.email_headers
-        if "TemplateID" in self.properties and not self.properties.get("Subject", True):
+        if self.property_names["template_id"] in self.properties and not self.properties.get(
+            "Subject", True
+        ):
             # Django's "no subject" is "": leave the template's subject alone.
             del self.properties["Subject"]
+
+    @property
+    def per_recipient(self) -> bool:
+        """Batch sending (merge_data / merge_metadata): each "to" recipient gets a
+        message of their own."""
+        return self.data.is_batch and bool(self.data.to)
+
+    def refuse_without_to(self) -> None:
+        """Both Send APIs need a "to" recipient (v3: 'Missing "To" or "Recipients"
+        property'; v3.1: "The To is mandatory but missing from the input"). Refused
+        before sending, whatever IGNORE_UNSUPPORTED_FEATURES says (without a "to"
+        there is nothing to send)."""
+        raise AnymailUnsupportedFeature(
+            "Mailjet's Send API needs at least one `to` recipient, and this message has "
+            "only `cc` or `bcc` recipients. Put at least one address in `to`. (To send to "
+            "several people who must not see each other's addresses, put them all in `to` "
+            "and set merge_data = {}: each gets a separate message.)",
+            email_message=self.message,
+            payload=self,
+            backend=self.backend,
+        )
+
+    # --- the set_* methods both Send APIs handle alike ---
+
+    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
+        """(finish() reads the recipients from the message data: a batch send splits
+        the "to" recipients.)"""
+
+    def set_subject(self, subject: str) -> None:
+        self.properties[self.property_names["subject"]] = subject
+
+    def set_text_body(self, body: str) -> None:
+        self.properties[self.property_names["text"]] = body
+
+    def set_html_body(self, body: str) -> None:
+        self.properties[self.property_names["html"]] = body
+
+    def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
+        # As a header: Send API v3 has no reply-to property (Mailjet's guide sends it
+        # as a header), and v3.1's ReplyTo takes one address.
+        self.email_headers["Reply-To"] = ", ".join(
+            email.formataddr(self.data.encoding) for email in emails
+        )
+
+    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
+        self.email_headers.update(headers)
+
+    def set_tags(self, tags: list[str]) -> None:
+        # Declared MAX_ONE: enforcement leaves at most one tag.
+        self.properties[self.property_names["campaign"]] = tags[0]
+
+    def set_track_clicks(self, track_clicks: bool) -> None:
+        self.properties[self.property_names["track_clicks"]] = self.tracking_values[track_clicks]
+
+    def set_track_opens(self, track_opens: bool) -> None:
+        self.properties[self.property_names["track_opens"]] = self.tracking_values[track_opens]
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        self.merge_metadata = merge_metadata
+
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        self.merge_data = merge_data
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.merge_global_data = merge_global_data
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        self.extra = dict(extra)
+
+
+class MailjetPayload(MailjetSendPayload):
+    """A Django message as Send API v3.1 messages (``batch_entries``, serialized): one,
+    or for batch sending one per "to" recipient, each complete. The backend posts the
+    entries of one or more payloads in a call; ``serialize_data`` is this payload's
+    alone."""
+
+    property_names = PROPERTY_NAMES_V31
+    tracking_values = TRACKING_V31
+
+    def __init__(
+        self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
+    ) -> None:
+        #: the Send API v3.1 messages, serialized (a call's body is made of them)
+        self.batch_entries: list[bytes] = []
+        #: each entry's recipients (for its status) and how many Mailjet counts
+        self.entry_recipients: list[list[EmailAddress]] = []
+        self.entry_recipient_counts: list[int] = []
+        #: the root properties of the call this message needs (esp_extra's Globals and
+        #: SandboxMode), serialized: only messages with the same ones share a call
+        self.batch_key = "{}"
+        super().__init__(message, defaults, backend)
+        self.headers["Accept"] = "application/json"
+
+    # --- the request ---
+
+    def entry_weight(self, index: int) -> int:
+        """What entry ``index`` counts against Mailjet's limit: its recipients."""
+        return self.entry_recipient_counts[index]
+
+    def serialize_data(self) -> bytes:
+        return call_body(self.batch_key, self.batch_entries)
+
+    def finish(self) -> None:
+        self.finish_properties()
         self.refuse_v3_extra()
-        self.call_properties = {
-            key: self.extra.pop(key) for key in CALL_PROPERTIES if key in self.extra
-        }
-        to = self.recipients["to"]
+        call_properties = {key: self.extra.pop(key) for key in CALL_PROPERTIES if key in self.extra}
+        self.batch_key = self.serialize_json(call_properties, "esp_extra")
+        to = self.data.to
         if not to and "To" not in self.extra:
-            _refuse_without_to(self)
-        batch = (self.merge_data is not None or self.merge_metadata is not None) and bool(to)
+            self.refuse_without_to()
+        batch = self.per_recipient
         for group in [[email] for email in to] if batch else [to]:
             self.add_entry(group, own=group[0] if batch else None)
 
     def add_entry(self, to: list[EmailAddress], own: EmailAddress | None) -> None:
         """One v3.1 message: to ``to`` (with the cc and bcc recipients), with the
         variables and event payload of ``own`` (a batch's "to" recipient) if any."""
-        cc, bcc = self.recipients["cc"], self.recipients["bcc"]
+        cc, bcc = self.data.cc, self.data.bcc
         entry = dict(self.properties)
         for key, emails in (("To", to), ("Cc", cc), ("Bcc", bcc)):
             if emails:
@@ -319,8 +473,7 @@ class MailjetPayload(RequestsPayload):
         if metadata:
             entry["EventPayload"] = self.serialize_json(metadata, "metadata")
         entry.update(self.extra)
-        self.entries.append(entry)
-        self.serialized_entries.append(self.serialize_json(entry, "esp_extra").encode("utf-8"))
+        self.batch_entries.append(self.serialize_json(entry, "esp_extra").encode("utf-8"))
         self.entry_recipients.append([*to, *cc, *bcc])
         self.entry_recipient_counts.append(
             sum(len(entry[key]) for key in ("To", "Cc", "Bcc") if isinstance(entry.get(key), list))
@@ -348,56 +501,28 @@ class MailjetPayload(RequestsPayload):
     def set_from_email(self, email: EmailAddress) -> None:
         self.properties["From"] = _address_object(email)
 
-    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        self.recipients[recipient_type] += emails
-
-    def set_subject(self, subject: str) -> None:
-        self.properties["Subject"] = subject
-
-    def set_text_body(self, body: str) -> None:
-        self.properties["TextPart"] = body
-
-    def set_html_body(self, body: str) -> None:
-        self.properties["HTMLPart"] = body
-
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
         if len(emails) == 1:
             self.properties["ReplyTo"] = _address_object(emails[0])
         else:
             # ReplyTo takes one address. Reply-To isn't among the headers the guide
             # says Headers may not set, so several go as the header.
-            self.email_headers["Reply-To"] = ", ".join(
-                email.formataddr(self.data.encoding) for email in emails
-            )
-
-    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
-        self.email_headers.update(headers)
+            super().set_reply_to(emails)
 
     def add_attachment(self, attachment: Attachment) -> None:
         # Mailjet requires a Filename for every file. An inline part is referred to
         # by its ContentID (cid:<ContentID>); its Filename defaults to the same.
+        filename = self.attachment_filename(attachment)
+        if filename is None:
+            return
         item = {"ContentType": attachment.mimetype}
         if attachment.inline:
-            if not attachment.content_id:
-                self.unsupported_feature(
-                    Feature.INLINE_IMAGES,
-                    "Mailjet requires a Content-ID for every inline attachment "
-                    "(use anymail.message.attach_inline_image)",
-                )
-                return
             key = "InlinedAttachments"
-            item["Filename"] = attachment.name or attachment.content_id
-            item["ContentID"] = attachment.content_id
+            item["Filename"] = attachment.name or filename
+            item["ContentID"] = filename
         else:
-            if not attachment.name:
-                self.unsupported_feature(
-                    Feature.ATTACHMENTS,
-                    "Mailjet requires a filename for every attachment "
-                    '(use message.attach(filename="...", ...))',
-                )
-                return
             key = "Attachments"
-            item["Filename"] = attachment.name
+            item["Filename"] = filename
         item["Base64Content"] = attachment.b64content
         self.properties.setdefault(key, []).append(item)
 
@@ -406,22 +531,6 @@ class MailjetPayload(RequestsPayload):
         # that, the message is refused (send-0006).
         self.properties["Sender"] = {"Email": email.idna_addr_spec}
         self.has_envelope_sender = True
-
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
-
-    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
-        self.merge_metadata = merge_metadata
-
-    def set_tags(self, tags: list[str]) -> None:
-        # Declared MAX_ONE: enforcement leaves at most one tag.
-        self.properties["CustomCampaign"] = tags[0]
-
-    def set_track_clicks(self, track_clicks: bool) -> None:
-        self.properties["TrackClicks"] = TRACKING_V31[track_clicks]
-
-    def set_track_opens(self, track_opens: bool) -> None:
-        self.properties["TrackOpens"] = TRACKING_V31[track_opens]
 
     def set_template_id(self, template_id: str) -> None:
         number = _template_id_number(template_id)
@@ -443,17 +552,8 @@ class MailjetPayload(RequestsPayload):
         # from_email = None there is no From: Mailjet uses the template's sender.
         self.properties["TemplateLanguage"] = True
 
-    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
-        self.merge_data = merge_data
 
-    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.merge_global_data = merge_global_data
-
-    def set_esp_extra(self, extra: dict[str, Any]) -> None:
-        self.extra = dict(extra)
-
-
-class MailjetV3Payload(RequestsPayload):
+class MailjetV3Payload(MailjetSendPayload):
     """A Django message as a Send API v3 JSON body (``self.body``), in one of three
     shapes, chosen per message:
 
@@ -471,35 +571,12 @@ class MailjetV3Payload(RequestsPayload):
     detailcontent``, whose ``Headers.From`` is the template's "From"), then sends.
     """
 
-    backend: EmailBackend
-
-    def __init__(
-        self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
-    ) -> None:
-        self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
-        self.email_headers: dict[str, str] = {}
-        self.metadata: dict[str, Any] = {}
-        self.merge_metadata: dict[str, dict[str, Any]] | None = None
-        self.merge_data: dict[str, dict[str, Any]] | None = None
-        self.merge_global_data: dict[str, Any] = {}
-        self.extra: dict[str, Any] = {}
-        self.has_envelope_sender = False
-        super().__init__(message, defaults, backend)
-        self.headers["Content-Type"] = "application/json"
-        self.auth = (backend.api_key, backend.secret_key)
-
-    @property
-    def all_recipients(self) -> list[EmailAddress]:
-        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
+    property_names = PROPERTY_NAMES_V3
+    tracking_values = TRACKING_V3
+    #: the request's body (finish() makes it from the properties)
+    body: dict[str, Any]
 
     # --- the request ---
-
-    def init_payload(self) -> None:
-        #: the properties every message of this send shares
-        self.body: dict[str, Any] = {}
-
-    def get_api_endpoint(self) -> str:
-        return "send"
 
     def serialize_data(self) -> str:
         return self.serialize_json(self.body, "the Mailjet request")
@@ -507,18 +584,15 @@ class MailjetV3Payload(RequestsPayload):
     def finish(self) -> None:
         """Recipients, variables, the event payload and esp_extra depend on each other
         (see the module docstring for the three request shapes)."""
-        if self.email_headers:
-            self.body["Headers"] = self.email_headers
-        if "Mj-TemplateID" in self.body and not self.body.get("Subject", True):
-            # Django's "no subject" is "": leave the template's subject alone.
-            del self.body["Subject"]
-        to, cc, bcc = self.recipients["to"], self.recipients["cc"], self.recipients["bcc"]
+        self.finish_properties()
+        to = self.data.to
         if not to and not {"To", "Recipients", "Messages"} & self.extra.keys():
             self.refuse_without_to()
-        batch = (self.merge_data is not None or self.merge_metadata is not None) and bool(to)
-        if batch and (cc or bcc or self.merge_metadata is not None):
+        batch = self.per_recipient
+        if batch and (self.data.cc or self.data.bcc or self.merge_metadata is not None):
             self.body = {"Messages": [self.message_for(email) for email in to]}
         else:
+            self.body = self.properties
             if batch:
                 merge_data = self.merge_data or {}
                 self.body["Recipients"] = [self.recipient(email, merge_data) for email in to]
@@ -530,9 +604,6 @@ class MailjetV3Payload(RequestsPayload):
                 self.body["Mj-EventPayLoad"] = self.serialize_json(self.metadata, "metadata")
             self.body.update(self.extra)
         self.check_template_senders()
-
-    def refuse_without_to(self) -> None:
-        _refuse_without_to(self)
 
     # --- the template's sender (from_email = None) ---
 
@@ -587,8 +658,8 @@ class MailjetV3Payload(RequestsPayload):
     def add_recipient_lists(self, message: dict[str, Any], to: list[EmailAddress]) -> None:
         for key, emails in (
             ("To", to),
-            ("Cc", self.recipients["cc"]),
-            ("Bcc", self.recipients["bcc"]),
+            ("Cc", self.data.cc),
+            ("Bcc", self.data.bcc),
         ):
             if emails:
                 message[key] = recipient_list(emails)
@@ -607,7 +678,7 @@ class MailjetV3Payload(RequestsPayload):
     def message_for(self, email: EmailAddress) -> dict[str, Any]:
         """One ``Messages`` item: the whole message, to one "to" recipient (with the
         cc and bcc recipients), with that recipient's variables and metadata."""
-        message = dict(self.body)
+        message = dict(self.properties)
         self.add_recipient_lists(message, [email])
         variables = {**self.merge_global_data, **(_for_recipient(self.merge_data, email) or {})}
         if variables:
@@ -621,51 +692,16 @@ class MailjetV3Payload(RequestsPayload):
     # --- the set_* methods the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.add_from(self.body, email)
-
-    def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        self.recipients[recipient_type] += emails
-
-    def set_subject(self, subject: str) -> None:
-        self.body["Subject"] = subject
-
-    def set_text_body(self, body: str) -> None:
-        self.body["Text-part"] = body
-
-    def set_html_body(self, body: str) -> None:
-        self.body["Html-part"] = body
-
-    def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        # v3 has no reply-to property; Mailjet's guide sends it as a header.
-        self.email_headers["Reply-To"] = ", ".join(
-            email.formataddr(self.data.encoding) for email in emails
-        )
-
-    def set_extra_headers(self, headers: Mapping[str, str]) -> None:
-        self.email_headers.update(headers)
+        self.add_from(self.properties, email)
 
     def add_attachment(self, attachment: Attachment) -> None:
         # HTML refers to an inline part as cid:<its Filename>, so the Filename of an
         # inline part is its Content-ID. Mailjet requires a Filename for every file.
-        if attachment.inline:
-            if not attachment.content_id:
-                self.unsupported_feature(
-                    Feature.INLINE_IMAGES,
-                    "Mailjet requires a Content-ID for every inline attachment "
-                    "(use anymail.message.attach_inline_image)",
-                )
-                return
-            key, filename = "Inline_attachments", attachment.content_id
-        else:
-            if not attachment.name:
-                self.unsupported_feature(
-                    Feature.ATTACHMENTS,
-                    "Mailjet requires a filename for every attachment "
-                    '(use message.attach(filename="...", ...))',
-                )
-                return
-            key, filename = "Attachments", attachment.name
-        self.body.setdefault(key, []).append(
+        filename = self.attachment_filename(attachment)
+        if filename is None:
+            return
+        key = "Inline_attachments" if attachment.inline else "Attachments"
+        self.properties.setdefault(key, []).append(
             {
                 "Content-type": attachment.mimetype,
                 "Filename": filename,
@@ -676,60 +712,62 @@ class MailjetV3Payload(RequestsPayload):
     def set_envelope_sender(self, email: EmailAddress) -> None:
         # Mailjet enables "Sender" per API key, on request to its support; without
         # that, the API refuses the message (see EmailBackend.error_hint).
-        self.body["Sender"] = email.idna_addr_spec
+        self.properties["Sender"] = email.idna_addr_spec
         self.has_envelope_sender = True
-
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
-
-    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
-        self.merge_metadata = merge_metadata
-
-    def set_tags(self, tags: list[str]) -> None:
-        # Declared MAX_ONE: enforcement leaves at most one tag.
-        self.body["Mj-campaign"] = tags[0]
-
-    def set_track_clicks(self, track_clicks: bool) -> None:
-        self.body["Mj-trackclick"] = TRACKING_ENABLED if track_clicks else TRACKING_DISABLED
-
-    def set_track_opens(self, track_opens: bool) -> None:
-        self.body["Mj-trackopen"] = TRACKING_ENABLED if track_opens else TRACKING_DISABLED
 
     def set_template_id(self, template_id: str) -> None:
         # v3 reads an integer as the template's ID and a string as its name.
         numeric = template_id.isascii() and template_id.isdigit()
-        self.body["Mj-TemplateID"] = int(template_id) if numeric else template_id
+        self.properties["Mj-TemplateID"] = int(template_id) if numeric else template_id
         # Stored templates use Mailjet's template language ({{var:name}}).
-        self.body["Mj-TemplateLanguage"] = True
-
-    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
-        self.merge_data = merge_data
-
-    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.merge_global_data = merge_global_data
-
-    def set_esp_extra(self, extra: dict[str, Any]) -> None:
-        self.extra = dict(extra)
+        self.properties["Mj-TemplateLanguage"] = True
 
 
-class TemplateContentRequest(RequestsPayload):
-    """``GET REST/template/<id>/detailcontent``: a stored template's content, read for
-    the sender it stores (see EmailBackend.add_template_sender). It is a request, not
-    a message, so it skips the message-building RequestsPayload.__init__ and keeps
-    only what sending a request needs."""
+class MailjetRequest(RequestsPayload):
+    """A request that isn't one Django message (a v3.1 call, a template read): it skips
+    the message-building RequestsPayload.__init__ and keeps only what sending a
+    request needs (the backend's post_to_esp)."""
 
-    method = "GET"
     has_envelope_sender = False
 
-    def __init__(self, template_id: int, backend: EmailBackend) -> None:
+    def __init__(
+        self, backend: EmailBackend, headers: Mapping[str, str], credentials: ApiCredentials
+    ) -> None:
         # (Deliberately not super().__init__(): there is no EmailMessage to build.)
-        self.template_id = template_id
         self.backend = backend
         self.esp_name = backend.esp_name
-        self.headers: dict[str, str] = {"Accept": "application/json"}
+        self.headers = dict(headers)
         self.params = None
         self.files = None
-        self.auth = (backend.api_key, backend.secret_key)
+        self.auth = None
+        self.credentials = credentials
+
+
+class SendCall(MailjetRequest):
+    """``POST send``: one Send API v3.1 call, the entries of one or more messages (a
+    BatchCall), with the headers and credentials of its first message's payload."""
+
+    def __init__(self, call: BatchCall) -> None:
+        payload: MailjetPayload = call.parts[0][0]
+        super().__init__(payload.backend, payload.headers, payload.credentials)
+        self.body = call_body(call.key, call.entries)
+
+    def get_api_endpoint(self) -> str:
+        return "send"
+
+    def serialize_data(self) -> bytes:
+        return self.body
+
+
+class TemplateContentRequest(MailjetRequest):
+    """``GET REST/template/<id>/detailcontent``: a stored template's content, read for
+    the sender it stores (see EmailBackend.add_template_sender)."""
+
+    method = "GET"
+
+    def __init__(self, template_id: int, backend: EmailBackend) -> None:
+        super().__init__(backend, {"Accept": "application/json"}, backend.credentials)
+        self.template_id = template_id
 
     def get_api_endpoint(self) -> str:
         return f"REST/template/{self.template_id}/detailcontent"
@@ -738,58 +776,25 @@ class TemplateContentRequest(RequestsPayload):
         return None
 
 
-@dataclass
-class _Call:
-    """One Send API v3.1 call: entries of one or more payloads, and the call's root
-    properties (the same for each of them)."""
+class EmailBackend(BatchingBackend):
+    """Mailjet's Send API v3.1 (or v3, by MAILJET_API_VERSION), as a Django email backend.
 
-    properties: dict[str, Any]
-    parts: list[tuple[MailjetPayload, int]] = field(default_factory=list)
-    recipients: int = 0
-    #: the body's size so far: its envelope, and each entry with a comma
-    size: int = 0
-
-    def __post_init__(self) -> None:
-        self.size = len(self.envelope[0]) + len(self.envelope[1])
-
-    @property
-    def envelope(self) -> tuple[bytes, bytes]:
-        """What goes before and after the entries: ``{<root properties>,"Messages":[``
-        and ``]}``."""
-        root = json.dumps(self.properties, ensure_ascii=False, separators=(",", ":"))[1:-1]
-        return ("{" + root + ("," if root else "") + '"Messages":[').encode("utf-8"), b"]}"
-
-    def add(self, payload: MailjetPayload, index: int) -> None:
-        self.parts.append((payload, index))
-        self.recipients += payload.entry_recipient_counts[index]
-        self.size += len(payload.serialized_entries[index]) + 1
-
-    def body(self) -> bytes:
-        start, end = self.envelope
-        entries = (payload.serialized_entries[index] for payload, index in self.parts)
-        return start + b",".join(entries) + end
-
-    @property
-    def payloads(self) -> list[MailjetPayload]:
-        """The payloads in the call, each once, in order."""
-        return list({id(payload): payload for payload, _ in self.parts}.values())
-
-
-#: One entry's outcome: its v3.1 result ({"Status": ...}) and the call's response;
-#: None when its call failed.
-_Outcome = tuple[dict[str, Any], requests.Response] | None
-
-
-class EmailBackend(AnymailRequestsBackend):
-    """Mailjet's Send API v3.1 (or v3, by MAILJET_API_VERSION), as a Django email backend."""
+    With v3.1, ``send_messages`` puts the messages of several Django messages in one
+    call (anymail-base's batching seam, :class:`~anymail.backends.batching.BatchingBackend`),
+    within Mailjet's limits for a call; with v3, one call per message.
+    """
 
     esp = ESP
     payload_class = MailjetPayload
+    default_api_url = DEFAULT_API_URL
     secret_attributes: ClassVar[tuple[str, ...]] = ("api_key", "secret_key")
-    #: Send API v3.1's limits for one call (see MAX_MESSAGES_PER_CALL)
-    max_messages_per_call: ClassVar[int] = MAX_MESSAGES_PER_CALL
-    max_recipients_per_call: ClassVar[int] = MAX_RECIPIENTS_PER_CALL
-    max_call_bytes: ClassVar[int] = MAX_CALL_BYTES
+    #: Send API v3.1's limits for one call (see MAX_MESSAGES_PER_CALL): an entry's
+    #: weight is its recipients
+    batch_max_messages: ClassVar[int] = MAX_MESSAGES_PER_CALL
+    batch_max_weight: ClassVar[int | None] = MAX_RECIPIENTS_PER_CALL
+    batch_max_bytes: ClassVar[int] = MAX_CALL_BYTES
+    #: MAILJET_BATCH_SEND_MESSAGES is on unless set
+    batch_send_default: ClassVar[bool] = True
 
     @classmethod
     def payload_classes(cls) -> tuple[type[BasePayload], ...]:
@@ -827,13 +832,10 @@ class EmailBackend(AnymailRequestsBackend):
                     f'(or leave it unset), or set MAILJET_API_VERSION = "{other}" to send '
                     f"with Send API {other}."
                 )
-        #: put several Django messages in one v3.1 call (send_messages)
-        self.batch_send_messages = bool(
-            get_anymail_setting(
-                "batch_send_messages", esp_name=self.esp_id, kwargs=kwargs, default=True
-            )
-        )
         super().__init__(api_url + "/", **kwargs)
+
+    def api_credentials(self) -> ApiCredentials:
+        return ApiCredentials.basic(self.api_key, self.secret_key)
 
     def build_message_payload(
         self, message: EmailMessage, defaults: Mapping[str, Any]
@@ -842,195 +844,57 @@ class EmailBackend(AnymailRequestsBackend):
             return MailjetV3Payload(message, defaults, self)
         return MailjetPayload(message, defaults, self)
 
-    # --- Send API v3.1: several messages a call ---
+    @property
+    def max_call_bytes(self) -> int:
+        """``batch_max_bytes`` (Mailjet's 15 MB a call), by its earlier name."""
+        return self.batch_max_bytes
 
-    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        """Send the messages: with Send API v3.1, several to a call.
+    @max_call_bytes.setter
+    def max_call_bytes(self, value: int) -> None:
+        self.batch_max_bytes = value  # type: ignore[misc]  # (this backend's own)
 
-        Each message still runs pre_send and post_send, gets its own anymail_status
-        and raises its own errors: when one fails (Mailjet refused it, or its call
-        failed), the others are still sent and get their statuses, then the first
-        error is raised (unless fail_silently). A message Anymail can't build stops
-        the run there, as with one call per message: the messages before it are
-        sent, those after it are not. (Send API v3: one call per message.)
-        """
-        if self.api_version == "v3":
-            return super().send_messages(email_messages)
-        if not email_messages:
-            return 0
-        with self._lock:
-            created_session = self.open()
-            try:
-                return self._send_all(email_messages)
-            finally:
-                if created_session:
-                    self.close()
+    # --- Send API v3.1: several messages a call (BatchingBackend) ---
 
-    def _send(self, message: EmailMessage) -> bool:
-        """One message (the base class's single-message path): with v3.1, through the
-        same calls as send_messages."""
-        if self.api_version == "v3":
-            return super()._send(message)
-        created_session = self.open()
-        try:
-            return self._send_all([message]) == 1
-        finally:
-            if created_session:
-                self.close()
+    def uses_batch_calls(self) -> bool:
+        """Send API v3.1 only: v3 sends one call per message."""
+        return self.api_version != "v3"
 
-    def _send_all(self, email_messages: Sequence[EmailMessage]) -> int:
-        num_sent = 0
-        pending: list[MailjetPayload] = []
-        for message in email_messages:
-            message.anymail_status = AnymailStatus()  # type: ignore[attr-defined]
-            if not self.run_pre_send(message) or not message.recipients():
-                continue
-            try:
-                payload = self.build_message_payload(message, self.send_defaults)
-            except AnymailError:
-                if self.fail_silently:
-                    continue
-                num_sent += self._deliver(pending)
-                raise
-            assert isinstance(payload, MailjetPayload)
-            pending.append(payload)
-            if not self.batch_send_messages:
-                num_sent += self._deliver(pending)
-                pending = []
-        return num_sent + self._deliver(pending)
+    def call_overhead(self, payload: MailjetPayload) -> int:
+        """A call's envelope: ``{<root properties>,"Messages":[`` and ``]}``."""
+        start, end = call_envelope(payload.batch_key)
+        return len(start) + len(end)
 
-    def plan_calls(self, payloads: Sequence[MailjetPayload]) -> list[_Call]:
-        """Group the payloads' entries into as few calls as Mailjet allows, in order:
-        at most max_messages_per_call entries, max_recipients_per_call recipients and
-        max_call_bytes of JSON a call (an entry too big on its own gets a call to
-        itself, and Mailjet's answer), and one set of root properties a call."""
-        calls: list[_Call] = []
-        filling: dict[str, _Call] = {}
-        for payload in payloads:
-            key = payload.serialize_json(payload.call_properties, "esp_extra")
-            for index, entry in enumerate(payload.serialized_entries):
-                call = filling.get(key)
-                if call is None or not self._has_room(call, payload, index, len(entry)):
-                    call = filling[key] = _Call(properties=payload.call_properties)
-                    calls.append(call)
-                call.add(payload, index)
-        return calls
-
-    def _has_room(self, call: _Call, payload: MailjetPayload, index: int, size: int) -> bool:
-        return (
-            len(call.parts) < self.max_messages_per_call
-            and call.recipients + payload.entry_recipient_counts[index]
-            <= self.max_recipients_per_call
-            and call.size + size + 1 <= self.max_call_bytes
-        )
-
-    def _deliver(self, payloads: Sequence[MailjetPayload]) -> int:
-        """Post the payloads' calls, then give each message its status and signals."""
-        if not payloads:
-            return 0
-        outcomes: dict[int, list[_Outcome]] = {
-            id(payload): [None] * len(payload.entries) for payload in payloads
-        }
-        responses: dict[int, list[requests.Response]] = {id(payload): [] for payload in payloads}
-        call_errors: dict[int, AnymailError] = {}
-        for call in self.plan_calls(payloads):
-            try:
-                response, results = self.post_call(call)
-            except AnymailError as error:
-                for payload in call.payloads:
-                    call_errors.setdefault(id(payload), error)
-                continue
-            for (payload, index), result in zip(call.parts, results, strict=True):
-                outcomes[id(payload)][index] = (result, response)
-            for payload in call.payloads:
-                responses[id(payload)].append(response)
-
-        num_sent = 0
-        first_error: BaseException | None = None
-        for payload in payloads:
-            try:
-                self._finish_message(
-                    payload,
-                    outcomes[id(payload)],
-                    responses[id(payload)],
-                    call_errors.get(id(payload)),
-                )
-            except AnymailError as error:
-                if not self.fail_silently:
-                    first_error = first_error or error
-                continue
-            except Exception as error:  # a post_send receiver's: never silenced
-                first_error = first_error or error
-                continue
-            num_sent += 1
-        if first_error is not None:
-            raise first_error
-        return num_sent
-
-    def _finish_message(
-        self,
-        payload: MailjetPayload,
-        outcomes: list[_Outcome],
-        responses: list[requests.Response],
-        call_error: AnymailError | None,
-    ) -> None:
-        message = payload.message
-        if call_error is not None and not responses:
-            raise call_error  # nothing of this message reached Mailjet
-        status: AnymailStatus = message.anymail_status  # type: ignore[attr-defined]
-        status.esp_response = responses[0] if len(responses) == 1 else responses
-        status.set_recipient_status(self.recipient_status(payload, outcomes))
-        self.run_post_send(message)
-        if call_error is not None:
-            raise call_error  # another call of a message too big for one call failed
-        self.raise_for_message_errors(payload, outcomes)
-        self.raise_for_recipient_status(status, status.esp_response, payload, message)
-
-    def post_call(self, call: _Call) -> tuple[requests.Response, list[dict[str, Any]]]:
-        """Post one call; return the response and each entry's result.
+    def post_call(self, call: BatchCall) -> tuple[requests.Response, list[_Outcome]]:
+        """Post one call; return the response and each entry's outcome (its result
+        and this response).
 
         Mailjet answers 200 when every entry was accepted, and 400 with the same
         per-entry ``Messages`` results when some were refused (the others were sent).
         Any other answer (5xx, 401, a 4xx without per-entry results, such as a
         malformed request or too many recipients in the call) fails the whole call.
         """
-        payload = call.parts[0][0]
-        message = payload.message
-        url = self.api_url + payload.get_api_endpoint()
-        assert self.session is not None, "send_messages opens the session"
+        request = SendCall(call)
+        message = call.parts[0][0].message
         try:
-            response = self.session.request(
-                "POST",
-                url,
-                data=call.body(),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                auth=(self.api_key, self.secret_key),
-                timeout=self.timeout,
-            )
-        except requests.RequestException as err:
-            error = AnymailRequestsAPIError(
-                f"Error posting to {url}:",
-                description=f"{type(err).__name__}: {err}",
-                email_message=message,
-                payload=payload,
-                backend=self,
-            )
-            error.orig_err = err  # type: ignore[attr-defined]
-            # Not chained: requests' frames hold the auth header (see post_to_esp).
-            raise error from None
-        if self.debug_api_requests:
-            self.print_debug(response)
-        results = self.call_results(response, len(call.parts))
-        if results is not None:
-            return response, results
-        self.raise_for_status(response, payload, message)
-        raise AnymailRequestsAPIError(
-            "Invalid Mailjet API response format: no Status for each message",
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
+            response = self.post_to_esp(request, message)
+        except exceptions.AnymailRequestsAPIError as error:
+            # (A 4xx with each entry's result: some entries were refused.)
+            answer = error.response
+            results = self.call_results(answer, len(call.parts)) if answer is not None else None
+            if answer is None or results is None:
+                raise
+            response = answer
+        else:
+            results = self.call_results(response, len(call.parts))
+            if results is None:
+                raise exceptions.AnymailRequestsAPIError(
+                    "Invalid Mailjet API response format: no Status for each message",
+                    email_message=message,
+                    payload=request,
+                    response=response,
+                    backend=self,
+                )
+        return response, [(result, response) for result in results]
 
     @staticmethod
     def call_results(response: requests.Response, count: int) -> list[dict[str, Any]] | None:
@@ -1052,13 +916,13 @@ class EmailBackend(AnymailRequestsBackend):
         return results
 
     def recipient_status(
-        self, payload: MailjetPayload, outcomes: Sequence[_Outcome]
+        self, payload: MailjetPayload, results: Sequence[_Outcome]
     ) -> dict[str, AnymailRecipientStatus]:
-        """Each recipient's status, from the results of the payload's entries. Cc and
+        """Each recipient's status, from the outcomes of the payload's entries. Cc and
         bcc recipients are in every entry of a batch: one sent copy makes them "sent"
         (with that copy's MessageID)."""
         statuses: dict[str, AnymailRecipientStatus] = {}
-        for recipients, outcome in zip(payload.entry_recipients, outcomes, strict=True):
+        for recipients, outcome in zip(payload.entry_recipients, results, strict=True):
             result = outcome[0] if outcome is not None else None
             for email in recipients:
                 status = _entry_recipient_status(email, result)
@@ -1067,14 +931,15 @@ class EmailBackend(AnymailRequestsBackend):
                     statuses[email.addr_spec] = status
         return statuses
 
-    def raise_for_message_errors(
-        self, payload: MailjetPayload, outcomes: Sequence[_Outcome]
+    def raise_for_results(
+        self, payload: MailjetPayload, results: Sequence[_Outcome], response: Any
     ) -> None:
         """Mailjet refused every entry of the message: an API error naming Mailjet's
-        first error (even with IGNORE_RECIPIENT_STATUS: these are errors in the
-        message, not refused recipients). One accepted entry of a batch is a sent
-        message, whose refused entries show as "failed" recipients."""
-        known = [outcome for outcome in outcomes if outcome is not None]
+        first error, with the response of the call that carried it (even with
+        IGNORE_RECIPIENT_STATUS: these are errors in the message, not refused
+        recipients). One accepted entry of a batch is a sent message, whose refused
+        entries show as "failed" recipients."""
+        known = [outcome for outcome in results if outcome is not None]
         if not known or any(result["Status"] == "success" for result, _ in known):
             return
         result, response = known[0]
@@ -1085,7 +950,7 @@ class EmailBackend(AnymailRequestsBackend):
         if isinstance(related, list) and related:
             text += f" (related to {', '.join(str(item) for item in related)})"
         status_code = error.get("StatusCode")
-        raise AnymailRequestsAPIError(
+        raise exceptions.AnymailRequestsAPIError(
             text,
             description=MESSAGE_ERROR_HINTS.get(str(code)),
             email_message=payload.message,
@@ -1159,7 +1024,7 @@ class EmailBackend(AnymailRequestsBackend):
         content = data[0] if isinstance(data, list) and data else None
         headers = content.get("Headers") if isinstance(content, dict) else None
         if not isinstance(headers, dict):
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 "Invalid Mailjet template API response format: no Data[0].Headers",
                 email_message=message,
                 payload=request,
@@ -1168,7 +1033,7 @@ class EmailBackend(AnymailRequestsBackend):
             )
         from_header = headers.get("From")
         if not isinstance(from_header, str) or not from_header.strip():
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 f"Mailjet template {request.template_id} has no sender (no From in its "
                 "headers), and the message's from_email is None. Set from_email, or give "
                 "the template a sender in Mailjet. (Nothing was sent.)",
@@ -1192,7 +1057,7 @@ class EmailBackend(AnymailRequestsBackend):
         parsed = self.deserialize_json_response(response, payload, message)
         sent = parsed.get("Sent") if isinstance(parsed, dict) else None
         if not isinstance(sent, list):
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 "Invalid Mailjet API response format: no Sent list",
                 email_message=message,
                 payload=payload,
@@ -1205,7 +1070,7 @@ class EmailBackend(AnymailRequestsBackend):
                 # A cc'd recipient of a batch appears once per message: keep the first.
                 message_ids.setdefault(str(item["Email"]).lower(), str(item["MessageID"]))
         statuses = {}
-        for email in payload.all_recipients:
+        for email in payload.data.all_recipients:
             # Mailjet lists the address as it was sent: with an IDNA domain.
             message_id = message_ids.get(email.idna_addr_spec.lower()) or message_ids.get(
                 email.addr_spec.lower()
@@ -1214,36 +1079,3 @@ class EmailBackend(AnymailRequestsBackend):
                 message_id=message_id, status="sent" if message_id else "unknown"
             )
         return statuses
-
-
-def _valid_result(result: Any) -> bool:
-    """A v3.1 result: ``{"Status": "success", "To": [...], ...}`` or
-    ``{"Status": "error", "Errors": [{...}, ...]}``."""
-    if not isinstance(result, dict):
-        return False
-    if result.get("Status") == "error":
-        errors = result.get("Errors")
-        return isinstance(errors, list) and all(isinstance(error, dict) for error in errors)
-    return result.get("Status") == "success" and all(
-        isinstance(result.get(key, []), list) for key in ("To", "Cc", "Bcc")
-    )
-
-
-def _entry_recipient_status(
-    email: EmailAddress, result: dict[str, Any] | None
-) -> AnymailRecipientStatus:
-    """One recipient's status in one entry's result (None: its call failed)."""
-    if result is None or result["Status"] != "success":
-        return AnymailRecipientStatus(message_id=None, status="failed")
-    # Mailjet lists the address as it was sent: with an IDNA domain.
-    wanted = {email.idna_addr_spec.lower(), email.addr_spec.lower()}
-    for key in ("To", "Cc", "Bcc"):
-        for item in result.get(key, []):
-            if isinstance(item, dict) and str(item.get("Email", "")).lower() in wanted:
-                message_id = item.get("MessageID")
-                # (SandboxMode answers MessageID 0: validated, nothing sent.)
-                return AnymailRecipientStatus(
-                    message_id=str(message_id) if message_id not in (None, "", 0) else None,
-                    status="sent",
-                )
-    return AnymailRecipientStatus(message_id=None, status="unknown")

@@ -6,8 +6,9 @@ by dotted path and imported when they are first used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription
+from anymail.esp import EspDescription
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
@@ -74,13 +75,11 @@ ESP = EspDescription(
     webhook_retry_window=2 * 24 * 3600,
     webhook_retry_docs="https://dev.mailjet.com/email/guides/webhooks/",
     required_settings=("MAILJET_API_KEY", "MAILJET_SECRET_KEY"),
+    # (and the standard MAILJET_API_URL, MAILJET_SEND_DEFAULTS, MAILJET_SEND_IN_BACKGROUND)
     settings=(
         "MAILJET_API_KEY",
         "MAILJET_SECRET_KEY",
-        "MAILJET_API_URL",
         "MAILJET_API_VERSION",
         "MAILJET_BATCH_SEND_MESSAGES",
-        "MAILJET_SEND_DEFAULTS",
     ),
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mailjet#readme",
 )

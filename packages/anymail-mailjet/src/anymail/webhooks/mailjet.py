@@ -22,7 +22,7 @@ import base64
 import binascii
 import contextlib
 import json
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from email import policy
 from email.message import Message
 from email.parser import HeaderParser
@@ -31,13 +31,27 @@ from typing import Any
 from django.http import HttpRequest
 
 from anymail.esps.mailjet import ESP
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
-from anymail.features import EventType, RejectReason
+from anymail.events import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from anymail.inbound import AnymailInboundMessage
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
+)
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    epoch_timestamp,
+    list_of,
+    mapping,
+    optional_text,
+    read_json,
+    required,
+    text,
 )
 
 __all__ = [
@@ -48,25 +62,6 @@ __all__ = [
     "inbound_events",
     "tracking_events",
 ]
-
-
-class MailjetWebhookView(AnymailBaseWebhookView):
-    """Reading a Mailjet post: a JSON body (basic auth is the base view's)."""
-
-    esp = ESP
-
-    def read_payload(self, request: HttpRequest) -> Any:
-        # Mailjet documents JSON bodies; parse them whatever Content-Type says.
-        return _loads(request.body.decode("utf-8"))
-
-
-def _loads(text: str) -> Any:
-    """json.loads, with JSON nested too deeply to parse a ValueError like any other."""
-    try:
-        return json.loads(text)
-    except RecursionError as err:
-        raise ValueError("JSON nested too deeply") from err
-
 
 # ---------------------------------------------------------------------------
 # Tracking
@@ -120,75 +115,66 @@ REJECT_REASON_BY_RELATED_TO = {
 
 def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     """The normalized events of one Event API post: a single event object, or a
-    (grouped) array of them. Raises ValueError for anything else."""
+    (grouped) array of them. Raises ValueError (MalformedPayload) for anything else."""
     items = payload if isinstance(payload, list) else [payload]
     if not items:
-        raise ValueError("Mailjet posted an empty list of events")
-    return [tracking_event(item) for item in items]
+        raise MalformedPayload("Mailjet posted an empty list of events")
+    return [mailjet_tracking_event(item) for item in items]
 
 
-def tracking_event(data: Any) -> AnymailTrackingEvent:
+def mailjet_tracking_event(item: Any) -> AnymailTrackingEvent:
     """One Mailjet event object as an AnymailTrackingEvent (``esp_event`` is the object)."""
-    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
-        raise ValueError("a Mailjet event is a JSON object with an 'event' name")
-    mailjet_event = data["event"]
+    data = mapping(item, "a Mailjet event", allow_none=False)
+    mailjet_event = text(required(data, "event", "a Mailjet event"), "event")
     event_type = EVENT_TYPE_MAP.get(mailjet_event, EventType.UNKNOWN)
     if mailjet_event == "bounce" and data.get("hard_bounce", True) in (False, "false"):
         # A soft bounce: Mailjet tries again.
         event_type = EventType.DEFERRED
+    error = optional_text(data.get("error"), "error")
     reject_reason = None
     if event_type in (EventType.BOUNCED, EventType.REJECTED):
         reject_reason = REJECT_REASON_MAP.get(
-            str(data.get("error") or "").lower(),
+            (error or "").lower(),
             REJECT_REASON_BY_RELATED_TO.get(
                 str(data.get("error_related_to") or "").lower(), RejectReason.OTHER
             ),
         )
+    timestamp = epoch_timestamp(data.get("time"), "time")
+    if timestamp is None:
+        raise MalformedPayload("a Mailjet event has a numeric 'time'")
     # MessageID (a number) is what the Send API returned; events of grouped posts
     # may carry only the older string mj_message_id.
-    message_id = data.get("MessageID", data.get("mj_message_id"))
-    if message_id is not None and (
-        isinstance(message_id, bool) or not isinstance(message_id, int | str)
-    ):
-        raise ValueError("a Mailjet event's MessageID is a number")
+    message_id = optional_text(
+        data.get("MessageID", data.get("mj_message_id")), "MessageID", numbers=True
+    )
     campaign = data.get("customcampaign")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=event_time(data.get("time")),
+        timestamp=timestamp,
         event_id=None,  # Mailjet's events have no id: the view fills in a digest
         esp_event=data,
-        message_id=None if message_id in (None, "") else str(message_id),
-        recipient=data.get("email") or None,
+        message_id=message_id,
+        recipient=optional_text(data.get("email"), "email"),
         reject_reason=reject_reason,
-        description=data.get("error") or None,
+        description=error,
         # "smtp_reply" on sent events; "comment" (the raw SMTP error) on bounces
-        mta_response=data.get("smtp_reply") or data.get("comment") or None,
+        mta_response=optional_text(data.get("smtp_reply") or data.get("comment"), "smtp_reply"),
         metadata=event_metadata(data.get("Payload")),
         tags=[campaign] if isinstance(campaign, str) and campaign else [],
-        click_url=data.get("url") or None,
-        user_agent=data.get("agent") or None,
+        click_url=optional_text(data.get("url"), "url"),
+        user_agent=optional_text(data.get("agent"), "agent"),
     )
 
 
-def event_time(value: Any) -> datetime:
-    """An event's ``time`` (a Unix timestamp) as an aware datetime; ValueError for a
-    missing or unreadable one."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("a Mailjet event has a numeric 'time'")
-    try:
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    except (OverflowError, OSError) as err:  # (float("yesterday") is a ValueError)
-        raise ValueError(f"a Mailjet event's time is out of range: {value!r}") from err
-
-
 def event_metadata(payload: Any) -> dict[str, Any]:
-    """The metadata Anymail sent as Mj-EventPayLoad (a JSON object). A payload that
-    isn't one (set by some other tool) is left in esp_event, and metadata is {}."""
+    """The metadata Anymail sent as EventPayload / Mj-EventPayLoad (a JSON object). A
+    payload that isn't one (set by some other tool) is left in esp_event, and
+    metadata is {}."""
     if not isinstance(payload, str) or not payload:
         return {}
     try:
-        metadata = _loads(payload)
-    except ValueError:
+        metadata = json.loads(payload)
+    except (ValueError, RecursionError):
         return {}
     return metadata if isinstance(metadata, dict) else {}
 
@@ -199,13 +185,12 @@ def event_metadata(payload: Any) -> dict[str, Any]:
 
 def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
     """The inbound event of one Parse API post (``esp_event`` is the parsed JSON)."""
-    if not isinstance(payload, dict):
-        raise ValueError("a Mailjet Parse API post is a JSON object")
-    message = message_from_parse(payload)
+    data = mapping(payload, "a Mailjet Parse API post", allow_none=False)
+    message = message_from_parse(data)
     return [AnymailInboundEvent(EventType.INBOUND, esp_event=payload, message=message)]
 
 
-def message_from_parse(payload: dict[str, Any]) -> AnymailInboundMessage:
+def message_from_parse(payload: Any) -> AnymailInboundMessage:
     """Rebuild the received message from the Parse API's fields.
 
     ``Headers`` holds the message's headers (a value is a string, or a list of
@@ -215,41 +200,38 @@ def message_from_parse(payload: dict[str, Any]) -> AnymailInboundMessage:
     message is built from these parts, not from the original Content-Type (whose
     boundary no longer matches anything).
     """
-    headers = payload.get("Headers")
-    parts = payload.get("Parts")
-    if not isinstance(headers, dict) or not isinstance(parts, list):
-        raise ValueError("a Mailjet Parse API post has 'Headers' and 'Parts'")
-    text = html = None
+    headers = mapping(required(payload, "Headers"), "Headers")
+    parts = list_of(required(payload, "Parts"), "Parts")
+    text_body = html_body = None
     attachments = []
-    for part in parts:
-        if not isinstance(part, dict) or not isinstance(part.get("ContentRef"), str):
-            raise ValueError("each Mailjet Parse API part has a 'ContentRef'")
-        ref = part["ContentRef"]
+    for index, item in enumerate(parts):
+        part = mapping(item, f"Parts[{index}]", allow_none=False)
+        ref = text(required(part, "ContentRef", f"Parts[{index}]"), "ContentRef")
         if ref not in payload:
-            raise ValueError(f"the Mailjet Parse API post has no {ref!r} for its part")
+            raise MalformedPayload(f"the Mailjet Parse API post has no {ref!r} for its part")
         content = payload[ref]
-        if ref == "Text-part" and text is None:
-            text = str(content)
-        elif ref == "Html-part" and html is None:
-            html = str(content)
+        if ref == "Text-part" and text_body is None:
+            text_body = str(content)
+        elif ref == "Html-part" and html_body is None:
+            html_body = str(content)
         else:
             attachments.append(attachment_from_part(part.get("Headers"), content))
     message = AnymailInboundMessage.construct(
         headers=header_items(headers),
-        from_email=_str_or_none(payload.get("From")),
-        subject=_str_or_none(payload.get("Subject")),
-        text=text,
-        html=html,
+        from_email=optional_text(payload.get("From"), "From"),
+        subject=optional_text(payload.get("Subject"), "Subject"),
+        text=text_body,
+        html=html_body,
         attachments=attachments,
     )
-    message.envelope_sender = _str_or_none(payload.get("Sender"))
-    message.envelope_recipient = _str_or_none(payload.get("Recipient"))
+    message.envelope_sender = optional_text(payload.get("Sender"), "Sender")
+    message.envelope_recipient = optional_text(payload.get("Recipient"), "Recipient")
     with contextlib.suppress(TypeError, ValueError, OverflowError):
         message.spam_score = float(payload.get("SpamAssassinScore"))
     return message
 
 
-def header_items(headers: dict[str, Any]) -> list[tuple[str, str]]:
+def header_items(headers: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(name, value) pairs, a repeated header once per value."""
     items = []
     for name, value in headers.items():
@@ -266,7 +248,7 @@ def attachment_from_part(headers: Any, content: Any) -> AnymailInboundMessage:
     try:
         data = base64.b64decode(str(content))
     except binascii.Error as err:
-        raise ValueError("a Mailjet Parse API attachment is not valid base64") from err
+        raise MalformedPayload("a Mailjet Parse API attachment is not valid base64") from err
     content_id = part.get("Content-ID")
     return AnymailInboundMessage.construct_attachment(
         content_type=part.get_content_type() if "Content-Type" in part else "",
@@ -278,7 +260,7 @@ def attachment_from_part(headers: Any, content: Any) -> AnymailInboundMessage:
     )
 
 
-def part_headers(headers: dict[str, Any]) -> Message:
+def part_headers(headers: Mapping[str, Any]) -> Message:
     """A part's headers, parsed (for its content type, charset, filename and cid)."""
     lines = "".join(
         f"{name}: {' '.join(value.splitlines())}\n" for name, value in header_items(headers)
@@ -286,12 +268,18 @@ def part_headers(headers: dict[str, Any]) -> Message:
     return HeaderParser(policy=policy.default).parsestr(lines + "\n")
 
 
-def _str_or_none(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
 # ---------------------------------------------------------------------------
 # Views
+
+
+class MailjetWebhookView(AnymailBaseWebhookView):
+    """Reading a Mailjet post: a JSON body (basic auth is the base view's)."""
+
+    esp = ESP
+
+    def read_payload(self, request: HttpRequest) -> Any:
+        # Mailjet documents JSON bodies; parse them whatever Content-Type says.
+        return read_json(request.body)
 
 
 class MailjetTrackingWebhookView(MailjetWebhookView, AnymailTrackingWebhookView):

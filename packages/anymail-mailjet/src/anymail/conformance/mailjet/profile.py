@@ -35,10 +35,11 @@ import re
 import uuid
 from collections.abc import Mapping
 from email.header import decode_header, make_header
-from email.utils import formataddr, getaddresses
-from typing import Any
+from email.utils import getaddresses
+from typing import Any, ClassVar
 
 from anymail_conformance import FakeResponse, Profile, RecordedRequest, SentAttachment, SentMessage
+from anymail_conformance.profile import formatted_address
 
 __all__ = [
     "API_KEY",
@@ -538,15 +539,12 @@ def addresses(value: str | None) -> list[str]:
     strings."""
     if not value:
         return []
-    return [
-        formataddr((_readable(name), addr)) if name else addr
-        for name, addr in getaddresses([value])
-    ]
+    return [formatted_address(addr, _readable(name)) for name, addr in getaddresses([value])]
 
 
-def _address(item: Mapping[str, Any]) -> str:
-    """A v3.1 address object as "Name <addr>" (or just the address)."""
-    return formataddr((item.get("Name", ""), item["Email"])) if item.get("Name") else item["Email"]
+def v31_address(item: Mapping[str, Any]) -> str:
+    """A v3.1 address object (``{"Email": ..., "Name": ...}``) as a SentMessage records it."""
+    return formatted_address(item["Email"], item.get("Name"))
 
 
 def recipients_of(message: dict[str, Any]) -> list[str]:
@@ -612,14 +610,14 @@ def read_v31_call(body: Mapping[str, Any]) -> list[SentMessage]:
 def _read_group(group: list[dict[str, Any]]) -> SentMessage:
     first = group[0]
     headers = dict(first.get("Headers") or {})
-    reply_to = [_address(first["ReplyTo"])] if "ReplyTo" in first else []
+    reply_to = [v31_address(first["ReplyTo"])] if "ReplyTo" in first else []
     reply_to += addresses(headers.pop("Reply-To", None))
     template_id = first.get("TemplateID")
     sent = SentMessage(
-        from_email=[_address(first["From"])] if "From" in first else [],
-        to=[_address(item) for message in group for item in message.get("To", ())],
-        cc=[_address(item) for item in first.get("Cc", ())],
-        bcc=[_address(item) for item in first.get("Bcc", ())],
+        from_email=[v31_address(first["From"])] if "From" in first else [],
+        to=[v31_address(item) for message in group for item in message.get("To", ())],
+        cc=[v31_address(item) for item in first.get("Cc", ())],
+        bcc=[v31_address(item) for item in first.get("Bcc", ())],
         reply_to=reply_to,
         subject=first.get("Subject"),
         text=first.get("TextPart"),
@@ -675,7 +673,7 @@ def read_v3_call(body: dict[str, Any]) -> SentMessage:
     headers = dict(first.get("Headers") or {})
     sent = SentMessage(
         from_email=(
-            [formataddr((first.get("FromName", ""), first["FromEmail"]))]
+            [formatted_address(first["FromEmail"], first.get("FromName"))]
             if "FromEmail" in first
             else []
         ),
@@ -705,7 +703,7 @@ def read_v3_call(body: dict[str, Any]) -> SentMessage:
                 sent.merge_metadata = {**(sent.merge_metadata or {}), addr: payload}
     else:
         sent.to = addresses(body.get("To")) + [
-            formataddr((item.get("Name", ""), item["Email"])) for item in body.get("Recipients", ())
+            v31_address(item) for item in body.get("Recipients", ())
         ]
         merge_data = {
             item["Email"]: item["Vars"] for item in body.get("Recipients", ()) if "Vars" in item
@@ -753,10 +751,10 @@ class MailjetProfile(Profile):
     reports_rejections = False
     per_recipient_message_ids = True
     from_email = "Sender <sender@example.com>"
-    esp_extra_example = (
-        {"Priority": 3, "CustomID": "conformance-custom-id"},
-        lambda sent: _check_extra(sent),
-    )
+    esp_extra_example: ClassVar[dict[str, Any] | None] = {
+        "Priority": 3,
+        "CustomID": "conformance-custom-id",
+    }
 
     api = FakeMailjetAPI()
 
@@ -815,6 +813,10 @@ class MailjetProfile(Profile):
             return FakeResponse(200, "<html>Sent?</html>", {"Content-Type": "text/html"})
         return self.api(request)
 
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        assert sent.raw["Priority"] == 3, sent.raw
+        assert sent.raw["CustomID"] == "conformance-custom-id", sent.raw
+
     def template_content(self, request: RecordedRequest) -> FakeResponse:
         return FakeMailjetAPI.template_content(request)
 
@@ -849,11 +851,6 @@ class MailjetProfile(Profile):
             else:
                 count += 1
         return count
-
-
-def _check_extra(sent: SentMessage) -> None:
-    assert sent.raw["Priority"] == 3, sent.raw
-    assert sent.raw["CustomID"] == "conformance-custom-id", sent.raw
 
 
 PROFILE = MailjetProfile()
