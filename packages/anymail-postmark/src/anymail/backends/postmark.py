@@ -6,7 +6,9 @@ message per "to" recipient, sent together through ``email/batch``
 (``email/batchWithTemplates``). With ``POSTMARK_BATCH_SEND_MESSAGES = True``,
 ``send_messages`` with several messages sends them together through the same batch
 endpoints, up to Postmark's limits per call, instead of one HTTP round trip per
-message (off by default: one call per message, as every Anymail backend does). Every request carries the server token in ``X-Postmark-Server-Token``.
+message (off by default: one call per message, as every Anymail backend does); the
+grouping is anymail-base's :class:`~anymail.backends.batching.BatchingBackend`. Every
+request carries the server token in ``X-Postmark-Server-Token``.
 
 API reference: https://postmarkapp.com/developer/api/email-api and
 https://postmarkapp.com/developer/user-guide/send-email-with-api/batch-emails
@@ -16,21 +18,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 from django.core.mail import EmailMessage
 
+from anymail import exceptions
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
-from anymail.backends.base_requests import AnymailRequestsBackend
+from anymail.backends.batching import BatchCall, BatchingBackend
+from anymail.backends.transport import ApiCredentials
 from anymail.esps.postmark import ESP
-from anymail.exceptions import AnymailError, AnymailRequestsAPIError
 from anymail.features import Feature
-from anymail.message import AnymailRecipientStatus, AnymailStatus
+from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "BATCH_MAX_BYTES",
@@ -42,6 +46,11 @@ __all__ = [
 ]
 
 DEFAULT_API_URL = "https://api.postmarkapp.com/"
+
+#: The request header that carries the server token.
+SERVER_TOKEN_HEADER = "X-Postmark-Server-Token"
+#: Every call posts JSON and asks for it.
+JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 #: Postmark's limits for one batch call: 500 messages and 50 MB, attachments included
 #: (https://postmarkapp.com/developer/user-guide/send-email-with-api/batch-emails).
@@ -82,10 +91,66 @@ def _join(emails: Sequence[EmailAddress]) -> str:
     return ", ".join(email.idna_address for email in emails)
 
 
+def endpoint(*, template: bool, batch: bool) -> str:
+    """The email API path for a call (relative to POSTMARK_API_URL)."""
+    if template:
+        return "email/batchWithTemplates" if batch else "email/withTemplate"
+    return "email/batch" if batch else "email"
+
+
+def _is_batch_call(call: BatchCall) -> bool:
+    """Whether a call goes to a batch endpoint: several messages, or a batch send's."""
+    return len(call.parts) > 1 or call.parts[0][0].is_batch
+
+
+def batch_body(entries: Sequence[bytes], *, template: bool) -> bytes:
+    """A batch call's body from serialized messages: a JSON array, which the
+    templates endpoint wants wrapped as ``{"Messages": [...]}``."""
+    array = b"[" + b",".join(entries) + b"]"
+    return b'{"Messages":' + array + b"}" if template else array
+
+
+def _valid_send_result(result: Any) -> bool:
+    """A send result: {"ErrorCode": int, "Message": str, "MessageID": str (if sent)}."""
+    if not isinstance(result, dict):
+        return False
+    code = result.get("ErrorCode")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return False
+    return code != 0 or (isinstance(result.get("MessageID"), str) and bool(result["MessageID"]))
+
+
+def _entry_statuses(
+    recipients: Sequence[EmailAddress], result: dict[str, Any] | None
+) -> list[tuple[str, AnymailRecipientStatus]]:
+    """The statuses of one Postmark message's recipients, from its send result."""
+    if result is None:  # its call failed
+        return [(email.addr_spec, AnymailRecipientStatus(None, "failed")) for email in recipients]
+    code = result["ErrorCode"]
+    inactive = inactive_addresses(result.get("Message"))
+    statuses = []
+    for email in recipients:
+        # Postmark names them as it knows them: lowercased, the domain in IDNA form.
+        is_inactive = email.idna_addr_spec.lower() in inactive
+        if code == 0:
+            status = AnymailRecipientStatus(
+                result["MessageID"], "rejected" if is_inactive else "sent"
+            )
+        elif code == INACTIVE_RECIPIENT:
+            # Nothing was sent (no MessageID). If Postmark's list can't be read, every
+            # recipient counts as inactive; one it doesn't name failed with the rest.
+            refused = is_inactive or not inactive
+            status = AnymailRecipientStatus(None, "rejected" if refused else "failed")
+        else:
+            status = AnymailRecipientStatus(None, "failed")
+        statuses.append((email.addr_spec, status))
+    return statuses
+
+
 class PostmarkPayload(BasePayload):
     """A Django message as one or more Postmark messages (JSON objects).
 
-    After the hooks, :meth:`finish` writes ``entries``: the serialized Postmark
+    After the hooks, :meth:`finish` writes ``batch_entries``: the serialized Postmark
     message(s), with ``entry_recipients`` (who each one goes to). One entry
     normally; one per "to" recipient for a batch send (merge_data/merge_metadata).
     """
@@ -95,7 +160,8 @@ class PostmarkPayload(BasePayload):
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
-        self.server_token: str = backend.server_token
+        #: this message's server token: the backend's, or esp_extra["server_token"]
+        self.credentials: ApiCredentials = backend.credentials
         self.to: list[EmailAddress] = []
         self.cc: list[EmailAddress] = []
         self.bcc: list[EmailAddress] = []
@@ -109,7 +175,7 @@ class PostmarkPayload(BasePayload):
         self.merge_global_data: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
         #: the serialized Postmark messages, and each one's recipients
-        self.entries: list[bytes] = []
+        self.batch_entries: list[bytes] = []
         self.entry_recipients: list[list[EmailAddress]] = []
         super().__init__(message, defaults, backend)
 
@@ -121,6 +187,16 @@ class PostmarkPayload(BasePayload):
     def is_batch(self) -> bool:
         """Whether each "to" recipient gets their own message (the batch endpoints)."""
         return self.data.is_batch
+
+    @property
+    def batch_key(self) -> tuple[bool, str]:
+        """Postmark messages share a call when they go to the same endpoint (templated
+        or not) with the same server token."""
+        return self.is_template, self.credentials.headers[SERVER_TOKEN_HEADER]
+
+    def entry_weight(self, index: int) -> int:
+        """Postmark limits a call by messages and bytes only (no batch_max_weight)."""
+        return 1
 
     def init_payload(self) -> None:
         #: fields every Postmark message of this payload shares
@@ -190,7 +266,7 @@ class PostmarkPayload(BasePayload):
         # Not a Postmark field: this message's server token (the request header).
         token = extra.pop("server_token", None)
         if token:
-            self.server_token = str(token)
+            self.credentials = ApiCredentials.header(SERVER_TOKEN_HEADER, str(token))
         self.extra = extra
 
     # --- after the hooks ---
@@ -262,238 +338,79 @@ class PostmarkPayload(BasePayload):
                     **(self.merge_data or {}).get(own or "", {}),
                 }
             entry.update(self.extra)
-            self.entries.append(self.serialize_json(entry, "esp_extra").encode("utf-8"))
+            self.batch_entries.append(self.serialize_json(entry, "esp_extra").encode("utf-8"))
             self.entry_recipients.append([*to, *self.cc, *self.bcc])
 
 
-def endpoint(*, template: bool, batch: bool) -> str:
-    """The email API path for a call (relative to POSTMARK_API_URL)."""
-    if template:
-        return "email/batchWithTemplates" if batch else "email/withTemplate"
-    return "email/batch" if batch else "email"
-
-
-def batch_body(entries: Sequence[bytes], *, template: bool) -> bytes:
-    """A batch call's body from serialized messages: a JSON array, which the
-    templates endpoint wants wrapped as ``{"Messages": [...]}``."""
-    array = b"[" + b",".join(entries) + b"]"
-    return b'{"Messages":' + array + b"}" if template else array
-
-
-@dataclass
-class _Call:
-    """One API call: some messages (entries) of one or more payloads."""
-
-    template: bool
-    token: str
-    parts: list[tuple[PostmarkPayload, int]] = field(default_factory=list)
-    size: int = 0
-
-    def has_room(self, entry_size: int, max_messages: int, max_bytes: int) -> bool:
-        return len(self.parts) < max_messages and (
-            not self.parts or self.size + entry_size + 1 <= max_bytes
-        )
-
-    def add(self, payload: PostmarkPayload, index: int) -> None:
-        self.parts.append((payload, index))
-        self.size += len(payload.entries[index]) + 1
-
-    @property
-    def batch(self) -> bool:
-        return len(self.parts) > 1 or self.parts[0][0].is_batch
-
-    @property
-    def endpoint(self) -> str:
-        return endpoint(template=self.template, batch=self.batch)
-
-    def body(self) -> bytes:
-        if not self.batch:
-            payload, index = self.parts[0]
-            return payload.entries[index]
-        return batch_body(
-            [payload.entries[index] for payload, index in self.parts], template=self.template
-        )
-
-    @property
-    def payloads(self) -> list[PostmarkPayload]:
-        """The payloads in the call, each once, in order."""
-        return list({id(payload): payload for payload, _ in self.parts}.values())
-
-
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(BatchingBackend):
     """Postmark's email API, as a Django email backend."""
 
     esp = ESP
     payload_class = PostmarkPayload
-    secret_attributes: ClassVar[tuple[str, ...]] = ("server_token",)
     default_api_url = DEFAULT_API_URL
-    #: the most Postmark messages, and bytes of JSON, in one batch call
     batch_max_messages: ClassVar[int] = BATCH_MAX_MESSAGES
     batch_max_bytes: ClassVar[int] = BATCH_MAX_BYTES
+    #: POSTMARK_BATCH_SEND_MESSAGES: off unless asked for (one call per message, as
+    #: every Anymail backend sends)
+    batch_send_default: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any) -> None:
         self.server_token: str = get_anymail_setting(
             "server_token", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
         )
-        self.batch_send_messages = bool(
-            get_anymail_setting(
-                "batch_send_messages", esp_name=self.esp_id, kwargs=kwargs, default=False
-            )
-        )
         super().__init__(**kwargs)
 
-    def create_session(self) -> requests.Session:
-        session = super().create_session()
-        session.headers["Accept"] = "application/json"
-        session.headers["Content-Type"] = "application/json"
-        return session
+    def api_credentials(self) -> ApiCredentials:
+        return ApiCredentials.header(SERVER_TOKEN_HEADER, self.server_token)
+
+    def call_overhead(self, payload: Any) -> int:
+        """None: a call counts its messages and a comma after each (as Anymail always
+        has), not the array's brackets or the templates endpoint's ``{"Messages":}``
+        wrapper, so a body may pass BATCH_MAX_BYTES by at most 14 bytes (of 50 MB,
+        itself the smaller reading of Postmark's limit)."""
+        return 0
 
     # --- sending ---
 
-    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        """Send the messages, several to a call where Postmark allows it.
-
-        Each message still runs pre_send and post_send, gets its own anymail_status
-        and raises its own errors. When one fails, the others are still sent (and
-        get their statuses); then the first error is raised (unless fail_silently).
-        A message Anymail can't build stops the run there, as with one call per
-        message: those before it are sent, those after it are not.
-        """
-        if not email_messages:
-            return 0
-        with self._lock:
-            created_session = self.open()
-            try:
-                return self._send_all(email_messages)
-            finally:
-                if created_session:
-                    self.close()
-
-    def _send_all(self, email_messages: Sequence[EmailMessage]) -> int:
-        num_sent = 0
-        pending: list[PostmarkPayload] = []
-        for message in email_messages:
-            message.anymail_status = AnymailStatus()  # type: ignore[attr-defined]
-            if not self.run_pre_send(message) or not message.recipients():
-                continue
-            try:
-                payload = self.build_message_payload(message, self.send_defaults)
-            except AnymailError:
-                if self.fail_silently:
-                    continue
-                num_sent += self._deliver(pending)
-                raise
-            assert isinstance(payload, PostmarkPayload)
-            pending.append(payload)
-            if not self.batch_send_messages:
-                num_sent += self._deliver(pending)
-                pending = []
-        return num_sent + self._deliver(pending)
-
-    def plan_calls(self, payloads: Sequence[PostmarkPayload]) -> list[_Call]:
-        """Group the payloads' messages into as few calls as Postmark allows: one
-        endpoint (templated or not) and one server token per call."""
-        calls: list[_Call] = []
-        filling: dict[tuple[bool, str], _Call] = {}
-        for payload in payloads:
-            key = (payload.is_template, payload.server_token)
-            for index, entry in enumerate(payload.entries):
-                call = filling.get(key)
-                if call is None or not call.has_room(
-                    len(entry), self.batch_max_messages, self.batch_max_bytes
-                ):
-                    call = filling[key] = _Call(template=key[0], token=key[1])
-                    calls.append(call)
-                call.add(payload, index)
-        return calls
-
-    def _deliver(self, payloads: Sequence[PostmarkPayload]) -> int:
-        """Post the payloads' calls, then give each message its status and signals."""
-        if not payloads:
-            return 0
-        results: dict[int, list[dict[str, Any] | None]] = {
-            id(payload): [None] * len(payload.entries) for payload in payloads
-        }
-        responses: dict[int, list[requests.Response]] = {id(payload): [] for payload in payloads}
-        call_errors: dict[int, AnymailError] = {}
-        for call in self.plan_calls(payloads):
-            try:
-                response, items = self.post_call(call)
-            except AnymailError as error:
-                for payload in call.payloads:
-                    call_errors.setdefault(id(payload), error)
-                continue
-            for (payload, index), item in zip(call.parts, items, strict=True):
-                results[id(payload)][index] = item
-            for payload in call.payloads:
-                responses[id(payload)].append(response)
-
-        num_sent = 0
-        first_error: BaseException | None = None
-        for payload in payloads:
-            try:
-                self._finish_message(
-                    payload,
-                    results[id(payload)],
-                    responses[id(payload)],
-                    call_errors.get(id(payload)),
-                )
-            except AnymailError as error:
-                if not self.fail_silently:
-                    first_error = first_error or error
-                continue
-            except Exception as error:  # a post_send receiver's: never silenced
-                first_error = first_error or error
-                continue
-            num_sent += 1
-        if first_error is not None:
-            raise first_error
-        return num_sent
-
-    def _finish_message(
-        self,
-        payload: PostmarkPayload,
-        items: list[dict[str, Any] | None],
-        responses: list[requests.Response],
-        call_error: AnymailError | None,
-    ) -> None:
+    def post_call(self, call: BatchCall) -> tuple[requests.Response, list[dict[str, Any]]]:
+        """Post one call: a message alone to ``email`` (``email/withTemplate``), several
+        (or a batch send's) to ``email/batch`` (``email/batchWithTemplates``). Return
+        the response and its result for each message."""
+        payload: PostmarkPayload = call.parts[0][0]
         message = payload.message
-        if call_error is not None and not responses:
-            raise call_error  # nothing of this message reached Postmark
-        status: AnymailStatus = message.anymail_status  # type: ignore[attr-defined]
-        status.esp_response = responses[0] if len(responses) == 1 else responses
-        status.set_recipient_status(self.recipient_status(payload, items))
-        self.run_post_send(message)
-        if call_error is not None:
-            raise call_error  # a later call of a large batch failed
-        self.raise_for_errors(payload, items, responses[-1])
-        self.raise_for_recipient_status(status, status.esp_response, payload, message)
-
-    def post_call(self, call: _Call) -> tuple[requests.Response, list[dict[str, Any]]]:
-        """Post one call; return the response and its result for each message."""
-        payload = call.parts[0][0]
-        message = payload.message
-        url = self.api_url + call.endpoint
+        batch = _is_batch_call(call)
+        url = self.api_url + endpoint(template=payload.is_template, batch=batch)
+        body = batch_body(call.entries, template=payload.is_template) if batch else call.entries[0]
         assert self.session is not None, "send_messages opens the session"
         try:
+            # A call's payloads share their server token (batch_key): the first's
+            # credentials are the call's.
             response = self.session.request(
                 "POST",
                 url,
-                data=call.body(),
-                headers={"X-Postmark-Server-Token": call.token},
+                data=body,
                 timeout=self.timeout,
+                **payload.credentials.request_params(JSON_HEADERS),
             )
-        except requests.RequestException as err:
-            raise AnymailRequestsAPIError(
+        except Exception as err:
+            import requests
+
+            if not isinstance(err, requests.RequestException):
+                raise
+            error = exceptions.AnymailRequestsAPIError(
                 f"Error posting to {url}:",
                 description=f"{type(err).__name__}: {err}",
                 email_message=message,
                 payload=payload,
                 backend=self,
-            ) from err
+            )
+            error.orig_err = err  # type: ignore[attr-defined]
+            # Not chained, as in AnymailRequestsBackend.post_to_esp: the requests frames
+            # below hold the request's headers, the server token included.
+            raise error from None
         if self.debug_api_requests:
             self.print_debug(response)
-        if response.status_code == 422 and not call.batch:
+        if response.status_code == 422 and not batch:
             # One message whose recipients are all inactive: Postmark's HTTP 422 with
             # ErrorCode 406 is a recipient status (AnymailRecipientsRefused), not an API error.
             parsed = self.deserialize_json_response(response, payload, message)
@@ -501,20 +418,20 @@ class EmailBackend(AnymailRequestsBackend):
                 return response, [parsed]
         self.raise_for_status(response, payload, message)
         parsed = self.deserialize_json_response(response, payload, message)
-        items = parsed if call.batch else [parsed]
+        results = parsed if batch else [parsed]
         if (
-            not isinstance(items, list)
-            or len(items) != len(call.parts)
-            or not all(_valid_result(item) for item in items)
+            not isinstance(results, list)
+            or len(results) != len(call.parts)
+            or not all(_valid_send_result(result) for result in results)
         ):
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 "Invalid Postmark API response format",
                 email_message=message,
                 payload=payload,
                 response=response,
                 backend=self,
             )
-        return response, items
+        return response, results
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Say how to fix the errors whose Postmark message doesn't."""
@@ -537,32 +454,34 @@ class EmailBackend(AnymailRequestsBackend):
     # --- status ---
 
     def recipient_status(
-        self, payload: PostmarkPayload, items: Sequence[dict[str, Any] | None]
+        self, payload: PostmarkPayload, results: Sequence[dict[str, Any] | None]
     ) -> dict[str, AnymailRecipientStatus]:
         """Each recipient's status, from the results of the payload's Postmark messages
         (None for one whose call failed). Cc and bcc recipients are in every message
         of a batch: one accepted copy makes them "sent"."""
         statuses: dict[str, AnymailRecipientStatus] = {}
-        for recipients, item in zip(payload.entry_recipients, items, strict=True):
-            for email, status in _entry_status(recipients, item):
+        for recipients, result in zip(payload.entry_recipients, results, strict=True):
+            for email, status in _entry_statuses(recipients, result):
                 known = statuses.get(email)
                 if known is None or (known.status != "sent" and status.status == "sent"):
                     statuses[email] = status
         return statuses
 
-    def raise_for_errors(
+    def raise_for_results(
         self,
         payload: PostmarkPayload,
-        items: Sequence[dict[str, Any] | None],
+        results: Sequence[dict[str, Any] | None],
         response: requests.Response,
     ) -> None:
         """Postmark refused every message of the payload, for a reason other than
         inactive recipients: an API error (even with IGNORE_RECIPIENT_STATUS)."""
-        if any(item and item["ErrorCode"] == 0 for item in items):
+        if any(result and result["ErrorCode"] == 0 for result in results):
             return
-        errors = [item for item in items if item and item["ErrorCode"] != INACTIVE_RECIPIENT]
+        errors = [
+            result for result in results if result and result["ErrorCode"] != INACTIVE_RECIPIENT
+        ]
         if errors:
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 f"Postmark refused the message: ErrorCode {errors[0]['ErrorCode']}: "
                 f"{errors[0].get('Message')}",
                 email_message=payload.message,
@@ -570,40 +489,3 @@ class EmailBackend(AnymailRequestsBackend):
                 response=response,
                 backend=self,
             )
-
-
-def _valid_result(item: Any) -> bool:
-    """A send result: {"ErrorCode": int, "Message": str, "MessageID": str (if sent)}."""
-    if not isinstance(item, dict):
-        return False
-    code = item.get("ErrorCode")
-    if not isinstance(code, int) or isinstance(code, bool):
-        return False
-    return code != 0 or (isinstance(item.get("MessageID"), str) and bool(item["MessageID"]))
-
-
-def _entry_status(
-    recipients: Sequence[EmailAddress], item: dict[str, Any] | None
-) -> list[tuple[str, AnymailRecipientStatus]]:
-    """The statuses of one Postmark message's recipients."""
-    if item is None:  # its call failed
-        return [(email.addr_spec, AnymailRecipientStatus(None, "failed")) for email in recipients]
-    code = item["ErrorCode"]
-    inactive = inactive_addresses(item.get("Message"))
-    result = []
-    for email in recipients:
-        # Postmark names them as it knows them: lowercased, the domain in IDNA form.
-        is_inactive = email.idna_addr_spec.lower() in inactive
-        if code == 0:
-            status = AnymailRecipientStatus(
-                item["MessageID"], "rejected" if is_inactive else "sent"
-            )
-        elif code == INACTIVE_RECIPIENT:
-            # Nothing was sent (no MessageID). If Postmark's list can't be read, every
-            # recipient counts as inactive; one it doesn't name failed with the rest.
-            refused = is_inactive or not inactive
-            status = AnymailRecipientStatus(None, "rejected" if refused else "failed")
-        else:
-            status = AnymailRecipientStatus(None, "failed")
-        result.append((email.addr_spec, status))
-    return result

@@ -6,8 +6,9 @@ by dotted path and imported when they are first used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription
+from anymail.esp import EspDescription
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
@@ -65,13 +66,7 @@ ESP = EspDescription(
     event_types=EVENT_TYPES,
     inbound=True,
     required_settings=("POSTMARK_SERVER_TOKEN",),
-    settings=(
-        "POSTMARK_SERVER_TOKEN",
-        "POSTMARK_API_URL",
-        "POSTMARK_BATCH_SEND_MESSAGES",
-        "POSTMARK_SEND_DEFAULTS",
-    ),
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-postmark#readme",
+    settings=("POSTMARK_SERVER_TOKEN", "POSTMARK_BATCH_SEND_MESSAGES"),
     # Postmark retries both webhooks after a 5xx. Its outbound (tracking) webhooks retry
     # only 5xx, 408, 429 and timeouts, 6 times over about an hour; its inbound webhook
     # retries anything but a 200 or a 403, 10 times over about 10.5 hours (1 min, 5 min,

@@ -21,21 +21,31 @@ import binascii
 import contextlib
 import logging
 import re
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.dateparse import parse_datetime
 
 from anymail.addresses import EmailAddress
 from anymail.esps.postmark import ESP
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
-from anymail.features import EventType, RejectReason
+from anymail.events import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from anymail.inbound import AnymailInboundMessage
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
+)
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    iso_timestamp,
+    list_of,
+    mapping,
+    optional_text,
 )
 
 __all__ = [
@@ -48,41 +58,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-
-class PostmarkWebhookView(AnymailBaseWebhookView):
-    """Reading a Postmark post: a JSON object, authenticated by basic auth only."""
-
-    esp = ESP
-
-    def read_payload(self, request: HttpRequest) -> dict[str, Any]:
-        if request.content_type != "application/json":
-            raise ValueError(f"unexpected content type {request.content_type!r}")
-        payload = super().read_payload(request)
-        if not isinstance(payload, dict):
-            raise ValueError("Postmark posts a JSON object")
-        _check_depth(payload)
-        return payload
-
-
 #: Postmark's payloads nest a few levels (Geo, Client, the inbound address lists);
 #: anything much deeper is not Postmark's, and is refused before it is read.
 MAX_DEPTH = 32
-
-
-def _check_depth(payload: Any) -> None:
-    """Refuse (ValueError) JSON nested deeper than MAX_DEPTH, without recursing."""
-    level: list[Any] = [payload]
-    for _ in range(MAX_DEPTH):
-        level = [
-            child
-            for item in level
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list)
-        ]
-        if not level:
-            return
-    raise ValueError(f"Postmark payload nested more than {MAX_DEPTH} levels deep")
-
 
 # ---------------------------------------------------------------------------
 # Tracking
@@ -134,40 +112,6 @@ TIMESTAMP_FIELDS = {
 }
 
 
-def _text(value: Any, name: str) -> str | None:
-    """A string field, or None for a missing or empty one. (A number, as Postmark
-    gives a bounce ``ID``, is read as its text.) Any other type is a malformed
-    payload: ValueError."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"Postmark {name} must be a string, not {type(value).__name__}")
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """Postmark's ISO 8601 times ("2025-04-05T16:33:54.9070259Z", 7 fractional
-    digits, or a local offset), as aware datetimes."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"invalid Postmark timestamp {value!r}")
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValueError(f"invalid Postmark timestamp {value!r}")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _dict(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"Postmark {name} is not an object")
-    return value
-
-
 # --- tracking: payload in, events out
 
 
@@ -175,7 +119,7 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
     """The normalized event of one Postmark tracking webhook post."""
     record_type = payload.get("RecordType")
     if not isinstance(record_type, str):
-        raise ValueError("Postmark tracking payload has no RecordType")
+        raise MalformedPayload("Postmark tracking payload has no RecordType")
     reject_reason = None
     description = None
     if record_type in ("Bounce", "SpamComplaint"):
@@ -185,10 +129,11 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
             event_type: EventType = EventType.COMPLAINED
         else:
             event_type, reject_reason = BOUNCE_TYPES.get(
-                _text(payload.get("Type"), "Type") or "", (EventType.UNKNOWN, None)
+                optional_text(payload.get("Type"), "Type", numbers=True) or "",
+                (EventType.UNKNOWN, None),
             )
         recipient = payload.get("Email")
-        description = _text(payload.get("Description"), "Description")
+        description = optional_text(payload.get("Description"), "Description", numbers=True)
     elif record_type == "SubscriptionChange":
         # SuppressSending: true when Postmark stops sending to the recipient (on
         # the message stream), false when it starts again.
@@ -202,7 +147,9 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
         )
         recipient = payload.get("Recipient")
         # HardBounce, SpamComplaint or ManualSuppression (an unsubscribe, or your own)
-        description = _text(payload.get("SuppressionReason"), "SuppressionReason")
+        description = optional_text(
+            payload.get("SuppressionReason"), "SuppressionReason", numbers=True
+        )
     else:
         event_type = EVENT_TYPE_MAP.get(record_type, EventType.UNKNOWN)
         recipient = payload.get("Recipient")
@@ -211,29 +158,33 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
     # others (Delivery, Open, Click, SubscriptionChange) have none: their event_id is
     # left None here, and Anymail's webhook view gives them a digest of the event.
     event_id = (
-        _text(payload.get("ID"), "ID") if record_type in ("Bounce", "SpamComplaint") else None
+        optional_text(payload.get("ID"), "ID", numbers=True)
+        if record_type in ("Bounce", "SpamComplaint")
+        else None
     )
-    tag = _text(payload.get("Tag"), "Tag")
+    tag = optional_text(payload.get("Tag"), "Tag", numbers=True)
     return [
         AnymailTrackingEvent(
             event_type=event_type,
-            timestamp=_timestamp(payload.get(timestamp_field)) if timestamp_field else None,
+            timestamp=iso_timestamp(payload.get(timestamp_field), timestamp_field)
+            if timestamp_field
+            else None,
             event_id=event_id,
             esp_event=payload,
-            message_id=_text(payload.get("MessageID"), "MessageID"),
-            recipient=_text(recipient, "recipient"),
+            message_id=optional_text(payload.get("MessageID"), "MessageID", numbers=True),
+            recipient=optional_text(recipient, "recipient", numbers=True),
             reject_reason=reject_reason,
             description=description,
             # Delivery: the receiving server's response; bounces: the bounce details.
-            mta_response=_text(payload.get("Details"), "Details"),
-            metadata=dict(_dict(payload.get("Metadata"), "Metadata")),
+            mta_response=optional_text(payload.get("Details"), "Details", numbers=True),
+            metadata=dict(mapping(payload.get("Metadata"), "Metadata")),
             tags=[tag] if tag else [],
             click_url=(
-                _text(payload.get("OriginalLink"), "OriginalLink")
+                optional_text(payload.get("OriginalLink"), "OriginalLink", numbers=True)
                 if record_type == "Click"
                 else None
             ),
-            user_agent=_text(payload.get("UserAgent"), "UserAgent"),
+            user_agent=optional_text(payload.get("UserAgent"), "UserAgent", numbers=True),
         )
     ]
 
@@ -242,13 +193,15 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
 
 # The sender's MAIL FROM, from the Received-SPF header Postmark's inbound servers add.
 _ENVELOPE_FROM = re.compile(r"\benvelope-from=\"?(?P<address>[^\s;\"]+)")
+# Line breaks and other whitespace, allowed in an attachment's base64 Content.
+_WHITESPACE = re.compile(r"\s+")
 
 
 def inbound_events(payload: dict[str, Any]) -> list[AnymailInboundEvent]:
     """The inbound event of one Postmark inbound webhook post."""
-    message_id = _text(payload.get("MessageID"), "MessageID")
+    message_id = optional_text(payload.get("MessageID"), "MessageID", numbers=True)
     if not message_id or not (payload.get("FromFull") or payload.get("From")):
-        raise ValueError("not a Postmark inbound message (no MessageID or From)")
+        raise MalformedPayload("not a Postmark inbound message (no MessageID or From)")
     message = message_from_payload(payload)
     return [
         AnymailInboundEvent(
@@ -264,37 +217,43 @@ def inbound_events(payload: dict[str, Any]) -> list[AnymailInboundEvent]:
 def message_from_payload(payload: dict[str, Any]) -> AnymailInboundMessage:
     """Rebuild the message from Postmark's parsed JSON (Postmark doesn't post the raw
     MIME): its headers list, the address fields, the bodies and the attachments."""
-    headers = [_header(header) for header in _list(payload.get("Headers"), "Headers")]
+    headers = [_header(header) for header in list_of(payload.get("Headers"), "Headers")]
     present = {name.lower() for name, _ in headers}
     for name, field in (("Date", "Date"), ("Reply-To", "ReplyTo")):
-        value = _text(payload.get(field), field)
+        value = optional_text(payload.get(field), field, numbers=True)
         if value and name.lower() not in present:
             headers.append((name, value))
     message_id = str(payload.get("MessageID"))
     message = AnymailInboundMessage.construct(
         headers=headers,
-        from_email=_address(_dict(payload.get("FromFull"), "FromFull"), "FromFull")
-        or _text(payload.get("From"), "From"),
-        to=_addresses(payload, "To"),
-        cc=_addresses(payload, "Cc"),
-        subject=_text(payload.get("Subject"), "Subject"),
-        text=_text(payload.get("TextBody"), "TextBody"),
-        html=_text(payload.get("HtmlBody"), "HtmlBody"),
+        from_email=_full_address(mapping(payload.get("FromFull"), "FromFull"), "FromFull")
+        or optional_text(payload.get("From"), "From", numbers=True),
+        to=_address_header(payload, "To"),
+        cc=_address_header(payload, "Cc"),
+        subject=optional_text(payload.get("Subject"), "Subject", numbers=True),
+        text=optional_text(payload.get("TextBody"), "TextBody", numbers=True),
+        html=optional_text(payload.get("HtmlBody"), "HtmlBody", numbers=True),
         attachments=[
             _attachment(attachment, position, message_id)
             for position, attachment in enumerate(
-                _list(payload.get("Attachments"), "Attachments"), start=1
+                list_of(payload.get("Attachments"), "Attachments"), start=1
             )
         ],
     )
-    message.envelope_recipient = _text(payload.get("OriginalRecipient"), "OriginalRecipient")
+    message.envelope_recipient = optional_text(
+        payload.get("OriginalRecipient"), "OriginalRecipient", numbers=True
+    )
     spf = message.get("Received-SPF")
     if spf is not None:
         match = _ENVELOPE_FROM.search(str(spf))
         message.envelope_sender = match["address"] if match else None
     stripped = payload.get("StrippedTextReply")
     # (An empty StrippedTextReply stays "": Postmark found no reply text.)
-    message.stripped_text = None if stripped is None else _text(stripped, "StrippedTextReply") or ""
+    message.stripped_text = (
+        None
+        if stripped is None
+        else optional_text(stripped, "StrippedTextReply", numbers=True) or ""
+    )
     # SpamAssassin's results, as headers (when the inbound server checks for spam).
     spam_status = message.get("X-Spam-Status")
     if spam_status is not None:
@@ -306,54 +265,52 @@ def message_from_payload(payload: dict[str, Any]) -> AnymailInboundMessage:
     return message
 
 
-def _list(value: Any, name: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError(f"Postmark {name} is not a list")
-    return value
-
-
 def _header(header: Any) -> tuple[str, str]:
     """One of the inbound ``Headers``: {"Name": ..., "Value": ...}."""
-    header = _dict(header, "Headers item")
-    name = _text(header.get("Name"), "header Name")
+    header = mapping(header, "Headers item")
+    name = optional_text(header.get("Name"), "header Name", numbers=True)
     if not name:
-        raise ValueError("Postmark header has no Name")
-    return name, _text(header.get("Value"), "header Value") or ""
+        raise MalformedPayload("Postmark header has no Name")
+    return name, optional_text(header.get("Value"), "header Value", numbers=True) or ""
 
 
-def _address(full: dict[str, Any], field: str) -> str | None:
+def _full_address(full: Mapping[str, Any], field: str) -> str | None:
     """An address ("Name <addr>") from one of Postmark's {"Email", "Name"} objects."""
-    email = _text(full.get("Email"), f"{field} Email")
+    email = optional_text(full.get("Email"), f"{field} Email", numbers=True)
     if not email:
         return None
-    return EmailAddress(_text(full.get("Name"), f"{field} Name") or "", email).address
+    return EmailAddress(
+        optional_text(full.get("Name"), f"{field} Name", numbers=True) or "", email
+    ).address
 
 
-def _addresses(payload: dict[str, Any], field: str) -> str | None:
+def _address_header(payload: dict[str, Any], field: str) -> str | None:
     """A To or Cc header value, from the parsed ``<field>Full`` list (display names
     kept, properly quoted), else Postmark's own string."""
-    full = _list(payload.get(f"{field}Full"), f"{field}Full")
+    full = list_of(payload.get(f"{field}Full"), f"{field}Full")
     addresses = [
         address
-        for address in (_address(_dict(item, f"{field}Full item"), f"{field}Full") for item in full)
+        for address in (
+            _full_address(mapping(item, f"{field}Full item"), f"{field}Full") for item in full
+        )
         if address
     ]
     if addresses:
         return ", ".join(addresses)
-    return _text(payload.get(field), field)
+    return optional_text(payload.get(field), field, numbers=True)
 
 
 def _attachment(attachment: Any, position: int, message_id: str) -> AnymailInboundMessage:
-    attachment = _dict(attachment, "attachment")
+    attachment = mapping(attachment, "attachment")
     return AnymailInboundMessage.construct_attachment(
-        content_type=_text(attachment.get("ContentType"), "attachment ContentType")
+        content_type=optional_text(
+            attachment.get("ContentType"), "attachment ContentType", numbers=True
+        )
         or "application/octet-stream",
         content=_attachment_content(attachment.get("Content"), position, message_id),
-        filename=_text(attachment.get("Name"), "attachment Name"),
+        filename=optional_text(attachment.get("Name"), "attachment Name", numbers=True),
         # Set for a part the message refers to (an inline image); "" otherwise.
-        content_id=_text(attachment.get("ContentID"), "attachment ContentID"),
+        content_id=optional_text(attachment.get("ContentID"), "attachment ContentID", numbers=True),
     )
 
 
@@ -367,7 +324,7 @@ def _attachment_content(content: Any, position: int, message_id: str) -> bytes:
     if content is None:
         return b""
     if not isinstance(content, str):
-        raise ValueError(f"Postmark attachment {position} Content is not a string")
+        raise MalformedPayload(f"Postmark attachment {position} Content is not a string")
     try:
         return base64.b64decode(_WHITESPACE.sub("", content), validate=True)
     except (binascii.Error, ValueError):
@@ -381,11 +338,38 @@ def _attachment_content(content: Any, position: int, message_id: str) -> bytes:
         return content.encode("utf-8", errors="replace")
 
 
-_WHITESPACE = re.compile(r"\s+")
-
-
 # ---------------------------------------------------------------------------
 # Views
+
+
+class PostmarkWebhookView(AnymailBaseWebhookView):
+    """Reading a Postmark post: a JSON object, authenticated by basic auth only."""
+
+    esp = ESP
+
+    def read_payload(self, request: HttpRequest) -> dict[str, Any]:
+        if request.content_type != "application/json":
+            raise ValueError(f"unexpected content type {request.content_type!r}")
+        payload = super().read_payload(request)
+        if not isinstance(payload, dict):
+            raise ValueError("Postmark posts a JSON object")
+        self.check_depth(payload)
+        return payload
+
+    @staticmethod
+    def check_depth(payload: Any) -> None:
+        """Refuse (ValueError) JSON nested deeper than MAX_DEPTH, without recursing."""
+        level: list[Any] = [payload]
+        for _ in range(MAX_DEPTH):
+            level = [
+                child
+                for item in level
+                for child in (item.values() if isinstance(item, dict) else item)
+                if isinstance(child, dict | list)
+            ]
+            if not level:
+                return
+        raise ValueError(f"Postmark payload nested more than {MAX_DEPTH} levels deep")
 
 
 class PostmarkTrackingWebhookView(PostmarkWebhookView, AnymailTrackingWebhookView):

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from email.utils import getaddresses
 from typing import Any
 
-from anymail.addresses import EmailAddress
 from anymail_conformance import (
     FakeResponse,
     Profile,
@@ -23,6 +22,7 @@ from anymail_conformance import (
     SentMessage,
 )
 from anymail_conformance.cases import use_template
+from anymail_conformance.profile import address_list
 
 __all__ = [
     "MESSAGE_TOKEN",
@@ -189,10 +189,14 @@ class PostmarkProfile(Profile):
     # One MessageID per Postmark message: a plain send has one for all its recipients.
     per_recipient_message_ids = False
     from_email = "Sender <sender@example.com>"
-    esp_extra_example = (
-        {"MessageStream": "broadcast", "server_token": MESSAGE_TOKEN},
-        lambda sent: _check_extra(sent),
-    )
+    esp_extra_example = {"MessageStream": "broadcast", "server_token": MESSAGE_TOKEN}
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        # A Postmark field, and this message's server token (its header, not a field).
+        message = sent.raw["json"]
+        assert message["MessageStream"] == "broadcast", message
+        assert "server_token" not in message, message
+        assert sent.raw["token"] == MESSAGE_TOKEN, sent.raw
 
     def adapt_message(self, message: Any, feature: str) -> None:
         # Postmark fills in merge data only with a stored template.
@@ -249,12 +253,6 @@ def _messages(body: Any) -> list[dict[str, Any]]:
     return list(body) if isinstance(body, list) else [body]
 
 
-def _formatted(value: Any) -> list[str]:
-    if not isinstance(value, str) or not value:
-        return []
-    return [EmailAddress(name, addr).address for name, addr in getaddresses([value])]
-
-
 def read_call(request: RecordedRequest) -> SentMessage:
     """One API call read back as one message. A batch call's messages are one
     message per "to" recipient: their To addresses are joined, and each one's
@@ -264,11 +262,11 @@ def read_call(request: RecordedRequest) -> SentMessage:
     messages = _messages(body)
     first = messages[0]
     sent = SentMessage(
-        from_email=_formatted(first.get("From")),
-        to=[address for message in messages for address in _formatted(message.get("To"))],
-        cc=_formatted(first.get("Cc")),
-        bcc=_formatted(first.get("Bcc")),
-        reply_to=_formatted(first.get("ReplyTo")),
+        from_email=address_list(first.get("From")),
+        to=[address for message in messages for address in address_list(message.get("To"))],
+        cc=address_list(first.get("Cc")),
+        bcc=address_list(first.get("Bcc")),
+        reply_to=address_list(first.get("ReplyTo")),
         subject=first.get("Subject"),
         text=first.get("TextBody"),
         html=first.get("HtmlBody"),
@@ -317,13 +315,6 @@ def read_call(request: RecordedRequest) -> SentMessage:
         if template:
             sent.merge_global_data = first.get("TemplateModel") or None
     return sent
-
-
-def _check_extra(sent: SentMessage) -> None:
-    message = sent.raw["json"]
-    assert message["MessageStream"] == "broadcast", message
-    assert "server_token" not in message, message
-    assert sent.raw["token"] == MESSAGE_TOKEN, sent.raw
 
 
 PROFILE = PostmarkProfile()
