@@ -13,7 +13,6 @@ from anymail.esps.mandrill import ESP
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
 from anymail.webhooks.mandrill import (
     inbound_events,
-    message_from_fields,
     sign,
     tracking_events,
     webhook_events,
@@ -246,7 +245,7 @@ def test_bad_key_setting_type(settings, webhook_client, caplog):
     response, signals = post(webhook_client, events_of("send_sent"))
     assert_retry_answer(response)
     assert signals == []
-    assert "MANDRILL_WEBHOOK_KEY must be a string or a list of strings" in caplog.text
+    assert "MANDRILL_WEBHOOK_KEY must be a key string or a list of them" in caplog.text
 
 
 # --- replays ---
@@ -557,7 +556,8 @@ def test_inbound_message_from_parsed_fields_without_raw_msg():
         },
         "email": "inbox@example.com",
     }
-    message = message_from_fields(msg)
+    [event] = inbound_events([{"event": "inbound", "ts": 1360822567, "msg": msg}])
+    message = event.message
     assert str(message.from_email) == "From Person <from@example.com>"
     assert [str(a) for a in message.to] == ["inbox@example.com", "Other <other@example.com>"]
     assert message.subject == "Fields only"
@@ -566,6 +566,5 @@ def test_inbound_message_from_parsed_fields_without_raw_msg():
     [attachment] = message.attachments
     assert attachment.get_content_bytes() == b"ABC"
     assert list(message.inline_attachments) == ["logo.png"]
-    [event] = inbound_events([{"event": "inbound", "ts": 1360822567, "msg": msg}])
     assert event.message.envelope_recipient == "inbox@example.com"
     assert event.message.spam_score is None

@@ -2,8 +2,8 @@
 
 Every message is one JSON post to ``<MANDRILL_API_URL>/messages/send.json`` (or, with a
 ``template_id``, ``messages/send-template.json``). Mandrill takes the API key in the
-body (``"key"``), not in a header: the backend lists it in ``secret_attributes`` so
-errors and ``DEBUG_API_REQUESTS`` output redact it.
+body (``"key"``), not in a header: its ``api_credentials()`` say so, the payload
+merges them into its JSON, and errors and ``DEBUG_API_REQUESTS`` output redact it.
 
 Addresses go to Mandrill with their domains in IDNA (punycode) form, wherever the API
 takes one (from, to/cc/bcc, Reply-To, return_path_domain, and the ``rcpt`` of merge
@@ -18,27 +18,32 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from anymail import exceptions
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.backends.transport import ApiCredentials
 from anymail.esps.mandrill import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailDeprecationWarning,
     AnymailInvalidAddress,
-    AnymailRequestsAPIError,
     AnymailSerializationError,
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
+
+    from anymail.exceptions import AnymailRequestsAPIError
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -132,9 +137,6 @@ class MandrillPayload(RequestsPayload):
     def __init__(
         self, message: EmailMessage, defaults: Mapping[str, Any], backend: EmailBackend
     ) -> None:
-        #: every recipient, in order, as (addr_spec as given, addr_spec as sent): the
-        #: response names the one sent, anymail_status the one given
-        self.recipients: list[tuple[str, str]] = []
         self.extra: dict[str, Any] = {}
         super().__init__(message, defaults, backend)
 
@@ -142,7 +144,8 @@ class MandrillPayload(RequestsPayload):
 
     def init_payload(self) -> None:
         self.msg: dict[str, Any] = {}
-        self.body: dict[str, Any] = {"key": self.backend.api_key, "message": self.msg}
+        # The API key is a body field ("key"): the credentials go first.
+        self.body: dict[str, Any] = {**self.credentials.body, "message": self.msg}
         self.headers["Content-Type"] = "application/json"
 
     def get_api_endpoint(self) -> str:
@@ -175,7 +178,6 @@ class MandrillPayload(RequestsPayload):
             if email.display_name:
                 recipient["name"] = email.display_name
             to.append(recipient)
-            self.recipients.append((email.addr_spec, email.idna_addr_spec))
 
     def set_subject(self, subject: str) -> None:
         self.msg["subject"] = subject
@@ -400,7 +402,7 @@ class EmailBackend(AnymailRequestsBackend):
 
     esp = ESP
     payload_class = MandrillPayload
-    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
+    default_api_url = DEFAULT_API_URL
 
     def __init__(self, **kwargs: Any) -> None:
         check_djrill_settings(list(DJRILL_SETTINGS))
@@ -408,27 +410,12 @@ class EmailBackend(AnymailRequestsBackend):
         self.api_key: str = get_anymail_setting(
             "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(**kwargs)
 
-    def raise_for_status(
-        self, response: requests.Response, payload: BasePayload, message: EmailMessage
-    ) -> None:
-        if 200 <= response.status_code < 300:
-            return
-        raise AnymailRequestsAPIError(
-            description=self.error_description(response),
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
+    def api_credentials(self) -> ApiCredentials:
+        return ApiCredentials.body_field("key", self.api_key)
 
-    def error_description(self, response: requests.Response) -> str | None:
+    def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Mandrill's own error ({"status": "error", "name", "message"}), plus a hint
         for the mistakes that have an obvious fix."""
         try:
@@ -451,9 +438,9 @@ class EmailBackend(AnymailRequestsBackend):
         parsed = self.deserialize_json_response(response, payload, message)
 
         def invalid(detail: str) -> AnymailRequestsAPIError:
-            return AnymailRequestsAPIError(
+            return exceptions.AnymailRequestsAPIError(
                 f"Invalid Mandrill API response format: {detail}",
-                description=self.error_description(response),
+                description=self.error_hint(response, payload),
                 email_message=message,
                 payload=payload,
                 response=response,
@@ -472,10 +459,12 @@ class EmailBackend(AnymailRequestsBackend):
         # Key the statuses by the addresses as the message gave them (Mandrill names
         # the address as sent: IDNA domain, maybe another case).
         statuses: dict[str, AnymailRecipientStatus] = {}
-        for given, sent in payload.recipients:
-            status = results.pop(sent.lower(), None)
+        for email in payload.data.all_recipients:
+            status = results.pop(email.idna_addr_spec.lower(), None)
             if status is None:
-                status = results.pop(given.lower(), AnymailRecipientStatus(None, "unknown"))
-            statuses[given] = status
+                status = results.pop(
+                    email.addr_spec.lower(), AnymailRecipientStatus(None, "unknown")
+                )
+            statuses[email.addr_spec] = status
         statuses.update(results)
         return statuses

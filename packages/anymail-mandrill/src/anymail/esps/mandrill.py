@@ -6,8 +6,9 @@ by dotted path and imported when they are first used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription, WebhookRoute
+from anymail.esp import EspDescription, WebhookRoute
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
@@ -83,12 +84,5 @@ ESP = EspDescription(
     webhook_retry_status=503,
     webhook_retry_window=9 * 3600,
     webhook_retry_docs="https://mailchimp.com/developer/release-notes/",
-    settings=(
-        "MANDRILL_API_KEY",
-        "MANDRILL_WEBHOOK_KEY",
-        "MANDRILL_WEBHOOK_URL",
-        "MANDRILL_API_URL",
-        "MANDRILL_SEND_DEFAULTS",
-    ),
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-mandrill#readme",
+    settings=("MANDRILL_API_KEY", "MANDRILL_WEBHOOK_KEY", "MANDRILL_WEBHOOK_URL"),
 )

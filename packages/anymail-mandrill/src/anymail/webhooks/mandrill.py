@@ -27,13 +27,10 @@ and code after it, recurse), or whose events have values of the wrong type, rais
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import re
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any, Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -41,24 +38,43 @@ from django.dispatch import Signal
 from django.http import HttpRequest, QueryDict
 
 from anymail.esps.mandrill import ESP
-from anymail.events import AnymailEvent, AnymailInboundEvent, AnymailTrackingEvent
+from anymail.events import (
+    AnymailEvent,
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
-from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.settings import UNSET, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting, string_list
 from anymail.signals import inbound, tracking
 from anymail.webhooks.base import AnymailBaseWebhookView
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    epoch_timestamp,
+    list_of,
+    mapping,
+    optional_text,
+    text,
+)
+from anymail.webhooks.signing import (
+    HmacScheme,
+    basic_auth_credentials,
+    read_signing_keys,
+    signature_header,
+    signed_text,
+)
 
 __all__ = [
     "EVENT_TYPE_MAP",
+    "MANDRILL_SIGNATURE",
     "MANDRILL_TEST_WEBHOOK_KEY",
     "MAX_NESTING",
     "MandrillCombinedWebhookView",
-    "inbound_event",
     "inbound_events",
     "load_events",
     "sign",
-    "tracking_event",
     "tracking_events",
     "webhook_events",
 ]
@@ -95,6 +111,9 @@ DJRILL_WEBHOOK_SETTINGS: Final = {
     "USE_X_FORWARDED_PORT for your proxy); if it still is, use ANYMAIL_MANDRILL_WEBHOOK_URL.",
 }
 
+#: X-Mandrill-Signature: base64 of an HMAC-SHA1 (see :func:`mandrill_signed_text`).
+MANDRILL_SIGNATURE: Final = HmacScheme("sha1", "base64")
+
 #: The key Mandrill signs its URL-check post with (``mandrill_events=[]``, sent when a
 #: new webhook URL doesn't answer its HEAD request), before the URL has a key of its own.
 MANDRILL_TEST_WEBHOOK_KEY: Final = "test-webhook"
@@ -110,78 +129,189 @@ MAX_NESTING: Final = 100
 # A JSON empty array, with any JSON whitespace around and inside it.
 _EMPTY_ARRAY = re.compile(r"[ \t\n\r]*\[[ \t\n\r]*\][ \t\n\r]*")
 
-
-# ---------------------------------------------------------------------------
-# Signing
-
-
-def sign(key: str, url: str, params: Iterable[tuple[str, str]]) -> str:
-    """Mandrill's signature of a POST: base64(HMAC-SHA1(key, url + name + value ...)),
-    parameters sorted by name (repeated names keep their order)."""
-    signed = url + "".join(name + value for name, value in sorted(params, key=lambda p: p[0]))
-    digest = hmac.new(key.encode("utf-8"), signed.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def form_params(fields: QueryDict) -> list[tuple[str, str]]:
-    """Every (name, value) of a form post."""
-    return [(name, value) for name, values in fields.lists() for value in values]
-
-
-def with_userinfo(url: str, credentials: str) -> list[str]:
-    """``url`` with basic auth ``user:password`` put back in (as a user would type it,
-    and percent-encoded), unless it has userinfo already."""
-    parts = urlsplit(url)
-    if not credentials or "@" in parts.netloc:
-        return []
-    user, sep, password = credentials.partition(":")
-    encoded = quote(user, safe=_USERINFO_SAFE) + sep + quote(password, safe=_USERINFO_SAFE + ":")
-    return [
-        urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
-        for userinfo in dict.fromkeys((credentials, encoded))
-    ]
-
-
-def _string_list(value: Any, setting: str) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
-        return [item for item in value if item]
-    raise AnymailConfigurationError(f"{setting} must be a string or a list of strings.")
+_T = TypeVar("_T")
 
 
 # ---------------------------------------------------------------------------
 # Converters: Mandrill's event dicts in, normalized events out
 
 
-def _timestamp(value: Any) -> datetime | None:
-    """An event's ``ts`` (epoch seconds); ValueError for anything that isn't one."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"Mandrill event ts must be a number, not {type(value).__name__}")
+def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
+    """The tracking events of a ``mandrill_events`` array (inbound events left out)."""
+    return [event for event in webhook_events(payload) if isinstance(event, AnymailTrackingEvent)]
+
+
+def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
+    """The inbound events of a ``mandrill_events`` array (tracking events left out)."""
+    return [event for event in webhook_events(payload) if isinstance(event, AnymailInboundEvent)]
+
+
+def webhook_events(payload: Any) -> list[AnymailEvent]:
+    """The normalized events of one post's ``mandrill_events`` array (parsed), in
+    order: inbound events as AnymailInboundEvent, all others as AnymailTrackingEvent."""
+    if not isinstance(payload, list):
+        raise MalformedPayload("mandrill_events must be a JSON array")
+    events: list[AnymailEvent] = []
+    for index, item in enumerate(payload):
+        esp_event = mapping(item, f"mandrill_events[{index}]", allow_none=False)
+        if esp_event.get("event") == "inbound":
+            events.append(mandrill_inbound_event(esp_event))
+        elif "event" not in esp_event and "type" in esp_event:
+            events.append(mandrill_sync_event(esp_event))
+        else:
+            events.append(mandrill_message_event(esp_event))
+    return events
+
+
+def unless_malformed(read: Callable[[Any, str], _T], value: Any, name: str, left_out: _T) -> _T:
+    """An optional field of a Mandrill event, read with ``read`` (a reader of
+    :mod:`anymail.webhooks.readers`); a value of the wrong type is left out of the
+    event (``left_out``), as if it were missing, rather than refusing the batch."""
     try:
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise ValueError(f"Mandrill event ts is not a timestamp: {str(value)[:40]!r}") from None
+        return read(value, name)
+    except MalformedPayload:
+        return left_out
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, dict) else {}
+def mandrill_sync_event(esp_event: Any) -> AnymailTrackingEvent:
+    """An allowlist/denylist change ({"type": "blacklist"|"whitelist", "action", "ts",
+    "reject"|"entry": {...}}): not about a message (6.0 docs: "unknown"). The
+    description is the denylist entry's reason ("hard-bounce", "spam", "unsub",
+    "custom", ...), or, for an allowlist entry (which has none), its note."""
+    entry = unless_malformed(
+        mapping, esp_event.get("reject") or esp_event.get("entry"), "sync entry", {}
+    )
+    return AnymailTrackingEvent(
+        EventType.UNKNOWN,
+        timestamp=epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
+        esp_event=esp_event,
+        recipient=unless_malformed(optional_text, entry.get("email"), "email", None),
+        description=(
+            unless_malformed(optional_text, entry.get("reason"), "reason", None)
+            or unless_malformed(optional_text, entry.get("detail"), "detail", None)
+        ),
+    )
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def mandrill_message_event(esp_event: Any) -> AnymailTrackingEvent:
+    """A message event ({"event", "ts", "_id", "msg": {...}})."""
+    mandrill_event = esp_event.get("event")
+    msg = unless_malformed(mapping, esp_event.get("msg"), "msg", {})
+
+    def msg_text(key: str) -> str | None:
+        return unless_malformed(optional_text, msg.get(key), f"msg.{key}", None)
+
+    event_type = EVENT_TYPE_MAP.get(str(mandrill_event), EventType.UNKNOWN)
+    description = mta_response = None
+    if mandrill_event in ("hard_bounce", "soft_bounce"):
+        description = msg_text("bounce_description")
+        mta_response = msg_text("diag")
+    elif mandrill_event == "deferral":
+        # The receiving server's latest reply.
+        smtp_events = [
+            item
+            for item in unless_malformed(list_of, msg.get("smtp_events"), "smtp_events", [])
+            if isinstance(item, dict)
+        ]
+        if smtp_events:
+            mta_response = unless_malformed(
+                optional_text, smtp_events[-1].get("diag"), "diag", None
+            )
+    event_text = {
+        key: unless_malformed(optional_text, esp_event.get(key), key, None)
+        for key in ("_id", "url", "user_agent")
+    }
+    return AnymailTrackingEvent(
+        event_type,
+        timestamp=epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
+        # Mandrill gives no id of its own to an event.
+        event_id=None,
+        esp_event=esp_event,
+        message_id=msg_text("_id") or event_text["_id"],
+        recipient=msg_text("email"),
+        reject_reason=REJECT_REASON_MAP.get(str(mandrill_event)),
+        description=description,
+        mta_response=mta_response,
+        metadata=dict(unless_malformed(mapping, msg.get("metadata"), "metadata", {})),
+        tags=[str(tag) for tag in unless_malformed(list_of, msg.get("tags"), "tags", [])],
+        click_url=event_text["url"] if mandrill_event == "click" else None,
+        user_agent=event_text["user_agent"],
+    )
 
 
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def mandrill_inbound_event(esp_event: Any) -> AnymailInboundEvent:
+    """An inbound event ({"event": "inbound", "ts", "msg": {...}}). The message is
+    parsed from ``msg.raw_msg`` (the whole received message, so every header and
+    attachment comes through); Mandrill's parsed fields are the fallback."""
+    msg = mapping(esp_event.get("msg"), "Mandrill inbound event msg", allow_none=False)
+    raw = msg.get("raw_msg")
+    message = (
+        AnymailInboundMessage.parse_raw_mime(raw)
+        if isinstance(raw, str) and raw
+        else message_from_mandrill_fields(msg)
+    )
+    # The address Mandrill received it at (an inbound domain's mailbox).
+    message.envelope_recipient = unless_malformed(optional_text, msg.get("email"), "email", None)
+    return_path = message.get("Return-Path")
+    if return_path:
+        message.envelope_sender = (
+            str(return_path).strip().removeprefix("<").removesuffix(">") or None
+        )
+    spam_report = unless_malformed(mapping, msg.get("spam_report"), "spam_report", {})
+    spam_score = spam_report.get("score")
+    if isinstance(spam_score, int | float) and not isinstance(spam_score, bool):
+        message.spam_score = float(spam_score)
+    return AnymailInboundEvent(
+        timestamp=epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
+        esp_event=esp_event,
+        message=message,
+    )
 
 
-def is_inbound(esp_event: dict[str, Any]) -> bool:
-    return esp_event.get("event") == "inbound"
+def message_from_mandrill_fields(msg: Any) -> AnymailInboundMessage:
+    """Rebuild a message from Mandrill's parsed inbound fields (when there is no raw_msg)."""
+
+    def msg_text(key: str) -> str | None:
+        return unless_malformed(optional_text, msg.get(key), f"msg.{key}", None)
+
+    headers = []
+    for name, value in unless_malformed(mapping, msg.get("headers"), "headers", {}).items():
+        for item in value if isinstance(value, list) else [value]:
+            headers.append((str(name), str(item)))
+    from_email = msg_text("from_email")
+    if from_email and msg_text("from_name"):
+        from_email = f'"{msg["from_name"]}" <{from_email}>'
+    to = ", ".join(
+        f'"{pair[1]}" <{pair[0]}>' if len(pair) > 1 and pair[1] else str(pair[0])
+        for pair in unless_malformed(list_of, msg.get("to"), "to", [])
+        if isinstance(pair, list | tuple) and pair
+    )
+    attachments = []
+    for kind in ("attachments", "images"):
+        for name, entry in unless_malformed(mapping, msg.get(kind), kind, {}).items():
+            item = unless_malformed(mapping, entry, f"{kind}[{name!r}]", {})
+            content: str | bytes = text(
+                item.get("content") or "", f"Mandrill inbound {kind}[{name!r}].content"
+            )
+            if item.get("base64"):
+                content = base64.b64decode(content)
+            attachments.append(
+                AnymailInboundMessage.construct_attachment(
+                    content_type=str(item.get("type") or "application/octet-stream"),
+                    content=content,
+                    filename=str(item.get("name") or name),
+                    content_id=str(item.get("name") or name) if kind == "images" else None,
+                )
+            )
+    return AnymailInboundMessage.construct(
+        headers=headers,
+        from_email=from_email,
+        to=to or None,
+        subject=msg_text("subject"),
+        text=msg_text("text"),
+        html=msg_text("html"),
+        attachments=attachments,
+    )
 
 
 def load_events(value: str) -> Any:
@@ -191,11 +321,11 @@ def load_events(value: str) -> Any:
     try:
         payload = json.loads(value)
     except RecursionError:
-        raise ValueError(
+        raise MalformedPayload(
             f"mandrill_events nests deeper than {MAX_NESTING} levels (too deep to parse)"
         ) from None
     if _nests_deeper_than(payload, MAX_NESTING):
-        raise ValueError(f"mandrill_events nests deeper than {MAX_NESTING} levels")
+        raise MalformedPayload(f"mandrill_events nests deeper than {MAX_NESTING} levels")
     return payload
 
 
@@ -217,152 +347,53 @@ def _nests_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+# ---------------------------------------------------------------------------
+# Signing: what Mandrill signs (the view checks it with MANDRILL_SIGNATURE)
+
+
+def mandrill_signed_text(url: str, params: Iterable[tuple[str, str]]) -> bytes:
+    """What Mandrill signs for a POST: the URL, then each parameter's name and value,
+    sorted by name (repeated names keep their order)."""
+    return signed_text(
+        url + "".join(name + value for name, value in sorted(params, key=lambda p: p[0])),
+        "Mandrill's webhook URL and parameters",
+    )
+
+
+def sign(key: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """Mandrill's X-Mandrill-Signature of a POST to ``url`` (to sign test requests)."""
+    return MANDRILL_SIGNATURE.sign(key, mandrill_signed_text(url, params))
+
+
+def form_params(fields: QueryDict) -> list[tuple[str, str]]:
+    """Every (name, value) of a form post."""
+    return [(name, value) for name, values in fields.lists() for value in values]
+
+
+def with_userinfo(url: str, credentials: str) -> list[str]:
+    """``url`` with basic auth ``user:password`` put back in (as a user would type it,
+    and percent-encoded), unless it has userinfo already."""
+    parts = urlsplit(url)
+    if not credentials or "@" in parts.netloc:
+        return []
+    user, sep, password = credentials.partition(":")
+    encoded = quote(user, safe=_USERINFO_SAFE) + sep + quote(password, safe=_USERINFO_SAFE + ":")
+    return [
+        urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+        for userinfo in dict.fromkeys((credentials, encoded))
+    ]
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` taken out (to show it in an error)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def is_empty_batch_text(value: str) -> bool:
     """Whether a ``mandrill_events`` value is an empty JSON array (Mandrill's URL
     check), read without parsing: it is asked before the signature is known good."""
     return _EMPTY_ARRAY.fullmatch(value) is not None
-
-
-def webhook_events(payload: Any) -> list[AnymailEvent]:
-    """The normalized events of one post's ``mandrill_events`` array (parsed), in
-    order: inbound events as AnymailInboundEvent, all others as AnymailTrackingEvent."""
-    if not isinstance(payload, list):
-        raise ValueError("mandrill_events must be a JSON array")
-    events: list[AnymailEvent] = []
-    for esp_event in payload:
-        if not isinstance(esp_event, dict):
-            raise ValueError(f"Mandrill event is not an object: {esp_event!r}")
-        events.append(
-            inbound_event(esp_event) if is_inbound(esp_event) else tracking_event(esp_event)
-        )
-    return events
-
-
-def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
-    """The tracking events of a ``mandrill_events`` array (inbound events left out)."""
-    return [event for event in webhook_events(payload) if isinstance(event, AnymailTrackingEvent)]
-
-
-def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
-    """The inbound events of a ``mandrill_events`` array (tracking events left out)."""
-    return [event for event in webhook_events(payload) if isinstance(event, AnymailInboundEvent)]
-
-
-def tracking_event(esp_event: dict[str, Any]) -> AnymailTrackingEvent:
-    """One message event ({"event", "ts", "_id", "msg": {...}}) or sync event
-    ({"type": "blacklist"|"whitelist", "action", "ts", "reject"|"entry": {...}})."""
-    if "event" not in esp_event and "type" in esp_event:
-        # Allowlist/denylist changes: not about a message (6.0 docs: "unknown"). The
-        # description is the denylist entry's reason ("hard-bounce", "spam", "unsub",
-        # "custom", ...), or, for an allowlist entry (which has none), its note.
-        entry = _dict(esp_event.get("reject") or esp_event.get("entry"))
-        return AnymailTrackingEvent(
-            EventType.UNKNOWN,
-            timestamp=_timestamp(esp_event.get("ts")),
-            esp_event=esp_event,
-            recipient=_str_or_none(entry.get("email")),
-            description=_str_or_none(entry.get("reason")) or _str_or_none(entry.get("detail")),
-        )
-
-    mandrill_event = esp_event.get("event")
-    msg = _dict(esp_event.get("msg"))
-    event_type = EVENT_TYPE_MAP.get(str(mandrill_event), EventType.UNKNOWN)
-    description = mta_response = None
-    if mandrill_event in ("hard_bounce", "soft_bounce"):
-        description = _str_or_none(msg.get("bounce_description"))
-        mta_response = _str_or_none(msg.get("diag"))
-    elif mandrill_event == "deferral":
-        # The receiving server's latest reply.
-        smtp_events = [e for e in _list(msg.get("smtp_events")) if isinstance(e, dict)]
-        if smtp_events:
-            mta_response = _str_or_none(smtp_events[-1].get("diag"))
-    tags = msg.get("tags")
-    return AnymailTrackingEvent(
-        event_type,
-        timestamp=_timestamp(esp_event.get("ts")),
-        # Mandrill gives no id of its own to an event.
-        event_id=None,
-        esp_event=esp_event,
-        message_id=_str_or_none(msg.get("_id")) or _str_or_none(esp_event.get("_id")),
-        recipient=_str_or_none(msg.get("email")),
-        reject_reason=REJECT_REASON_MAP.get(str(mandrill_event)),
-        description=description,
-        mta_response=mta_response,
-        metadata=_dict(msg.get("metadata")),
-        tags=[str(tag) for tag in tags] if isinstance(tags, list) else [],
-        click_url=_str_or_none(esp_event.get("url")) if mandrill_event == "click" else None,
-        user_agent=_str_or_none(esp_event.get("user_agent")),
-    )
-
-
-def inbound_event(esp_event: dict[str, Any]) -> AnymailInboundEvent:
-    """One inbound event ({"event": "inbound", "ts", "msg": {...}}). The message is
-    parsed from ``msg.raw_msg`` (the whole received message, so every header and
-    attachment comes through); Mandrill's parsed fields are the fallback."""
-    msg = esp_event.get("msg")
-    if not isinstance(msg, dict):
-        raise ValueError("Mandrill inbound event has no msg object")
-    raw = msg.get("raw_msg")
-    message = (
-        AnymailInboundMessage.parse_raw_mime(raw)
-        if isinstance(raw, str) and raw
-        else message_from_fields(msg)
-    )
-    # The address Mandrill received it at (an inbound domain's mailbox).
-    message.envelope_recipient = _str_or_none(msg.get("email"))
-    return_path = message.get("Return-Path")
-    if return_path:
-        message.envelope_sender = (
-            str(return_path).strip().removeprefix("<").removesuffix(">") or None
-        )
-    spam_score = _dict(msg.get("spam_report")).get("score")
-    if isinstance(spam_score, int | float) and not isinstance(spam_score, bool):
-        message.spam_score = float(spam_score)
-    return AnymailInboundEvent(
-        timestamp=_timestamp(esp_event.get("ts")), esp_event=esp_event, message=message
-    )
-
-
-def message_from_fields(msg: dict[str, Any]) -> AnymailInboundMessage:
-    """Rebuild a message from Mandrill's parsed inbound fields (when there is no raw_msg)."""
-    headers = []
-    for name, value in _dict(msg.get("headers")).items():
-        for item in value if isinstance(value, list) else [value]:
-            headers.append((str(name), str(item)))
-    from_email = _str_or_none(msg.get("from_email"))
-    if from_email and _str_or_none(msg.get("from_name")):
-        from_email = f'"{msg["from_name"]}" <{from_email}>'
-    to = ", ".join(
-        f'"{pair[1]}" <{pair[0]}>' if len(pair) > 1 and pair[1] else str(pair[0])
-        for pair in _list(msg.get("to"))
-        if isinstance(pair, list | tuple) and pair
-    )
-    attachments = []
-    for kind in ("attachments", "images"):
-        for name, item in _dict(msg.get(kind)).items():
-            item = _dict(item)
-            content = item.get("content") or ""
-            if not isinstance(content, str):
-                raise ValueError(f"Mandrill inbound {kind}[{name!r}].content must be a string")
-            if item.get("base64"):
-                content = base64.b64decode(content)
-            attachments.append(
-                AnymailInboundMessage.construct_attachment(
-                    content_type=str(item.get("type") or "application/octet-stream"),
-                    content=content,
-                    filename=str(item.get("name") or name),
-                    content_id=str(item.get("name") or name) if kind == "images" else None,
-                )
-            )
-    return AnymailInboundMessage.construct(
-        headers=headers,
-        from_email=from_email,
-        to=to or None,
-        subject=_str_or_none(msg.get("subject")),
-        text=_str_or_none(msg.get("text")),
-        html=_str_or_none(msg.get("html")),
-        attachments=attachments,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -376,13 +407,12 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     esp = ESP
     #: (each event goes on the signal for its kind: see signal_for)
     signal = tracking
-    # Mandrill signs its posts, so WEBHOOK_SECRET basic auth is optional.
 
     # as_view() overrides of the settings
     webhook_key: Any = UNSET
     webhook_url: Any = UNSET
 
-    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> None:
         for name, advice in DJRILL_WEBHOOK_SETTINGS.items():
             if hasattr(settings, name):
                 raise AnymailConfigurationError(
@@ -391,15 +421,12 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
                     "anymail-mandrill README.)"
                 )
         # Not required here: HEAD (Mandrill's URL check) works before you have a key.
-        self.webhook_keys = _string_list(
-            get_anymail_setting("webhook_key", esp_name=self.esp_id, kwargs=kwargs, default=None),
-            "MANDRILL_WEBHOOK_KEY",
-        )
-        self.webhook_urls = _string_list(
+        self.webhook_keys = read_signing_keys("webhook_key", self.esp_id, kwargs)
+        self.webhook_urls = string_list(
             get_anymail_setting("webhook_url", esp_name=self.esp_id, kwargs=kwargs, default=None),
             "MANDRILL_WEBHOOK_URL",
+            "a URL",
         )
-        return {}
 
     @property
     def signal_name(self) -> str:
@@ -426,19 +453,17 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     def validate_esp(self, request: HttpRequest, payload: QueryDict) -> None:
         # Mailchimp's support has called the header X-Mailchimp-Signature too
         # (reddit.com/r/MailChimp/comments/1lxef33/audience_webhooks_no_signature): take either.
-        signature = request.headers.get("X-Mandrill-Signature") or request.headers.get(
-            "X-Mailchimp-Signature", ""
-        )
+        signature = signature_header(request, "X-Mandrill-Signature", "X-Mailchimp-Signature")
         if not signature:
             raise AnymailWebhookValidationFailure(
                 "Mandrill webhook called without an X-Mandrill-Signature header"
             )
         params = form_params(payload)
-        urls = self.signed_urls(request)
-        if self.verify(signature, self.webhook_keys, urls, params):
+        signed = [mandrill_signed_text(url, params) for url in self.signed_urls(request)]
+        if MANDRILL_SIGNATURE.verify(self.webhook_keys, signed, [signature]):
             pass
-        elif self.is_empty_batch(payload) and self.verify(
-            signature, [MANDRILL_TEST_WEBHOOK_KEY], urls, params
+        elif self.is_empty_batch(payload) and MANDRILL_SIGNATURE.verify(
+            [MANDRILL_TEST_WEBHOOK_KEY], signed, [signature]
         ):
             return  # Mandrill's URL check: no events, nothing to protect
         elif not self.webhook_keys:
@@ -451,7 +476,7 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
             shown = self.webhook_urls or [request.build_absolute_uri()]
             raise AnymailWebhookValidationFailure(
                 "Mandrill webhook called with an invalid X-Mandrill-Signature. Anymail checked "
-                f"it for the URL {' or '.join(map(repr, (_without_userinfo(u) for u in shown)))} "
+                f"it for the URL {' or '.join(map(repr, (without_userinfo(u) for u in shown)))} "
                 "(with and without the request's basic auth credentials) and "
                 f"{len(self.webhook_keys)} MANDRILL_WEBHOOK_KEY key(s). If that isn't the URL "
                 "you gave Mandrill, check SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST and "
@@ -465,24 +490,11 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         """The URLs Mandrill may have signed: MANDRILL_WEBHOOK_URL, or the URL this
         request came to; each also with the request's basic auth credentials in it
         (a URL entered as https://user:password@host/... is signed that way)."""
-        credentials = self._request_credentials(request)
+        credentials = basic_auth_credentials(request)
         urls = []
         for url in self.webhook_urls or [request.build_absolute_uri()]:
             urls += [url, *with_userinfo(url, credentials)]
         return list(dict.fromkeys(urls))
-
-    @staticmethod
-    def verify(
-        signature: str, keys: Sequence[str], urls: Sequence[str], params: list[tuple[str, str]]
-    ) -> bool:
-        """Whether any key signed the post for any of the URLs (constant-time
-        comparisons, no early exit)."""
-        given = signature.strip().encode("utf-8", errors="replace")
-        matched = False
-        for key in keys:
-            for url in urls:
-                matched |= hmac.compare_digest(sign(key, url, params).encode("ascii"), given)
-        return matched
 
     @staticmethod
     def is_empty_batch(payload: QueryDict) -> bool:
@@ -492,8 +504,3 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
 
     def parse_events(self, request: HttpRequest, payload: QueryDict) -> list[AnymailEvent]:
         return webhook_events(load_events(payload["mandrill_events"]))
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

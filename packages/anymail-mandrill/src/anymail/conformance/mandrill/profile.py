@@ -11,7 +11,6 @@ import hmac
 import itertools
 import uuid
 from datetime import UTC, datetime
-from email.utils import formataddr, getaddresses
 from typing import Any
 
 from anymail_conformance import (
@@ -23,6 +22,7 @@ from anymail_conformance import (
     WebhookRequest,
     encode_fixture_request,
 )
+from anymail_conformance.profile import address_list, formatted_address
 
 API_KEY = "test-mandrill-api-key"
 WEBHOOK_KEY = "test-mandrill-webhook-key"
@@ -53,14 +53,6 @@ class SignedWebhookRequest(WebhookRequest):
         self.form = form
 
 
-def _addresses(values: list[str]) -> list[str]:
-    return [formataddr(pair) if pair[0] else pair[1] for pair in getaddresses(values)]
-
-
-def _address(email: str, name: str | None) -> str:
-    return formataddr((name, email)) if name else email
-
-
 class MandrillProfile(Profile):
     esp_id = "mandrill"
     accepted_status = "sent"
@@ -68,12 +60,17 @@ class MandrillProfile(Profile):
     # Mandrill gives each recipient its own message _id.
     per_recipient_message_ids = True
     from_email = "Sender <sender@example.com>"
-    esp_extra_example = (
-        {"ip_pool": "Bulk Pool", "message": {"subaccount": "Marketing Dept.", "important": True}},
-        lambda sent: _check_extra(sent),
-    )
+    esp_extra_example = {
+        "ip_pool": "Bulk Pool",
+        "message": {"subaccount": "Marketing Dept.", "important": True},
+    }
 
     _nonces = itertools.count(1)
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        assert sent.raw["ip_pool"] == "Bulk Pool", sent.raw
+        assert sent.raw["message"]["subaccount"] == "Marketing Dept.", sent.raw
+        assert sent.raw["message"]["important"] is True, sent.raw
 
     # ---------------------------------------------------------------- sending
 
@@ -121,17 +118,19 @@ class MandrillProfile(Profile):
         recipients: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
         for recipient in msg.get("to", []):
             kind = recipient.get("type") or "to"
-            recipients[kind].append(_address(recipient["email"], recipient.get("name")))
+            recipients[kind].append(formatted_address(recipient["email"], recipient.get("name")))
         headers = dict(msg.get("headers") or {})
         reply_to = headers.pop("Reply-To", None)
         sent = SentMessage(
             from_email=(
-                [_address(msg["from_email"], msg.get("from_name"))] if "from_email" in msg else []
+                [formatted_address(msg["from_email"], msg.get("from_name"))]
+                if "from_email" in msg
+                else []
             ),
             to=recipients["to"],
             cc=recipients["cc"],
             bcc=recipients["bcc"],
-            reply_to=_addresses([reply_to]) if reply_to else [],
+            reply_to=address_list(reply_to),
             subject=msg.get("subject"),
             text=msg.get("text"),
             html=msg.get("html"),
@@ -221,12 +220,6 @@ def _sign(key: str, url: str, form: dict[str, Any]) -> str:
         signed += "".join(name + str(value) for value in values)
     digest = hmac.new(key.encode(), signed.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
-
-
-def _check_extra(sent: SentMessage) -> None:
-    assert sent.raw["ip_pool"] == "Bulk Pool", sent.raw
-    assert sent.raw["message"]["subaccount"] == "Marketing Dept.", sent.raw
-    assert sent.raw["message"]["important"] is True, sent.raw
 
 
 PROFILE = MandrillProfile()
