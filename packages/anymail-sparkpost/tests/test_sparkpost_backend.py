@@ -589,6 +589,41 @@ def test_malformed_response(sparkpost, answers):
         send()
 
 
+def test_debug_api_requests_prints_the_call_with_the_key_redacted(
+    sparkpost, answers, settings, capsys
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, "DEBUG_API_REQUESTS": True}
+    send(metadata={"order": "12345"})
+    output = capsys.readouterr().out
+    assert f"POST {sparkpost.url}/api/v1/transmissions" in output
+    assert "Authorization: ********" in output
+    assert '"metadata": {"order": "12345"}' in output
+    assert "===== Response: 200" in output
+    assert '"id": "11668787484950529"' in output
+    assert API_KEY not in output
+    # an error answer is printed too, before it is raised
+    answers.next = FakeResponse.json({"errors": [{"message": "Forbidden."}]}, 403)
+    with pytest.raises(AnymailAPIError):
+        send()
+    output = capsys.readouterr().out
+    assert "===== Response: 403" in output
+    assert API_KEY not in output
+
+
+def test_no_debug_output_by_default(sparkpost, capsys):
+    send()
+    assert capsys.readouterr().out == ""
+
+
+def test_the_client_is_never_given_the_key(sparkpost):
+    # The key reaches the request only through the backend's ApiCredentials.
+    connection = get_connection()
+    with connection:
+        assert connection.transmissions.api_key is None
+        connection.send_messages([AnymailMessage("s", "b", "from@example.com", ["to@example.com"])])
+    assert sparkpost.requests[0].headers["Authorization"] == API_KEY
+
+
 def test_requests_timeout(sparkpost, answers, settings):
     settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": 0.3}
     answers.next = FakeResponse.json({"results": {"id": "1"}}, delay=2)

@@ -78,6 +78,23 @@ def test_malformed_batches_get_400(webhook_client, webhook_secret, body):
     assert signals == []
 
 
+@pytest.mark.parametrize("value", [{"id": 1}, ["65832150921904138"], 1.5, True])
+def test_text_fields_of_the_wrong_type_get_400(webhook_client, webhook_secret, value):
+    items = batch("tracking_delivery_delivered")
+    items[0]["msys"]["message_event"]["transmission_id"] = value
+    response, signals = webhook_client.post(TRACKING, items)
+    assert response.status_code == 400
+    assert signals == []
+
+
+def test_integer_ids_are_read_as_text(webhook_client, webhook_secret):
+    items = batch("tracking_delivery_delivered")
+    items[0]["msys"]["message_event"]["transmission_id"] = 65832150921904138
+    response, [signal] = webhook_client.post(TRACKING, items)
+    assert response.status_code == 200
+    assert signal.event.message_id == "65832150921904138"
+
+
 def test_payloads_at_the_wrong_url_name_the_right_one(webhook_client, webhook_secret):
     response, signals = webhook_client.post(TRACKING, batch("inbound_relay_message"))
     assert response.status_code == 400

@@ -4,12 +4,18 @@ Each message is one call of the client's ``Transmissions.send``, with the keywor
 arguments python-sparkpost documents (``recipients``, ``from_email``, ``campaign``,
 ``template``, ...): the client turns them into the transmissions API's JSON.
 
+The client is kept (rather than posting the JSON ourselves) because ``esp_extra`` is,
+as the 6.0 docs promise, keyword arguments for ``Transmissions.send``: the client's
+translation of them is part of the behaviour.
+
 Connection reuse: python-sparkpost sends through a pluggable transport (its
-``transport_class``), which Anymail gives the backend's own ``requests.Session``.
+``transport_class``), which Anymail gives the session of AnymailRequestsBackend.
 One session lives from the backend's ``open()`` to its ``close()``, so
 ``send_messages`` sends every message over one pooled HTTP connection (Anymail 6.0
 created a new client, and so a new connection, for every message). The transport
-also applies ``REQUESTS_TIMEOUT``, which the client alone can't.
+also applies ``REQUESTS_TIMEOUT`` (which the client alone can't), Anymail's
+User-Agent, and the API key as the backend's ``ApiCredentials`` (the client itself is
+never given the key).
 
 The client is imported when the backend opens its connection, never at import, so
 listing the registry or importing ``anymail.urls`` doesn't import it.
@@ -21,21 +27,22 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
+from anymail import exceptions
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
-from anymail.backends.base import AnymailBaseBackend, BasePayload
-from anymail.backends.base_requests import validate_timeout
+from anymail.backends.base import BasePayload
+from anymail.backends.base_requests import AnymailRequestsBackend
+from anymail.backends.transport import ApiCredentials, user_agent
 from anymail.esps.sparkpost import ESP
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
-    AnymailRequestsAPIError,
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
@@ -47,38 +54,22 @@ if TYPE_CHECKING:
 __all__ = [
     "API_KEY_ENVIRONMENT_VARIABLE",
     "DEFAULT_API_URL",
-    "DEFAULT_TIMEOUT",
     "EmailBackend",
     "SparkPostPayload",
     "sparkpost_client",
-    "user_agent",
 ]
 
-ESP_ID = ESP.id
 DISTRIBUTION = ESP.distribution
 
 #: python-sparkpost's default endpoint. SparkPost EU is "https://api.eu.sparkpost.com/api/v1".
 DEFAULT_API_URL = "https://api.sparkpost.com/api/v1"
 #: Where python-sparkpost looks for an API key when none is given (Anymail does too).
 API_KEY_ENVIRONMENT_VARIABLE = "SPARKPOST_API_KEY"
-#: Seconds to wait for SparkPost (REQUESTS_TIMEOUT), as for Anymail's requests-based ESPs.
-DEFAULT_TIMEOUT = 30.0
 #: Transmissions.send keywords that give the transmission its content: without one
 #: of them, Anymail sends an empty text part. (Not amp_html: SparkPost wants text or
 #: html beside it. "content" is a whole content object given in esp_extra, such as
 #: an A/B test's.)
 CONTENT_KEYWORDS = ("text", "html", "template", "email_rfc822", "content")
-
-
-@functools.cache
-def user_agent() -> str:
-    """'anymail-sparkpost/<version>', put before the client's own User-Agent."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{DISTRIBUTION}/{version(DISTRIBUTION)}"
-    except PackageNotFoundError:  # running from a source tree that isn't installed
-        return f"{DISTRIBUTION}/unknown"
 
 
 @functools.cache
@@ -93,23 +84,27 @@ def sparkpost_client() -> tuple[type, type]:
 
     class PooledTransport(RequestsTransport):
         """The client's own transport (its error handling and ``results`` unwrapping),
-        on the backend's session and with a timeout. ``last_response`` is the
-        response to the latest request, for errors about a response the client
-        couldn't read."""
+        on the backend's session, with its timeout and credentials. ``last_response``
+        is the response to the latest request, for errors about a response the
+        client couldn't read."""
 
-        def __init__(self, session: requests.Session, timeout: Any) -> None:
+        def __init__(
+            self, session: requests.Session, timeout: Any, credentials: ApiCredentials
+        ) -> None:
             # Not RequestsTransport.__init__: it would open a session of its own.
             self.sess = session
             self.timeout = timeout
+            self.credentials = credentials
             self.last_response: requests.Response | None = None
 
         def request(self, method: str, uri: str, headers: dict[str, str], **kwargs: Any) -> Any:
             self.last_response = None
             kwargs.setdefault("timeout", self.timeout)
             kwargs["hooks"] = {"response": self._remember}
-            client = headers.get("User-Agent", "")
-            headers = {**headers, "User-Agent": f"{user_agent()} {client}".strip()}
-            return super().request(method, uri, headers=headers, **kwargs)
+            # "anymail-sparkpost/<version> python-sparkpost/<version>"
+            client = user_agent(DISTRIBUTION, headers.get("User-Agent", ""))
+            kwargs.update(self.credentials.request_params({**headers, "User-Agent": client}))
+            return super().request(method, uri, **kwargs)
 
         def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
             self.last_response = response
@@ -129,16 +124,7 @@ def _api_url(value: Any) -> str:
     return url
 
 
-def _address(email: EmailAddress) -> dict[str, str]:
-    """An address as the transmissions API's {email, name} object (no parsing left to
-    the client, so display names with commas or quotes arrive as they are)."""
-    address = {"email": email.idna_addr_spec}
-    if email.display_name:
-        address["name"] = email.display_name
-    return address
-
-
-def _header(emails: Sequence[EmailAddress]) -> str:
+def idna_header_value(emails: Sequence[EmailAddress]) -> str:
     """Addresses as a header value ("Name <user@example.com>, ..."), domains in IDNA."""
     return ", ".join(email.idna_address for email in emails)
 
@@ -179,7 +165,6 @@ class SparkPostPayload(BasePayload):
     def init_payload(self) -> None:
         #: keyword arguments for Transmissions.send
         self.params: dict[str, Any] = {}
-        self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
         self.headers: dict[str, str] = {}
         self.spoofed_to: list[EmailAddress] | None = None
         self.merge_data: dict[str, dict[str, Any]] | None = None
@@ -187,9 +172,14 @@ class SparkPostPayload(BasePayload):
         self.extra: dict[str, Any] = {}
         self.template = self.data.template_id is not None
 
-    @property
-    def all_recipients(self) -> list[EmailAddress]:
-        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
+    @staticmethod
+    def address_object(email: EmailAddress) -> dict[str, str]:
+        """An address as the transmissions API's {email, name} object (no parsing left
+        to the client, so display names with commas or quotes arrive as they are)."""
+        address = {"email": email.idna_addr_spec}
+        if email.display_name:
+            address["name"] = email.display_name
+        return address
 
     def finish(self) -> None:
         # Recipients depend on cc, bcc, the spoofed To, merge data and merge metadata.
@@ -218,12 +208,12 @@ class SparkPostPayload(BasePayload):
         if self.template:
             # The API's way to replace a stored template's From. (To use the
             # template's own From, set message.from_email = None.)
-            self._override()["from"] = _address(email)
+            self._override()["from"] = self.address_object(email)
         else:
-            self.params["from_email"] = _address(email)
+            self.params["from_email"] = self.address_object(email)
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        self.recipients[recipient_type] = list(emails)
+        pass  # build_recipients (in finish) reads them from self.data, with cc and bcc
 
     def set_subject(self, subject: str) -> None:
         if not self.template:
@@ -280,7 +270,7 @@ class SparkPostPayload(BasePayload):
         self.params["substitution_data"] = merge_global_data
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
-        value = _header(emails)
+        value = idna_header_value(emails)
         if self.template:
             self._override()["reply_to"] = value
         else:
@@ -356,17 +346,17 @@ class SparkPostPayload(BasePayload):
         addresses go in a CC header. A batch send (merge_data or merge_metadata)
         leaves each To recipient its own To header, as Anymail's batch sends do.
         """
-        to, cc, bcc = self.recipients["to"], self.recipients["cc"], self.recipients["bcc"]
+        to, cc, bcc = self.data.to, self.data.cc, self.data.bcc
         batch = self.merge_data is not None or self.merge_metadata is not None
         shown = self.spoofed_to if self.spoofed_to is not None else to
-        to_header = _header(shown)
+        to_header = idna_header_value(shown)
         share_to_header = bool(to_header) and bool(
             self.spoofed_to is not None or cc or bcc or (len(to) > 1 and not batch)
         )
         if cc and not self.template:
             # (A stored template's content can't carry headers: with one, cc
             # recipients still get their copy, showing the To header, but no CC header.)
-            self.headers["CC"] = _header(cc)
+            self.headers["CC"] = idna_header_value(cc)
 
         recipients = []
         for kind, emails in (("to", to), ("cc", cc), ("bcc", bcc)):
@@ -380,7 +370,7 @@ class SparkPostPayload(BasePayload):
                         "header_to": to_header,
                     }
                 else:
-                    address = _address(email)
+                    address = self.address_object(email)
                 recipient: dict[str, Any] = {"address": address}
                 metadata = _per_recipient(self.merge_metadata, email)
                 if metadata is not None:
@@ -396,12 +386,11 @@ class SparkPostPayload(BasePayload):
 # Backend
 
 
-class EmailBackend(AnymailBaseBackend):
+class EmailBackend(AnymailRequestsBackend):
     """SparkPost's transmissions API through python-sparkpost, as a Django email backend."""
 
     esp = ESP
     payload_class = SparkPostPayload
-    secret_attributes: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
         api_key = get_anymail_setting(
@@ -418,49 +407,46 @@ class EmailBackend(AnymailBaseBackend):
                 f"or set the {API_KEY_ENVIRONMENT_VARIABLE} environment variable."
             )
         self.api_key = str(api_key)
-        self.api_url = _api_url(
-            get_anymail_setting(
-                "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
-            )
-        )
-        self.timeout = validate_timeout(
-            get_anymail_setting("requests_timeout", kwargs=kwargs, default=DEFAULT_TIMEOUT)
-        )
-        super().__init__(**kwargs)
-        self.session: requests.Session | None = None
         #: python-sparkpost's Transmissions resource, while the connection is open
         self.transmissions: Any = None
+        # (api_url without a trailing slash: the client adds "/transmissions")
+        api_url = get_anymail_setting(
+            "api_url", esp_name=self.esp_id, kwargs=kwargs, default=DEFAULT_API_URL
+        )
+        super().__init__(_api_url(api_url), **kwargs)
+
+    def api_credentials(self) -> ApiCredentials:
+        # The bare key, as python-sparkpost sends it (no "Bearer").
+        return ApiCredentials.header("Authorization", self.api_key)
 
     # --- connection: one session (and so one pooled HTTP connection) per open ---
 
     def open(self) -> bool:
-        """Create the client on a new session; True if this call created it (so the
-        caller closes it)."""
-        if self.transmissions is not None:
+        """Create the session and the client on it; True if this call created them
+        (so the caller closes them)."""
+        if self.session is not None:
             return False
         transmissions_class, transport_class = sparkpost_client()
-        session = requests.Session()
+        super().open()
+        assert self.session is not None
         try:
             # Transmissions(base_uri, api_key, transport_class): its base_uri is the
-            # full versioned endpoint, which is what SPARKPOST_API_URL holds.
+            # full versioned endpoint, which is what SPARKPOST_API_URL holds. The
+            # transport applies the key (self.credentials), so the client gets none.
             self.transmissions = transmissions_class(
                 self.api_url,
-                self.api_key,
-                functools.partial(transport_class, session, self.timeout),
+                None,
+                functools.partial(transport_class, self.session, self.timeout, self.credentials),
             )
         except BaseException:
-            session.close()
+            self.close()
             raise
-        self.session = session
         return True
 
     def close(self) -> None:
-        if self.session is None:
-            return
         try:
-            self.session.close()
+            super().close()
         finally:
-            self.session = None
             self.transmissions = None
 
     # --- sending ---
@@ -483,7 +469,7 @@ class EmailBackend(AnymailBaseBackend):
             return self.transmissions.send(**payload.params)
         except SparkPostAPIException as err:
             # An error status from SparkPost: its own messages, then the whole body.
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 describe_sparkpost_errors(err.response),
                 email_message=message,
                 payload=payload,
@@ -502,7 +488,7 @@ class EmailBackend(AnymailBaseBackend):
             response = transport.last_response
             if response is not None:
                 # A success status with a body the client couldn't read.
-                raise AnymailRequestsAPIError(
+                raise exceptions.AnymailRequestsAPIError(
                     "Invalid SparkPost API response: not the JSON SparkPost sends",
                     email_message=message,
                     payload=payload,
@@ -510,7 +496,7 @@ class EmailBackend(AnymailBaseBackend):
                     backend=self,
                 ) from err
             if isinstance(err, requests.RequestException):
-                raise AnymailRequestsAPIError(
+                raise exceptions.AnymailRequestsAPIError(
                     f"Error posting to {self.transmissions.uri}:",
                     description=f"{type(err).__name__}: {err}",
                     email_message=message,
@@ -518,6 +504,9 @@ class EmailBackend(AnymailBaseBackend):
                     backend=self,
                 ) from err
             raise
+        finally:
+            if self.debug_api_requests and transport.last_response is not None:
+                self.print_debug(transport.last_response)
 
     def parse_recipient_status(
         self, response: Any, payload: BasePayload, message: EmailMessage
@@ -544,7 +533,7 @@ class EmailBackend(AnymailBaseBackend):
             status = "unknown"
         return {
             email.addr_spec: AnymailRecipientStatus(message_id=str(transmission_id), status=status)
-            for email in payload.all_recipients
+            for email in payload.data.all_recipients
         }
 
 

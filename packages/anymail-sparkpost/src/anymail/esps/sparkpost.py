@@ -7,8 +7,9 @@ when they are first used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription
+from anymail.esp import EspDescription
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES"]
 
@@ -66,16 +67,11 @@ ESP = EspDescription(
     features=FEATURES,
     event_types=EVENT_TYPES,
     inbound=True,
-    settings=(
-        "SPARKPOST_API_KEY",
-        "SPARKPOST_API_URL",
-        "SPARKPOST_SEND_DEFAULTS",
-    ),
+    settings=("SPARKPOST_API_KEY",),
     # SparkPost re-posts a batch for any answer that isn't a 2xx (a 4xx too), with
     # growing gaps, 12 attempts in all, and gives up 8 hours after the first
     # ("Best Practices for Managing Webhook Data Streams"). Any 5xx does.
     webhook_retry_status=503,
     webhook_retry_window=8 * 3600,
     webhook_retry_docs="https://support.sparkpost.com/docs/tech-resources/webhook-data-streams",
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-sparkpost#readme",
 )

@@ -16,19 +16,27 @@ URL (relay webhooks).
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
 
 from anymail.esps.sparkpost import ESP
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
-from anymail.features import EventType, RejectReason
+from anymail.events import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
+)
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    epoch_timestamp,
+    iso_timestamp,
+    mapping,
+    optional_text,
+    required,
+    text,
 )
 
 __all__ = [
@@ -115,12 +123,13 @@ REJECT_REASON_MAP = {
 
 
 def batch_items(payload: Any) -> list[dict[str, Any]]:
-    """The batch's items, each ``{"msys": {...}}``; ValueError if it isn't a batch."""
+    """The batch's items, each ``{"msys": {...}}``; MalformedPayload (a ValueError)
+    if it isn't a batch."""
     if not isinstance(payload, list) or not payload:
-        raise ValueError("SparkPost posts a non-empty JSON array of events")
+        raise MalformedPayload("SparkPost posts a non-empty JSON array of events")
     for item in payload:
         if not isinstance(item, dict) or not isinstance(item.get("msys"), dict):
-            raise ValueError('each item of a SparkPost batch is {"msys": {...}}')
+            raise MalformedPayload('each item of a SparkPost batch is {"msys": {...}}')
     return payload
 
 
@@ -129,28 +138,15 @@ def event_classes(payload: list[dict[str, Any]]) -> set[str]:
     return {event_class for item in payload for event_class in item["msys"]}
 
 
-def _str(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """SparkPost's timestamp: Unix seconds (a number or a numeric string) or ISO 8601
-    ("2016-04-18T14:25:07.000+00:00"); None if it is missing or can't be read."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, int | float):
-            return datetime.fromtimestamp(value, tz=UTC)
-        if isinstance(value, str):
-            try:
-                return datetime.fromtimestamp(float(value), tz=UTC)
-            except ValueError:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
+def sparkpost_timestamp(value: Any) -> datetime | None:
+    """SparkPost's timestamp, which comes in either form: Unix seconds (a number or a
+    numeric string) or ISO 8601 ("2016-04-18T14:25:07.000+00:00"); None if it is
+    missing or is neither (an event's time is not worth refusing its batch for)."""
+    for read in (epoch_timestamp, iso_timestamp):
+        try:
+            return read(value, "timestamp")
+        except MalformedPayload:
+            continue
     return None
 
 
@@ -163,16 +159,21 @@ def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     events = []
     for item in batch_items(payload):
         for event_class, data in item["msys"].items():
-            if not isinstance(data, dict):
-                raise ValueError(f"SparkPost {event_class} is not an object")
-            events.append(tracking_event(item, data))
+            data = mapping(data, f"SparkPost {event_class}", allow_none=False)
+            events.append(msys_event(item, event_class, data))
     return events
 
 
-def tracking_event(item: dict[str, Any], data: dict[str, Any]) -> AnymailTrackingEvent:
-    """One event; ``item`` is its wrapped form ({"msys": {class: data}}), the esp_event."""
-    event_type = EVENT_TYPE_MAP.get(_str(data.get("type")) or "", EventType.UNKNOWN)
-    bounce_class = _str(data.get("bounce_class")) or ""
+def msys_event(item: dict[str, Any], event_class: str, data: Any) -> AnymailTrackingEvent:
+    """One SparkPost event (the ``data`` of any event class); ``item`` is its wrapped
+    form ({"msys": {class: data}}), the esp_event."""
+
+    def field(key: str) -> str | None:
+        # SparkPost's fields are strings; an id may come as a JSON number.
+        return optional_text(data.get(key), f"{event_class}.{key}", numbers=True)
+
+    event_type = EVENT_TYPE_MAP.get(field("type") or "", EventType.UNKNOWN)
+    bounce_class = field("bounce_class") or ""
     reject_reason = None
     if event_type == EventType.BOUNCED:  # a bounce or out_of_band event
         event_type = BOUNCE_CLASS_EVENT_TYPES.get(bounce_class, EventType.BOUNCED)
@@ -183,26 +184,26 @@ def tracking_event(item: dict[str, Any], data: dict[str, Any]) -> AnymailTrackin
         # policy and generation rejections: SparkPost's policy refused the recipient
         reject_reason = REJECT_REASON_MAP.get(bounce_class, RejectReason.BLOCKED)
     metadata = data.get("rcpt_meta")
-    campaign_id = _str(data.get("campaign_id"))
+    campaign_id = field("campaign_id")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=_timestamp(data.get("timestamp")),
-        event_id=_str(data.get("event_id")),
+        timestamp=sparkpost_timestamp(data.get("timestamp")),
+        event_id=field("event_id"),
         esp_event=item,
         # Anymail's message_id is SparkPost's transmission_id (not its message_id).
-        message_id=_str(data.get("transmission_id")),
+        message_id=field("transmission_id"),
         # raw_rcpt_to is the address as it was sent (SparkPost lowercases rcpt_to);
         # some events (opens and clicks, say) may carry only one of the two.
-        recipient=_str(data.get("raw_rcpt_to")) or _str(data.get("rcpt_to")),
+        recipient=field("raw_rcpt_to") or field("rcpt_to"),
         reject_reason=reject_reason,
-        description=_str(data.get("reason")),
-        mta_response=_str(data.get("raw_reason")),
+        description=field("reason"),
+        mta_response=field("raw_reason"),
         metadata=dict(metadata) if isinstance(metadata, dict) else {},
         # Anymail sends a message's (single) tag as its campaign_id. (rcpt_tags are
         # a stored recipient list's tags, not the message's.)
         tags=[campaign_id] if campaign_id else [],
-        click_url=_str(data.get("target_link_url")),
-        user_agent=_str(data.get("user_agent")),
+        click_url=field("target_link_url"),
+        user_agent=field("user_agent"),
     )
 
 
@@ -217,26 +218,25 @@ def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
         data = item["msys"].get(RELAY_MESSAGE)
         if data is None:
             continue  # the test batch: nothing relayed
-        if not isinstance(data, dict):
-            raise ValueError("SparkPost relay_message is not an object")
-        events.append(inbound_event(item, data))
+        events.append(relay_message_event(item, mapping(data, RELAY_MESSAGE)))
     return events
 
 
-def inbound_event(item: dict[str, Any], data: dict[str, Any]) -> AnymailInboundEvent:
+def relay_message_event(item: dict[str, Any], data: Any) -> AnymailInboundEvent:
     """One relayed message, parsed from its raw MIME (``content.email_rfc822``, which
     SparkPost base64-encodes whole when it holds anything that isn't UTF-8). The
     other ``content`` fields are conveniences, not the message."""
-    content = data.get("content")
-    if not isinstance(content, dict) or not isinstance(content.get("email_rfc822"), str):
-        raise ValueError("SparkPost relay_message has no content.email_rfc822")
-    raw: str = content["email_rfc822"]
+    content = mapping(data.get("content"), "relay_message.content", allow_none=False)
+    raw = text(
+        required(content, "email_rfc822", "relay_message.content"),
+        "relay_message.content.email_rfc822",
+    )
     if content.get("email_rfc822_is_base64"):
         message = AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(raw))
     else:
         message = AnymailInboundMessage.parse_raw_mime(raw)
-    message.envelope_sender = _str(data.get("msg_from"))
-    message.envelope_recipient = _str(data.get("rcpt_to"))
+    message.envelope_sender = optional_text(data.get("msg_from"), "relay_message.msg_from")
+    message.envelope_recipient = optional_text(data.get("rcpt_to"), "relay_message.rcpt_to")
     # A relay message has no event id or timestamp of its own.
     return AnymailInboundEvent(esp_event=item, message=message)
 

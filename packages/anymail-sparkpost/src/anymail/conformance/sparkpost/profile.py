@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 import itertools
 from datetime import datetime
-from email.utils import formataddr, getaddresses
 from typing import Any
 
+from anymail.addresses import addr_spec_of
 from anymail_conformance import (
     FakeResponse,
     Profile,
@@ -17,28 +17,18 @@ from anymail_conformance import (
     SentAttachment,
     SentMessage,
 )
+from anymail_conformance.profile import address_list, formatted_address
 
 API_KEY = "test-sparkpost-api-key"
 #: the path python-sparkpost posts transmissions to, below SPARKPOST_API_URL
 API_PATH = "/api/v1"
 
 
-def _formatted(address: Any) -> str:
+def transmission_address(address: Any) -> str:
     """A transmissions API address (a string, or {email, name}) as "Name <email>"."""
     if isinstance(address, str):
         return address
-    name, email = address.get("name"), address["email"]
-    return formataddr((name, email)) if name else email
-
-
-def _addresses(header: str | None) -> list[str]:
-    if not header:
-        return []
-    return [formataddr(pair) if pair[0] else pair[1] for pair in getaddresses([header])]
-
-
-def _spec(address: str) -> str:
-    return getaddresses([address])[0][1]
+    return formatted_address(address["email"], address.get("name"))
 
 
 class SparkPostProfile(Profile):
@@ -52,12 +42,13 @@ class SparkPostProfile(Profile):
     from_email = "Sender <sender@example.com>"
     # python-sparkpost keyword arguments: transactional goes in options, description
     # at the top level (the 6.0 docs' own esp_extra example).
-    esp_extra_example = (
-        {"transactional": True, "description": "Conformance check"},
-        lambda sent: _check_extra(sent),
-    )
+    esp_extra_example = {"transactional": True, "description": "Conformance check"}
 
     _ids = itertools.count(11668787484950529)
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        assert sent.raw["options"]["transactional"] is True, sent.raw
+        assert sent.raw["description"] == "Conformance check", sent.raw
 
     # ---------------------------------------------------------------- sending
 
@@ -131,14 +122,14 @@ class SparkPostProfile(Profile):
         options = body.get("options") or {}
         override = body.get("override") or {}
         headers = dict(content.get("headers") or {})
-        cc_specs = {_spec(address) for address in _addresses(headers.pop("CC", None))}
+        cc_specs = {addr_spec_of(address) for address in address_list(headers.pop("CC", None))}
         header_tos = {
             r["address"]["header_to"]
             for r in body.get("recipients") or []
             if r["address"].get("header_to")
         }
-        shown = _addresses(header_tos.pop()) if len(header_tos) == 1 else []
-        shown_by_spec = {_spec(address): address for address in shown}
+        shown = address_list(header_tos.pop()) if len(header_tos) == 1 else []
+        shown_by_spec = {addr_spec_of(address): address for address in shown}
 
         sent = SentMessage(raw=body)
         for recipient in body.get("recipients") or []:
@@ -147,7 +138,7 @@ class SparkPostProfile(Profile):
             if email in cc_specs:
                 sent.cc.append(email)
             elif "header_to" not in address:
-                sent.to.append(_formatted(address))
+                sent.to.append(transmission_address(address))
             elif email in shown_by_spec:
                 sent.to.append(shown_by_spec[email])
             else:
@@ -158,19 +149,24 @@ class SparkPostProfile(Profile):
             if "substitution_data" in recipient:
                 sent.merge_data = sent.merge_data or {}
                 sent.merge_data[email] = recipient["substitution_data"]
-        if shown and {_spec(address) for address in shown} != {_spec(a) for a in sent.to}:
+        if shown and {addr_spec_of(address) for address in shown} != {
+            addr_spec_of(a) for a in sent.to
+        }:
             sent.spoofed_to = shown
 
         sender = content.get("from") or override.get("from")
-        sent.from_email = [_formatted(sender)] if sender else []
-        sent.reply_to = _addresses(content.get("reply_to") or override.get("reply_to"))
+        sent.from_email = [transmission_address(sender)] if sender else []
+        sent.reply_to = address_list(content.get("reply_to") or override.get("reply_to"))
         sent.subject = content.get("subject")
         sent.text = content.get("text")
         sent.html = content.get("html")
         sent.headers = headers
-        sent.attachments = [_attachment(part) for part in content.get("attachments") or []]
+        sent.attachments = [
+            transmission_attachment(part) for part in content.get("attachments") or []
+        ]
         sent.inline_images = [
-            _attachment(part, inline=True) for part in content.get("inline_images") or []
+            transmission_attachment(part, inline=True)
+            for part in content.get("inline_images") or []
         ]
         sent.template_id = content.get("template_id")
         sent.envelope_sender = body.get("return_path")
@@ -184,7 +180,7 @@ class SparkPostProfile(Profile):
         return sent
 
 
-def _attachment(part: dict[str, Any], inline: bool = False) -> SentAttachment:
+def transmission_attachment(part: dict[str, Any], inline: bool = False) -> SentAttachment:
     return SentAttachment(
         filename=None if inline else part["name"],
         content=base64.b64decode(part["data"]),
@@ -192,11 +188,6 @@ def _attachment(part: dict[str, Any], inline: bool = False) -> SentAttachment:
         mimetype=part["type"].split(";")[0].strip(),
         content_id=part["name"] if inline else None,
     )
-
-
-def _check_extra(sent: SentMessage) -> None:
-    assert sent.raw["options"]["transactional"] is True, sent.raw
-    assert sent.raw["description"] == "Conformance check", sent.raw
 
 
 PROFILE = SparkPostProfile()
