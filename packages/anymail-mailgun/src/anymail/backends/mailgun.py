@@ -19,12 +19,12 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage as MIMEMessage
 from email.utils import formatdate, getaddresses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
 from django.core.mail import EmailMessage
 
+from anymail import exceptions
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
@@ -34,11 +34,13 @@ from anymail.dates import rfc2822date
 from anymail.esps.mailgun import ESP
 from anymail.exceptions import (
     AnymailConfigurationError,
-    AnymailRequestsAPIError,
     AnymailSerializationError,
 )
 from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["DEFAULT_API_URL", "EmailBackend", "MailgunPayload"]
 
@@ -482,7 +484,7 @@ class EmailBackend(AnymailRequestsBackend):
         parsed = self.deserialize_json_response(response, payload, message)
         message_id = parsed.get("id") if isinstance(parsed, dict) else None
         if not isinstance(message_id, str) or not message_id:
-            raise AnymailRequestsAPIError(
+            raise exceptions.AnymailRequestsAPIError(
                 "Invalid Mailgun API response format: no message id",
                 email_message=message,
                 payload=payload,

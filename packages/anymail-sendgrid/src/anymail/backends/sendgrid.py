@@ -17,9 +17,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from django.core.mail import EmailMessage
 
 from anymail.addresses import EmailAddress
@@ -36,6 +35,9 @@ from anymail.exceptions import (
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "DEFAULT_API_URL",
