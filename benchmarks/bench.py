@@ -49,26 +49,30 @@ FINDINGS_MARKER = "<!-- findings: kept by bench.py when it rewrites the tables -
 #: the multiplication sign, for ratios in the tables
 X = "\u00d7"
 
-#: The tracking fixture each ESP's webhook batch is made of (the ESP's published samples,
-#: shipped with its conformance profile): a list-shaped one is repeated into one post of
-#: ``events`` events (as the ESP batches them); a single event is posted ``events`` times.
-WEBHOOK_FIXTURES = {
-    "mailgun": "current_delivered.json",
-    "mailjet": "grouped_sent_batch.json",
-    "mandrill": "batch_all_test_events.json",
-    "postmark": "tracking_delivery.json",
-    "sendgrid": "tracking_batch_all_event_types.json",
-    # django-anymail 15 reads one Brevo event per post (not the batched list form), and
-    # fails (500) on the published samples whose X-Mailin-custom is not JSON
-    "brevo": "delivered_with_metadata.json",
-    "sendinblue": "delivered_with_metadata.json",
-    "sparkpost": "tracking_batch_all_samples.json",
-}
-#: ESPs whose API takes many distinct messages in one call (bulk target: at least 10 times)
-BATCHING_APIS = {"postmark", "mailjet"}
-#: Opt-in settings under which our send_messages groups messages into one API call: the bulk
-#: scenario runs ours once more with them (row "<esp> batched"), against theirs as it is.
-BATCH_SETTINGS = {"postmark": {"POSTMARK_BATCH_SEND_MESSAGES": True}}
+# Nothing here names an ESP: the ESPs are the installed descriptions (anymail.registry),
+# each one's webhook traffic is its conformance profile's representative tracking fixture
+# (the ESP's published samples: a list-shaped one is repeated into one post of ``events``
+# events, as the ESP batches them; a single event is posted ``events`` times), and the ESPs
+# whose API takes many messages a call are those whose backend is a BatchingBackend.
+
+
+def batching_backend(esp_id: str) -> Any:
+    """The ESP's backend class if it sends several messages a call (BatchingBackend)."""
+    from anymail.backends.batching import BatchingBackend
+    from anymail.registry import get_esp
+
+    backend = get_esp(esp_id).load_backend()
+    return backend if issubclass(backend, BatchingBackend) else None
+
+
+def batch_settings(esp_id: str) -> dict[str, Any] | None:
+    """The opt-in setting under which our send_messages groups messages into one call
+    (the bulk scenario runs ours once more with it, row "<esp> batched"), or None where
+    batching is already the default (or the API has none)."""
+    backend = batching_backend(esp_id)
+    if backend is None or backend.batch_send_default:
+        return None
+    return {f"{esp_id.upper()}_BATCH_SEND_MESSAGES": True}
 
 
 @dataclass
@@ -190,7 +194,7 @@ def api_settings(esp_id: str, url: str, theirs: bool) -> dict[str, Any]:
 def webhook_requests(esp_id: str, events: int) -> dict[str, Any]:
     """The posts that make a batch of ``events`` tracking events, freshly signed."""
     profile = load_profile(esp_id)
-    fixture = json.loads((profile.fixtures_dir / WEBHOOK_FIXTURES[esp_id]).read_text())
+    fixture = json.loads(profile.representative_tracking_fixture().read_text())
     request = fixture["request"]
     route = "" if fixture["webhook"] == "webhook" else "tracking/"
     path = f"/anymail/{esp_id}/{route}"
@@ -322,19 +326,20 @@ def render(results: Results, esps: list[str], scenarios: list[str], header: str)
             "",
             "Messages per second; connections opened and API calls made for the whole batch"
             f" (target: one connection per `send_messages`). Target: ours ≥ 1.0{X} theirs, ≥ 10{X}"
-            f" where the API takes many messages in one call ({', '.join(sorted(BATCHING_APIS))}).",
+            f" where the API takes many messages in one call"
+            f" ({', '.join(esp for esp in esps if batching_backend(esp)) or 'none'}).",
             "",
             "| ESP | messages | ours msg/s | theirs msg/s | ratio | target | ours connections"
             " / calls | theirs connections / calls | ours distinct ids |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         rows = [(esp, esp) for esp in esps]
-        rows += [(f"{esp} batched", esp) for esp in esps if esp in BATCH_SETTINGS]
+        rows += [(f"{esp} batched", esp) for esp in esps if batch_settings(esp)]
         for name, esp in sorted(rows):
             rate = lambda r: r["messages_per_second"]  # noqa: E731
             ours, theirs = m("bulk", name, "ours", rate), m("bulk", esp, "theirs", rate)
             r = ratio(ours, theirs)
-            limit = 10.0 if esp in BATCHING_APIS else 1.0
+            limit = 10.0 if batching_backend(esp) else 1.0
             lo, lt = results.last("bulk", name, "ours"), results.last("bulk", esp, "theirs")
             n = results.rows.get(("bulk", esp), {}).get("count", ["?"])[-1]
             out.append(
@@ -523,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings.configure(USE_TZ=True, INSTALLED_APPS=["anymail"])
     django.setup()
-    from anymail.registry import installed_esps
+    from anymail.registry import get_esp, installed_esps
 
     sizes = copy.copy(PRESETS["quick" if args.quick else "full" if args.full else "default"])
     if args.rounds:
@@ -544,7 +549,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not installed on both sides: {', '.join(sorted(unknown))}")
         esps = [esp for esp in esps if esp in args.esp]
     scenarios = list(args.scenario or SCENARIOS)
-    http_esps = [esp for esp in esps if esp in WEBHOOK_FIXTURES]  # all but Amazon SES
+    # The fake APIs are the conformance suite's HTTP servers; Amazon SES's is moto's
+    # server, which the benchmark's fake API process doesn't run yet.
+    http_esps = [esp for esp in esps if get_esp(esp).api_url_setting]
     skipped = sorted(set(esps) - set(http_esps))
     sides = {"ours": sys.executable, "theirs": theirs}
     results = Results()
@@ -587,8 +594,8 @@ def main(argv: list[str] | None = None) -> int:
                             "anymail": api_settings(esp, url, side != "ours"),
                         },
                     )
-                    if esp in BATCH_SETTINGS:
-                        batched = {**api_settings(esp, api.url, False), **BATCH_SETTINGS[esp]}
+                    if batch_settings(esp):
+                        batched = {**api_settings(esp, api.url, False), **batch_settings(esp)}
                         worker = run_worker(sys.executable, {**bulk, "anymail": batched})
                         results.add("bulk", f"{esp} batched", "ours", worker)
                 if "webhook" in scenarios:

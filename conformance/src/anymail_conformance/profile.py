@@ -244,6 +244,31 @@ class Profile:
         """ANYMAIL settings the ESP's webhooks need in tests (signing keys, ...)."""
         return {}
 
+    #: The fixture (file name) benchmarks and load tests post as this ESP's typical
+    #: tracking webhook; None: :meth:`representative_tracking_fixture` picks one.
+    benchmark_fixture: ClassVar[str | None] = None
+
+    def representative_tracking_fixture(self) -> Path:
+        """The tracking fixture that stands for this ESP's webhook traffic:
+        ``benchmark_fixture``, else the accepted (200) tracking post with the most
+        events (a batch, where the ESP batches), preferring one with a delivered event,
+        then by name."""
+        if self.benchmark_fixture:
+            return self.fixtures_dir / self.benchmark_fixture
+        candidates = []
+        for path in sorted(self.fixtures_dir.glob("*.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            events = data.get("expected_events") or []
+            if data.get("expected_status", 200) != 200 or not events:
+                continue
+            if any(event.get("event_type") == "inbound" for event in events):
+                continue
+            delivered = any(event.get("event_type") == "delivered" for event in events)
+            candidates.append((-len(events), not delivered, path.name, path))
+        if not candidates:
+            raise LookupError(f"{self.esp_id} has no tracking fixture with events")
+        return min(candidates)[3]
+
     @property
     def signs_webhooks(self) -> bool:
         """Whether the ESP signs webhooks (so the suite checks tampered signatures are
