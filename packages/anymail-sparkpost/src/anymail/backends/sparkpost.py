@@ -30,8 +30,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from anymail import exceptions
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
@@ -49,6 +47,7 @@ from anymail.message import AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
 
 if TYPE_CHECKING:
+    import requests
     from django.core.mail import EmailMessage
 
 __all__ = [
@@ -462,6 +461,7 @@ class EmailBackend(AnymailRequestsBackend):
                 self.close()
 
     def _send_transmission(self, payload: SparkPostPayload, message: EmailMessage) -> Any:
+        import requests
         from sparkpost.exceptions import SparkPostAPIException, SparkPostException
 
         transport = self.transmissions.transport
