@@ -4,6 +4,7 @@ the IDNA and RFC 2047 forms ESP APIs need."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from email.charset import Charset
 from email.header import decode_header, make_header
 from email.utils import formataddr, getaddresses, parseaddr
@@ -14,7 +15,13 @@ from django.utils.functional import Promise
 
 from anymail.exceptions import AnymailInvalidAddress
 
-__all__ = ["EmailAddress", "addr_spec_of", "parse_address_list", "parse_single_address"]
+__all__ = [
+    "EmailAddress",
+    "addr_spec_of",
+    "parse_address_list",
+    "parse_single_address",
+    "recipient_entry",
+]
 
 
 class EmailAddress:
@@ -74,6 +81,15 @@ class EmailAddress:
         if not self.display_name:
             return self.addr_spec
         return f"{_quote_display_name(self.display_name)} <{self.addr_spec}>"
+
+    def as_object(self, email_key: str = "email", name_key: str = "name") -> dict[str, str]:
+        """The address as the JSON object ESP APIs take (``{"email": ..., "name": ...}``,
+        keys as the API names them): the IDNA addr-spec, and the name only when there
+        is one."""
+        obj = {email_key: self.idna_addr_spec}
+        if self.display_name:
+            obj[name_key] = self.display_name
+        return obj
 
     def formataddr(self, encoding: str | None = "utf-8") -> str:
         """The address as a MIME header value: a non-ASCII display name is RFC 2047
@@ -195,3 +211,15 @@ def parse_single_address(address: Any, field: str | None = None) -> EmailAddress
 def addr_spec_of(address: str) -> str:
     """The bare 'user@example.com' part of an address string ('' if unparseable)."""
     return parseaddr(force_str(address))[1]
+
+
+def recipient_entry(per_recipient: Mapping[str, Any] | None, email: EmailAddress) -> Any:
+    """A recipient's entry in ``merge_data`` or ``merge_metadata``: keyed by the
+    address as the message gave it or in its IDNA form (either spelling of an
+    internationalized domain); None when it has none."""
+    if not per_recipient:
+        return None
+    for key in (email.addr_spec, email.idna_addr_spec):
+        if key in per_recipient:
+            return per_recipient[key]
+    return None

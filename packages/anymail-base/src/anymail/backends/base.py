@@ -141,15 +141,9 @@ class AnymailBaseBackend(BaseEmailBackend):
         """SEND_DEFAULTS with <ESP>_SEND_DEFAULTS on top (ESP-specific values replace,
         not merge)."""
         general = get_anymail_setting("send_defaults", kwargs=kwargs, default={}) or {}
-        specific = (
-            get_anymail_setting("send_defaults", esp_name=self.esp_id, kwargs=kwargs, default={})
-            or {}
-        )
+        specific, specific_setting = self.esp_send_defaults(kwargs)
         combined: dict[str, Any] = {}
-        for source, setting in (
-            (general, "SEND_DEFAULTS"),
-            (specific, f"{self.esp_id.upper()}_SEND_DEFAULTS"),
-        ):
+        for source, setting in ((general, "SEND_DEFAULTS"), (specific or {}, specific_setting)):
             if not isinstance(source, Mapping):
                 raise AnymailConfigurationError(f"ANYMAIL {setting} must be a dict.")
             unknown = set(source) - DEFAULTABLE_ATTRIBUTES
@@ -160,6 +154,14 @@ class AnymailBaseBackend(BaseEmailBackend):
                 )
             combined.update(source)
         return combined
+
+    def esp_send_defaults(self, kwargs: dict[str, Any]) -> tuple[Any, str]:
+        """The ESP's own send defaults and the setting they came from (an ESP that was
+        renamed reads its old setting too)."""
+        value = get_anymail_setting(
+            "send_defaults", esp_name=self.esp_id, kwargs=kwargs, default={}
+        )
+        return value, f"{self.esp_id.upper()}_SEND_DEFAULTS"
 
     def secret_values(self) -> list[str]:
         """The secrets this backend holds, so errors and debug output can redact them."""

@@ -93,8 +93,16 @@ class AnymailRequestsBackend(AnymailBaseBackend):
 
     #: the ESP's API root, when <ESP>_API_URL isn't set
     default_api_url: ClassVar[str | None] = None
+    #: the name of the ESP's API key setting ("api_key": <ID>_API_KEY, also as a bare
+    #: Django setting), read into ``self.api_key`` when the backend is built; None for
+    #: an ESP that reads its credentials itself
+    api_key_setting: ClassVar[str | None] = None
 
     def __init__(self, api_url: str | None = None, **kwargs: Any) -> None:
+        if self.api_key_setting:
+            self.api_key: str = get_anymail_setting(
+                self.api_key_setting, esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
+            )
         # (A backend keyword or MAILERS option api_url arrives here as the argument.)
         if api_url is None:
             api_url = get_anymail_setting(
@@ -157,26 +165,37 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             self.session = None
 
     def post_to_esp(self, payload: BasePayload, message: EmailMessage) -> requests.Response:
-        """Send the payload's request; raise AnymailRequestsAPIError on any failure.
-
-        The request's params hold credentials (auth, an API key header or field), so they
-        are never a local variable of this frame: Django's error reports (DEBUG pages,
-        AdminEmailHandler) show every frame's locals. (Django's sensitive_variables would
-        do it too, but importing it costs every site ~200 modules at startup.)
-        """
+        """Send the payload's request; raise AnymailRequestsAPIError on any failure."""
         assert isinstance(payload, RequestsPayload)
-        url = self.api_url + payload.get_api_endpoint()
+        response = self.send_request(payload, message, payload.get_request_params(self.api_url))
+        self.raise_for_status(response, payload, message)
+        return response
+
+    def send_request(
+        self, payload: Any, message: EmailMessage, params: dict[str, Any]
+    ) -> requests.Response:
+        """Make one API request (``params``: keyword arguments for
+        ``requests.Session.request``, credentials applied) on the open session, or a
+        one-off one; AnymailRequestsAPIError if it can't be made. The answer's status
+        is not checked (a batch API answers 4xx with a result per message).
+
+        The params hold credentials (auth, an API key header or field): they are
+        cleared before an error is raised from this frame, since Django's error reports
+        (DEBUG pages, AdminEmailHandler) show every frame's locals. (Django's
+        sensitive_variables would do it too, but importing it costs every site ~200
+        modules at startup.) Callers pass the params inline, never as a local.
+        """
+        url = params["url"]
         session = self.session
         created = session is None
         if session is None:  # send called outside send_messages: use a one-off session
             session = self.create_session()
         try:
-            response = session.request(
-                **{"timeout": self.timeout, **payload.get_request_params(self.api_url)}
-            )
+            response = session.request(**{"timeout": self.timeout, **params})
         except Exception as err:
             import requests
 
+            params.clear()  # the credentials, out of this frame's locals
             if not isinstance(err, requests.RequestException):
                 raise
             error = exceptions.AnymailRequestsAPIError(
@@ -196,7 +215,6 @@ class AnymailRequestsBackend(AnymailBaseBackend):
                 session.close()
         if self.debug_api_requests:
             self.print_debug(response)
-        self.raise_for_status(response, payload, message)
         return response
 
     def raise_for_status(

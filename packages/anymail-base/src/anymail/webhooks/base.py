@@ -21,20 +21,17 @@ answers 400 and no signal is sent. Then converting it:
    handled (a redelivery) is not signalled again.
 7. One signal per event, in order.
 
-Who is at fault decides the answer. A request that is wrong (auth, signature,
-replay, malformed payload) gets a 400 and no signal: the ESP should not send it
-again. A fault on our side -- a receiver that raises, the store or database failing,
-a missing setting, the converter failing on a payload it should have read -- gets
-the ESP's declared retry answer (``EspDescription.webhook_retry_status``: 503 for
-most, 429 for Brevo) with ``Retry-After``, and is logged with its traceback. The
-events already signalled stay claimed, the others are released, so the retry
-signals only what wasn't handled. A duplicate is acknowledged with 200.
+Who is at fault decides the answer (see :mod:`anymail.webhooks.responses`): a wrong
+request (auth, signature, replay, malformed payload) gets a 400 and no signal; a
+fault on our side (a receiver that raises, the store failing, a missing setting, a
+converter bug) gets the ESP's declared retry answer, and only what wasn't handled is
+signalled on the retry. A duplicate is acknowledged with 200.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.dispatch import Signal
@@ -83,6 +80,8 @@ class AnymailBaseWebhookView(WebhookValidation, WebhookResponses, View):
     esp_name: ClassVar[str] = "ESP"
     esp_id: ClassVar[str] = "esp"
     signal: ClassVar[Signal]
+    #: the ESP's converter, payload -> events (see parse_events)
+    converter: ClassVar[Callable[[Any], Sequence[AnymailEvent]] | None] = None
     http_method_names = ["post", "head"]
     #: Django 5.1's LoginRequiredMiddleware: the ESP can't log in.
     login_required = False
@@ -270,8 +269,22 @@ class AnymailBaseWebhookView(WebhookValidation, WebhookResponses, View):
         return None
 
     def parse_events(self, request: HttpRequest, payload: Any) -> Sequence[AnymailEvent]:
-        """Turn the payload into normalized events (may raise on malformed payloads)."""
-        raise TypeError(f"{type(self).__name__} must implement parse_events()")
+        """Turn the payload into normalized events (may raise on malformed payloads):
+        by default, the view's ``converter``, the ESP module's pure function of the
+        payload (``converter = staticmethod(tracking_events)``)."""
+        if self.converter is None:
+            raise TypeError(f"{type(self).__name__} must set converter or implement parse_events()")
+        return self.converter(payload)
+
+    def wrong_url(self, posted: str, where: str) -> str:
+        """reject_early's answer to a post meant for the ESP's other webhook: ``posted``
+        ("tracking" or "inbound") is what the payload is, ``where`` is the ESP setting
+        that takes the other URL ("the inbound route")."""
+        this = "inbound" if self.signal is inbound else "tracking"
+        return (
+            f"This is a {self.esp_name} {posted} post, sent to Anymail's {self.esp_name} "
+            f"{this} webhook URL. Give {where} the URL /anymail/{self.esp_id}/{posted}/ instead."
+        )
 
 
 class AnymailTrackingWebhookView(AnymailBaseWebhookView):

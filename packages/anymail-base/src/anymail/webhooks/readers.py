@@ -19,6 +19,8 @@ __all__ = [
     "epoch_timestamp",
     "integer",
     "iso_timestamp",
+    "json_text",
+    "lenient",
     "list_of",
     "mapping",
     "optional_text",
@@ -137,3 +139,24 @@ def read_json(body: bytes) -> Any:
         return json.loads(body.decode("utf-8"))
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+def json_text(value: Any, name: str) -> Any:
+    """JSON held in a string field (a form field, a header): parsed; MalformedPayload
+    for text that isn't JSON, or is nested too deeply to parse."""
+    try:
+        return read_json(text(value, name).encode("utf-8"))
+    except MalformedPayload:
+        raise
+    except (ValueError, UnicodeError) as err:
+        raise MalformedPayload(f"{name} is not JSON: {err}") from None
+
+
+def lenient(read: Any, value: Any, name: str, default: Any = None, **options: Any) -> Any:
+    """``read(value, name, **options)``, or ``default`` where the value is malformed:
+    for an ESP whose documented rule is that an odd optional field is left out of the
+    event, not the event refused."""
+    try:
+        return read(value, name, **options)
+    except MalformedPayload:
+        return default
