@@ -3,8 +3,7 @@
 Some pages are generated here, from the installed packages, each time the site is
 built (into ``docs/esps/`` and ``docs/reference/``, which git ignores): the feature matrix and the
 settings reference (from each ESP's declaration), one page per ESP (its package
-README) and "Adding an ESP" (the conformance suite's README). So they can't drift
-from the code.
+README) and "The conformance suite" (its README). So they can't drift from the code.
 """
 
 from __future__ import annotations

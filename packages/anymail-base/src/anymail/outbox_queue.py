@@ -82,7 +82,11 @@ def store(backend: AnymailBaseBackend, message: EmailMessage) -> OutboxMessage:
     from anymail.models import OutboxMessage
 
     stored = copy.copy(message)
-    stored.connection = None  # (holds the backend, and so its credentials)
+    # Drop the backend the message holds (and so its credentials): Django 6.1 keeps it
+    # in _connection behind a deprecated connection property; earlier, in connection.
+    for attribute in ("_connection", "connection"):
+        if attribute in vars(stored):
+            vars(stored)[attribute] = None
     if hasattr(stored, "anymail_status"):
         del stored.anymail_status
     now = timezone.now()
