@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from anymail.exceptions import AnymailWebhookUnavailable, AnymailWebhookValidationFailure
+from anymail.webhooks.replay_sql import finish_claims, insert_claims
 
 __all__ = [
     "Claims",
@@ -116,23 +117,34 @@ class DatabaseReplayStore:
             tokens = WebhookReplayToken.objects.using(database)
             # One write: insert every key (in progress, ours), ignoring those already
             # there. (Inside ATOMIC_REQUESTS no IntegrityError can break the
-            # transaction: no savepoint needed.)
-            tokens.bulk_create(
-                [
-                    WebhookReplayToken(
-                        key=key, esp_id=esp_id, expires_at=lease_until, owner=claims.owner
-                    )
-                    for key in keys
-                ],
-                ignore_conflicts=True,
-            )
-            # One read: who holds each key, and until when.
-            held = {
-                key: (owner, expires)
-                for key, owner, expires in tokens.filter(key__in=keys).values_list(
-                    "key", "owner", "expires_at"
+            # transaction: no savepoint needed.) Where the insert returns what it
+            # inserted, only the other keys need the read.
+            inserted = insert_claims(connections[database], keys, esp_id, lease_until, claims.owner)
+            if inserted is None:
+                tokens.bulk_create(
+                    [
+                        WebhookReplayToken(
+                            key=key, esp_id=esp_id, expires_at=lease_until, owner=claims.owner
+                        )
+                        for key in keys
+                    ],
+                    ignore_conflicts=True,
                 )
-            }
+                unsettled = keys
+            else:
+                claims.mine |= inserted
+                unsettled = [key for key in keys if key not in inserted]
+            # One read (none when every key was inserted): who holds each, until when.
+            held = (
+                {
+                    key: (owner, expires)
+                    for key, owner, expires in tokens.filter(key__in=unsettled).values_list(
+                        "key", "owner", "expires_at"
+                    )
+                }
+                if unsettled
+                else {}
+            )
             expired = []
             for key, (owner, expires) in held.items():
                 if owner == claims.owner:
@@ -155,7 +167,7 @@ class DatabaseReplayStore:
                 )
                 claims.mine |= taken
                 claims.busy |= set(expired) - taken  # taken over by a concurrent claim
-            vanished = set(keys) - set(held)
+            vanished = set(unsettled) - set(held)
             if vanished:
                 # Refused by the insert, yet not there: released by another request
                 # between the two statements. Not a confirmed duplicate.
@@ -185,9 +197,11 @@ class DatabaseReplayStore:
         if not keys:
             return
         try:
-            WebhookReplayToken.objects.filter(key__in=keys, owner=owner).update(
-                owner="", expires_at=timezone.now() + timedelta(seconds=lifetime)
-            )
+            from django.db import connections, router
+
+            database = router.db_for_write(WebhookReplayToken)
+            expires_at = timezone.now() + timedelta(seconds=lifetime)
+            finish_claims(connections[database], keys, owner, expires_at)
         except Exception as err:
             raise ReplayStoreUnavailable(f"Anymail's webhook replay store failed: {err}") from err
 
