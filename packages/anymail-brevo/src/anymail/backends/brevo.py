@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import mimetypes
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -27,11 +28,10 @@ from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
-from anymail.backends.message_data import DEFAULTABLE_ATTRIBUTES, MessageData
+from anymail.backends.message_data import MessageData
 from anymail.backends.transport import ApiCredentials
 from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
 from anymail.exceptions import (
-    AnymailConfigurationError,
     AnymailDeprecationWarning,
     AnymailSerializationError,
     AnymailUnsupportedFeature,
@@ -50,6 +50,7 @@ __all__ = [
     "BrevoPayload",
     "EmailBackend",
     "brevo_setting",
+    "renamed_attributes",
     "warn_renamed",
 ]
 
@@ -93,6 +94,25 @@ def warn_renamed(message: str, stacklevel: int = 2) -> None:
         return
     _warned.add(message)
     warnings.warn(message, AnymailDeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def renamed_attributes(
+    old_module: str, new_module: ModuleType, moved: Mapping[str, str]
+) -> Callable[[str], Any]:
+    """A ``__getattr__`` for one of anymail-sendinblue's modules: each name in
+    ``moved`` (old name: name in ``new_module``) is Brevo's, with a deprecation
+    warning that says where it is now; any other is an AttributeError."""
+
+    def __getattr__(name: str) -> Any:
+        if name in moved:
+            warn_renamed(
+                f"SendinBlue is now Brevo: {old_module}.{name} is deprecated. "
+                f"Use {new_module.__name__}.{moved[name]}.",
+            )
+            return getattr(new_module, moved[name])
+        raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 # ---------------------------------------------------------------------------
@@ -276,18 +296,23 @@ class BrevoPayload(RequestsPayload):
 
     # --- the set_* methods the base payload calls ---
 
+    # An address is Brevo's {"email", "name"} object (without "name" when there is
+    # none). Brevo's reference types the address ``format: email`` (ASCII): an
+    # internationalized domain is sent in its IDNA (punycode) form; a domain with no
+    # IDNA form raises AnymailInvalidAddress, and nothing is sent.
+
     def set_from_email(self, email: EmailAddress) -> None:
-        self.body["sender"] = self.address(email)
+        self.body["sender"] = email.as_object()
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        self.body[recipient_type] = [self.address(email) for email in emails]
+        self.body[recipient_type] = [email.as_object() for email in emails]
 
     def set_subject(self, subject: str) -> None:
         self.body["subject"] = subject
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
         # reply_to=MAX_ONE: the declaration leaves one address.
-        self.body["replyTo"] = self.address(emails[0])
+        self.body["replyTo"] = emails[0].as_object()
 
     def set_text_body(self, body: str) -> None:
         self.body["textContent"] = body
@@ -338,17 +363,6 @@ class BrevoPayload(RequestsPayload):
     set_extra_headers = set_metadata = set_merge_metadata = set_merge_data = written_by_finish
 
     # --- helpers ---
-
-    @staticmethod
-    def address(email: EmailAddress) -> dict[str, str]:
-        """Brevo's {"email", "name"} object (without "name" when there is none).
-
-        Brevo's reference types the address ``format: email`` (ASCII): an
-        internationalized domain is sent in its IDNA (punycode) form. A domain with
-        no IDNA form raises AnymailInvalidAddress, and nothing is sent."""
-        if email.display_name:
-            return {"email": email.idna_addr_spec, "name": email.display_name}
-        return {"email": email.idna_addr_spec}
 
     def send_inline_images_as_attachments(self) -> None:
         """IGNORE_UNSUPPORTED_FEATURES: Brevo can't send inline images, so (as Anymail
@@ -443,23 +457,10 @@ class EmailBackend(AnymailRequestsBackend):
     def api_credentials(self) -> ApiCredentials:
         return ApiCredentials.header("api-key", self.api_key)
 
-    def _combined_send_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """SEND_DEFAULTS with BREVO_SEND_DEFAULTS (or the former, deprecated
-        SENDINBLUE_SEND_DEFAULTS) on top: ESP-specific values replace, not merge."""
-        general = get_anymail_setting("send_defaults", kwargs=kwargs, default={}) or {}
-        specific, specific_setting = lookup_setting("send_defaults", default={})
-        combined: dict[str, Any] = {}
-        for source, setting in ((general, "SEND_DEFAULTS"), (specific or {}, specific_setting)):
-            if not isinstance(source, Mapping):
-                raise AnymailConfigurationError(f"ANYMAIL {setting} must be a dict.")
-            unknown = set(source) - DEFAULTABLE_ATTRIBUTES
-            if unknown:
-                raise AnymailConfigurationError(
-                    f"ANYMAIL {setting} has unknown key(s) {sorted(unknown)}; "
-                    f"send defaults can set {sorted(DEFAULTABLE_ATTRIBUTES)}."
-                )
-            combined.update(source)
-        return combined
+    def esp_send_defaults(self, kwargs: dict[str, Any]) -> tuple[Any, str]:
+        """BREVO_SEND_DEFAULTS, or the former, deprecated SENDINBLUE_SEND_DEFAULTS (and
+        the name of the one read, for its errors)."""
+        return lookup_setting("send_defaults", default={})
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Say which documented Brevo rule the message breaks, when it breaks one.

@@ -22,11 +22,9 @@ ValueError (answered 400, which Brevo doesn't retry).
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from email import policy as email_policy
 from typing import Any, ClassVar
@@ -40,7 +38,6 @@ from anymail.addresses import EmailAddress
 from anymail.backends.brevo import EmailBackend, brevo_setting
 from anymail.esps.brevo import ESP, LEGACY_SETTINGS_PREFIX
 from anymail.events import (
-    AnymailEvent,
     AnymailInboundEvent,
     AnymailTrackingEvent,
     EventType,
@@ -48,18 +45,11 @@ from anymail.events import (
 )
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.inbound import AnymailInboundMessage
+from anymail.webhooks import readers
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
-)
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    epoch_timestamp,
-    list_of,
-    mapping,
-    optional_text,
-    text,
 )
 
 __all__ = [
@@ -120,6 +110,24 @@ _MILLISECONDS_FROM = 10**11
 
 # --- which kind of post: Brevo's webhooks share nothing but JSON
 
+#: The 400 answer to each kind of post (brevo_post_kind) at a URL that doesn't take
+#: it, with the paths of this site's {tracking_url} and {inbound_url}.
+MISDIRECTED_POSTS = {
+    "inbound": (
+        "This is a Brevo inbound parsing post, sent to Anymail's tracking webhook "
+        "URL: give Brevo's inbound webhook {inbound_url} instead."
+    ),
+    "marketing": (
+        "This is not a Brevo transactional webhook event (it has no 'event' "
+        "field). Anymail's tracking URL handles Brevo's transactional webhooks "
+        "(Transactional > Settings > Webhook), not its marketing webhooks."
+    ),
+    "tracking": (
+        "This is a Brevo transactional webhook event, sent to Anymail's inbound "
+        "webhook URL: give Brevo's transactional webhook {tracking_url} instead."
+    ),
+}
+
 
 def brevo_post_kind(payload: Any) -> str | None:
     """What a post is, from its shape: "inbound" (an inbound parsing post,
@@ -147,14 +155,16 @@ def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     Raises ValueError for anything else (the view answers 400)."""
     items = payload if isinstance(payload, list) else [payload]
     if not items:
-        raise MalformedPayload("Brevo webhook post has no events")
+        raise readers.MalformedPayload("Brevo webhook post has no events")
     return [transactional_event(item) for item in items]
 
 
 def transactional_event(data: Any) -> AnymailTrackingEvent:
     """One event object of Brevo's transactional webhook, normalized."""
     if not isinstance(data, Mapping) or not isinstance(data.get("event"), str):
-        raise MalformedPayload("a Brevo webhook event is a JSON object with an 'event' field")
+        raise readers.MalformedPayload(
+            "a Brevo webhook event is a JSON object with an 'event' field"
+        )
     brevo_event = data["event"]
     return AnymailTrackingEvent(
         event_type=EVENT_TYPE_MAP.get(brevo_event, EventType.UNKNOWN),
@@ -165,17 +175,19 @@ def transactional_event(data: Any) -> AnymailTrackingEvent:
         event_id=None,
         esp_event=data,
         message_id=send_api_message_id(
-            optional_text(data.get("message-id"), "Brevo webhook message-id", numbers=True)
+            readers.optional_text(data.get("message-id"), "Brevo webhook message-id", numbers=True)
         ),
-        recipient=optional_text(data.get("email"), "Brevo webhook email", numbers=True),
+        recipient=readers.optional_text(data.get("email"), "Brevo webhook email", numbers=True),
         reject_reason=REJECT_REASON_MAP.get(brevo_event),
         # Brevo's explanation of a bounce or deferral; it gives no raw SMTP response.
-        description=optional_text(data.get("reason"), "Brevo webhook reason", numbers=True),
+        description=readers.optional_text(data.get("reason"), "Brevo webhook reason", numbers=True),
         mta_response=None,
         metadata=mailin_custom_metadata(data),
         tags=transactional_tags(data),
-        click_url=optional_text(data.get("link"), "Brevo webhook link", numbers=True),
-        user_agent=optional_text(data.get("user_agent"), "Brevo webhook user_agent", numbers=True),
+        click_url=readers.optional_text(data.get("link"), "Brevo webhook link", numbers=True),
+        user_agent=readers.optional_text(
+            data.get("user_agent"), "Brevo webhook user_agent", numbers=True
+        ),
     )
 
 
@@ -187,7 +199,7 @@ def transactional_timestamp(data: Mapping[str, Any]) -> datetime | None:
         if value is None or value == "":
             continue
         scale = 1000 if field == "ts_epoch" and _beyond_seconds(value) else 1
-        return epoch_timestamp(value, f"Brevo webhook {field}", scale=scale)
+        return readers.epoch_timestamp(value, f"Brevo webhook {field}", scale=scale)
     return None
 
 
@@ -221,12 +233,7 @@ def mailin_custom_metadata(data: Mapping[str, Any]) -> dict[str, Any]:
     raw = next(
         (value for name, value in data.items() if str(name).lower() == "x-mailin-custom"), None
     )
-    if not isinstance(raw, str) or not raw:
-        return {}
-    try:
-        metadata = json.loads(raw)
-    except ValueError:
-        return {}
+    metadata = readers.lenient(readers.json_text, raw, "X-Mailin-custom")
     return metadata if isinstance(metadata, dict) else {}
 
 
@@ -237,14 +244,14 @@ def transactional_tags(data: Mapping[str, Any]) -> list[str]:
     if tags is None or tags == "":
         tags = data.get("tag")
         if isinstance(tags, str) and tags.startswith("["):
-            with contextlib.suppress(ValueError):  # else a tag that starts with "["
-                tags = json.loads(tags)
+            # (else a tag that starts with "[")
+            tags = readers.lenient(readers.json_text, tags, "tag", default=tags)
     if tags is None or tags == "":
         return []
     if isinstance(tags, str):
         return [tags]
     if not isinstance(tags, list):
-        raise MalformedPayload(f"Brevo webhook tags are not a list: {str(tags)[:40]!r}")
+        raise readers.MalformedPayload(f"Brevo webhook tags are not a list: {str(tags)[:40]!r}")
     return [str(tag) for tag in tags if isinstance(tag, str | int | float) and tag != ""]
 
 
@@ -259,22 +266,24 @@ _MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$", re.ASCII)
 def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
     """The inbound events of one inbound parsing post, ``{"items": [...]}``: one per
     received email, in order. Raises ValueError for anything else (a 400)."""
-    post = mapping(payload, "Brevo inbound post", allow_none=False)
-    items = list_of(post.get("items"), "Brevo inbound items")
+    post = readers.mapping(payload, "Brevo inbound post", allow_none=False)
+    items = readers.list_of(post.get("items"), "Brevo inbound items")
     if not items:
-        raise MalformedPayload("Brevo inbound post has no items")
+        raise readers.MalformedPayload("Brevo inbound post has no items")
     return [inbound_item_event(item) for item in items]
 
 
 def inbound_item_event(item: Any) -> AnymailInboundEvent:
     """One item of an inbound parsing post (one received email), as an event."""
-    item = mapping(item, "Brevo inbound item", allow_none=False)
+    item = readers.mapping(item, "Brevo inbound item", allow_none=False)
     # "A list of recipients UUID": Brevo's id for this received email (one UUID per
     # recipient on the receiving domain), the same when Brevo posts it again.
     uuids = item.get("Uuid")
     if isinstance(uuids, str):
         uuids = [uuids]
-    event_id = ",".join(text(uuid, "Uuid") for uuid in list_of(uuids, "Uuid") if uuid)
+    event_id = ",".join(
+        readers.text(uuid, "Uuid") for uuid in readers.list_of(uuids, "Uuid") if uuid
+    )
     return AnymailInboundEvent(
         timestamp=None,  # Brevo gives no time of receipt, only the sender's Date header
         event_id=event_id or None,
@@ -291,29 +300,29 @@ def message_from_item(item: Mapping[str, Any]) -> AnymailInboundMessage:
     present = {name.lower() for name, _ in headers}
     for name, value in (
         ("Reply-To", mailbox_address(item.get("ReplyTo"), "ReplyTo")),
-        ("Date", optional_text(item.get("SentAtDate"), "SentAtDate")),
-        ("Message-ID", optional_text(item.get("MessageId"), "MessageId")),
-        ("In-Reply-To", optional_text(item.get("InReplyTo"), "InReplyTo")),
+        ("Date", readers.optional_text(item.get("SentAtDate"), "SentAtDate")),
+        ("Message-ID", readers.optional_text(item.get("MessageId"), "MessageId")),
+        ("In-Reply-To", readers.optional_text(item.get("InReplyTo"), "InReplyTo")),
     ):
         if value and name.lower() not in present:
             headers.append((name, value))
-    html = optional_text(item.get("RawHtmlBody"), "RawHtmlBody")
+    html = readers.optional_text(item.get("RawHtmlBody"), "RawHtmlBody")
     message = AnymailInboundMessage.construct(
         headers=headers,
         from_email=mailbox_address(item.get("From"), "From"),
         to=mailbox_list(item.get("To"), "To"),
         cc=mailbox_list(item.get("Cc"), "Cc"),
-        subject=optional_text(item.get("Subject"), "Subject"),
-        text=optional_text(item.get("RawTextBody"), "RawTextBody"),
+        subject=readers.optional_text(item.get("Subject"), "Subject"),
+        text=readers.optional_text(item.get("RawTextBody"), "RawTextBody"),
         html=html,
         attachments=[
             BrevoInboundAttachment.from_brevo(attachment, html)
-            for attachment in list_of(item.get("Attachments"), "Attachments")
+            for attachment in readers.list_of(item.get("Attachments"), "Attachments")
         ],
     )
     # The RCPT TO address(es): Brevo's "Recipients" (its receiving-domain address,
     # which the To header may not show).
-    recipients = list_of(item.get("Recipients"), "Recipients")
+    recipients = readers.list_of(item.get("Recipients"), "Recipients")
     message.envelope_recipient = (
         mailbox_addr_spec(recipients[0], "Recipients") if recipients else None
     )
@@ -323,7 +332,9 @@ def message_from_item(item: Mapping[str, Any]) -> AnymailInboundMessage:
         message.envelope_sender = return_path.strip().removeprefix("<").removesuffix(">") or None
     # Brevo's Markdown extraction of the reply, without quotes and signature.
     stripped = item.get("ExtractedMarkdownMessage")
-    message.stripped_text = None if stripped is None else text(stripped, "ExtractedMarkdownMessage")
+    message.stripped_text = (
+        None if stripped is None else readers.text(stripped, "ExtractedMarkdownMessage")
+    )
     message.spam_score = item_spam_score(item)
     return message
 
@@ -333,11 +344,11 @@ def item_headers(value: Any) -> list[tuple[str, str]]:
     appears more than once. A name that can't be a header field is left out (it
     stays in ``esp_event``): refusing it would make Brevo discard the email."""
     headers = []
-    for name, values in mapping(value, "Headers").items():
+    for name, values in readers.mapping(value, "Headers").items():
         if not isinstance(name, str) or not _FIELD_NAME.match(name):
             continue
         for one in [values] if not isinstance(values, list) else values:
-            headers.append((name, text(one, f"Headers[{name!r}]")))
+            headers.append((name, readers.text(one, f"Headers[{name!r}]")))
     return headers
 
 
@@ -345,7 +356,7 @@ def mailbox_addr_spec(value: Any, field: str) -> str | None:
     """A Brevo Mailbox's address, or a bare address string."""
     if isinstance(value, Mapping):
         value = value.get("Address")
-    return optional_text(value, f"{field} Address")
+    return readers.optional_text(value, f"{field} Address")
 
 
 def mailbox_address(value: Any, field: str) -> str | None:
@@ -355,7 +366,11 @@ def mailbox_address(value: Any, field: str) -> str | None:
     address = mailbox_addr_spec(value, field)
     if not address:
         return None
-    name = optional_text(value.get("Name"), f"{field} Name") if isinstance(value, Mapping) else None
+    name = (
+        readers.optional_text(value.get("Name"), f"{field} Name")
+        if isinstance(value, Mapping)
+        else None
+    )
     return EmailAddress(name or "", address).address
 
 
@@ -363,7 +378,7 @@ def mailbox_list(value: Any, field: str) -> str | None:
     """A list of Brevo Mailboxes as a header value ("a, Name <b>"), or None for none."""
     addresses = [
         address
-        for address in (mailbox_address(item, field) for item in list_of(value, field))
+        for address in (mailbox_address(item, field) for item in readers.list_of(value, field))
         if address
     ]
     return ", ".join(addresses) or None
@@ -374,15 +389,17 @@ def item_spam_score(item: Mapping[str, Any]) -> float | None:
     (and, reportedly, its posts) have ``SpamScore``: either is read."""
     score = item.get("SpamScore")
     if score is None:
-        score = mapping(item.get("Spam"), "Spam").get("Score")
+        score = readers.mapping(item.get("Spam"), "Spam").get("Score")
     if score is None or score == "":
         return None
     if isinstance(score, bool) or not isinstance(score, int | float | str):
-        raise MalformedPayload(f"Brevo SpamScore is not a number: {str(score)[:40]!r}")
+        raise readers.MalformedPayload(f"Brevo SpamScore is not a number: {str(score)[:40]!r}")
     try:
         value = float(score)
     except ValueError:
-        raise MalformedPayload(f"Brevo SpamScore is not a number: {str(score)[:40]!r}") from None
+        raise readers.MalformedPayload(
+            f"Brevo SpamScore is not a number: {str(score)[:40]!r}"
+        ) from None
     return value if math.isfinite(value) else None
 
 
@@ -419,13 +436,15 @@ class BrevoInboundAttachment(AnymailInboundMessage):
         """A part from one of the item's ``Attachments``. It is inline (part of a
         multipart/related body) when the HTML body refers to its ``ContentID``:
         Brevo gives a ContentID to attachments the HTML doesn't show, too."""
-        attachment = mapping(attachment, "Attachments item", allow_none=False)
-        name = optional_text(attachment.get("Name"), "attachment Name")
-        content_type = optional_text(attachment.get("ContentType"), "attachment ContentType")
-        content_id = optional_text(attachment.get("ContentID"), "attachment ContentID")
+        attachment = readers.mapping(attachment, "Attachments item", allow_none=False)
+        name = readers.optional_text(attachment.get("Name"), "attachment Name")
+        content_type = readers.optional_text(
+            attachment.get("ContentType"), "attachment ContentType"
+        )
+        content_id = readers.optional_text(attachment.get("ContentID"), "attachment ContentID")
         length = attachment.get("ContentLength")
         part = cls()
-        part.download_token = optional_text(
+        part.download_token = readers.optional_text(
             attachment.get("DownloadToken"), "attachment DownloadToken"
         )
         if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
@@ -537,11 +556,8 @@ class BrevoWebhookView(AnymailBaseWebhookView):
     (:func:`brevo_post_kind`) gets a 400 that says where it goes."""
 
     esp = ESP
-    #: the pure function that converts this URL's posts into events
-    converter: ClassVar[Callable[[Any], Sequence[AnymailEvent]]]
-    #: {post kind: the 400 answer} for the kinds of post this URL doesn't take (with
-    #: the paths of this site's {tracking_url} and {inbound_url})
-    misdirected: ClassVar[Mapping[str, str]] = {}
+    #: the kinds of post (MISDIRECTED_POSTS) this URL doesn't take
+    refused_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def read_payload(self, request: HttpRequest) -> Any:
         """The JSON value Brevo posted."""
@@ -550,16 +566,13 @@ class BrevoWebhookView(AnymailBaseWebhookView):
         return super().read_payload(request)
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
-        answer = self.misdirected.get(brevo_post_kind(payload) or "")
-        if answer is None:
+        kind = brevo_post_kind(payload)
+        if kind is None or kind not in self.refused_kinds:
             return None
-        return answer.format(
+        return MISDIRECTED_POSTS[kind].format(
             tracking_url=self.webhook_path("tracking_webhook"),
             inbound_url=self.webhook_path("inbound_webhook"),
         )
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> Sequence[AnymailEvent]:
-        return self.converter(payload)
 
     @staticmethod
     def webhook_path(route: str) -> str:
@@ -574,26 +587,11 @@ class BrevoTrackingWebhookView(BrevoWebhookView, AnymailTrackingWebhookView):
     """Brevo's transactional webhook (every event type), single or batched."""
 
     converter = staticmethod(tracking_events)
-    misdirected: ClassVar[Mapping[str, str]] = {
-        "inbound": (
-            "This is a Brevo inbound parsing post, sent to Anymail's tracking webhook "
-            "URL: give Brevo's inbound webhook {inbound_url} instead."
-        ),
-        "marketing": (
-            "This is not a Brevo transactional webhook event (it has no 'event' "
-            "field). Anymail's tracking URL handles Brevo's transactional webhooks "
-            "(Transactional > Settings > Webhook), not its marketing webhooks."
-        ),
-    }
+    refused_kinds = frozenset({"inbound", "marketing"})
 
 
 class BrevoInboundWebhookView(BrevoWebhookView, AnymailInboundWebhookView):
     """Brevo's inbound parsing webhook: one signal per received email."""
 
     converter = staticmethod(inbound_events)
-    misdirected: ClassVar[Mapping[str, str]] = {
-        "tracking": (
-            "This is a Brevo transactional webhook event, sent to Anymail's inbound "
-            "webhook URL: give Brevo's transactional webhook {tracking_url} instead."
-        ),
-    }
+    refused_kinds = frozenset({"tracking"})

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from django.core.mail import EmailMessage
 
 from anymail import exceptions
-from anymail.addresses import EmailAddress
+from anymail.addresses import EmailAddress, recipient_entry
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
@@ -92,12 +92,6 @@ class MailgunPayload(RequestsPayload):
         self.from_domain: str | None = None
         self.sender_domain: str | None = None
         self.domain_source = ""
-        self.metadata: dict[str, Any] = {}
-        self.merge_metadata: dict[str, dict[str, Any]] | None = None
-        self.merge_data: dict[str, dict[str, Any]] | None = None
-        self.merge_global_data: dict[str, Any] | None = None
-        #: the stored template's name, when the message uses one (template_id)
-        self.template_id: str | None = None
         self.extra: dict[str, Any] = {}
         self.attachments: list[Attachment] = []
         #: "messages", or "messages.mime" for a message with an empty body (and no template)
@@ -270,12 +264,6 @@ class MailgunPayload(RequestsPayload):
         # Mailgun's envelope sender is bounce+...@<sending domain>: only the domain applies.
         self.sender_domain = email.domain
 
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
-
-    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
-        self.merge_metadata = merge_metadata
-
     def set_send_at(self, send_at: datetime) -> None:
         self.fields.append(("o:deliverytime", rfc2822date(send_at)))
 
@@ -300,14 +288,13 @@ class MailgunPayload(RequestsPayload):
                 payload=self,
                 backend=self.backend,
             )
-        self.template_id = template_id
         self.fields.append(("template", template_id))
 
-    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
-        self.merge_data = merge_data
+    def in_variables(self, *values: Any) -> None:
+        """The hook of metadata and merge data: :meth:`add_variables` writes them (in
+        :meth:`finish`, from ``self.data``), as they interact."""
 
-    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
-        self.merge_global_data = merge_global_data
+    set_metadata = set_merge_metadata = set_merge_data = set_merge_global_data = in_variables
 
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         self.extra = dict(extra)
@@ -346,10 +333,11 @@ class MailgunPayload(RequestsPayload):
           also global merge data still reaches webhooks unchanged while the template
           renders the merge data.
         """
-        metadata = self.metadata
-        merge_metadata_keys = _keys(self.merge_metadata)
-        template = self.template_id is not None
-        merge_keys = _keys(self.merge_data) if template else []
+        data = self.data
+        metadata = data.metadata or {}
+        merge_metadata_keys = _keys(data.merge_metadata)
+        template = data.template_id is not None
+        merge_keys = _keys(data.merge_data) if template else []
         if merge_keys:
             self.check_template_merge_keys(merge_keys, merge_metadata_keys)
 
@@ -361,7 +349,7 @@ class MailgunPayload(RequestsPayload):
         for key in merge_keys:
             self.fields.append((f"v:{key}", f"%recipient.{key}%"))
 
-        global_data = self.merge_global_data or {}
+        global_data = data.merge_global_data or {}
         if template:
             template_variables = {
                 key: value for key, value in global_data.items() if key not in merge_keys
@@ -371,17 +359,16 @@ class MailgunPayload(RequestsPayload):
                     ("t:variables", self.serialize_json(template_variables, "merge_global_data"))
                 )
 
-        batch = self.merge_data is not None or self.merge_metadata is not None
-        if not batch and (template or not global_data):
+        if not data.is_batch and (template or not global_data):
             return
         recipient_variables: dict[str, dict[str, Any]] = {}
-        for email in self.data.to:
-            own = (self.merge_data or {}).get(email.addr_spec, {})
+        for email in data.to:
+            own = recipient_entry(data.merge_data, email) or {}
             if template:
                 variables = {key: own.get(key, global_data.get(key, "")) for key in merge_keys}
             else:
                 variables = {**global_data, **own}
-            own_metadata = (self.merge_metadata or {}).get(email.addr_spec, {})
+            own_metadata = recipient_entry(data.merge_metadata, email) or {}
             for key in merge_metadata_keys:
                 value = own_metadata.get(key, metadata.get(key, ""))
                 variables[f"v:{key}"] = value
@@ -396,15 +383,16 @@ class MailgunPayload(RequestsPayload):
     ) -> None:
         """A template reads per-recipient merge data through ``v:<key>`` fields, where
         metadata lives too: one name can't be both."""
-        assert self.merge_data is not None
+        merge_data = self.data.merge_data
+        assert merge_data is not None
         for key in merge_keys:
-            if key in self.metadata:
+            if key in (self.data.metadata or {}):
                 other = "metadata"
             elif key in merge_metadata_keys:
                 other = "merge_metadata"
             else:
                 continue
-            recipient = next(addr for addr, values in self.merge_data.items() if key in values)
+            recipient = next(addr for addr, values in merge_data.items() if key in values)
             raise AnymailSerializationError(
                 f"`merge_data[{recipient!r}][{key!r}]` can't be sent with a Mailgun template: "
                 f"the template reads per-recipient merge data as the `v:{key}` variable, "
@@ -445,11 +433,9 @@ class EmailBackend(AnymailRequestsBackend):
     esp = ESP
     payload_class = MailgunPayload
     default_api_url = DEFAULT_API_URL
+    api_key_setting = "api_key"
 
     def __init__(self, **kwargs: Any) -> None:
-        self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
         #: MAILGUN_SENDER_DOMAIN: the sending domain, when not the From address's
         self.sender_domain: str | None = get_anymail_setting(
             "sender_domain", esp_name=self.esp_id, kwargs=kwargs, default=None

@@ -25,7 +25,6 @@ retries.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from datetime import datetime
 from email.utils import getaddresses
@@ -39,20 +38,11 @@ from anymail.events import AnymailInboundEvent, AnymailTrackingEvent, EventType,
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.inbound import AnymailInboundMessage
 from anymail.settings import UNSET, get_anymail_setting
+from anymail.webhooks import readers
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
-)
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    epoch_timestamp,
-    integer,
-    mapping,
-    optional_text,
-    required,
-    text,
-    text_list,
 )
 from anymail.webhooks.signing import HmacScheme, read_signing_keys, signed_text
 
@@ -144,29 +134,20 @@ def _first(fields: QueryDict, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _json_field(encoded: str, name: str) -> Any:
-    """JSON text Mailgun posted inside a field, parsed: ValueError for text that isn't
-    JSON, and for JSON nested too deeply to parse (a RecursionError)."""
-    try:
-        return json.loads(encoded)
-    except RecursionError:
-        raise MalformedPayload(f"Mailgun's {name} is nested too deeply") from None
-
-
 def _mailgun_object(value: Any, name: str) -> Any:
     """A JSON object that may be absent. Mailgun writes an empty one as ``[]`` (its
     published samples have ``"user-variables": []``), so an empty list is one too."""
-    return mapping(None if value == [] else value, name)
+    return readers.mapping(None if value == [] else value, name)
 
 
 def _unix_time(value: Any, name: str) -> datetime:
     """Mailgun's timestamps: Unix seconds (a JSON number, or its text in a form post)."""
     try:
-        when = epoch_timestamp(value, name)
-    except MalformedPayload:
+        when = readers.epoch_timestamp(value, name)
+    except readers.MalformedPayload:
         when = None
     if when is None:
-        raise MalformedPayload(
+        raise readers.MalformedPayload(
             f"Mailgun's {name} {repr(value)[:40]} is not a time: missing, not a finite "
             "number of seconds, or out of range"
         )
@@ -177,7 +158,7 @@ def _signed_time(fields: QueryDict) -> tuple[datetime, str]:
     """The (already verified) signature's timestamp and token of a form post."""
     timestamp, token = _first(fields, "timestamp"), _first(fields, "token")
     if not token:
-        raise MalformedPayload("Mailgun post has no token")
+        raise readers.MalformedPayload("Mailgun post has no token")
     return _unix_time(timestamp, "timestamp"), token
 
 
@@ -202,7 +183,7 @@ def _first_address(header: str | None) -> str | None:
 
 def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
     """Mailgun's ``message-headers``: a JSON list of [name, value] string pairs."""
-    pairs = _json_field(encoded or "[]", "message-headers")
+    pairs = readers.json_text(encoded or "[]", "message-headers")
     if not isinstance(pairs, list) or not all(
         isinstance(pair, list)
         and len(pair) == 2
@@ -210,7 +191,7 @@ def _header_pairs(encoded: str | None) -> list[tuple[str, str]]:
         and isinstance(pair[1], str)
         for pair in pairs
     ):
-        raise MalformedPayload(
+        raise readers.MalformedPayload(
             "Mailgun's message-headers must be a JSON list of [name, value] pairs"
         )
     return [(name, value) for name, value in pairs]
@@ -239,15 +220,15 @@ def tracking_events(payload: dict[str, Any] | QueryDict) -> list[AnymailTracking
 
 def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
     """A current (JSON) webhook post: ``{"signature": {...}, "event-data": {...}}``."""
-    data = _mailgun_object(required(payload, "event-data"), "event-data")
-    mailgun_event = text(required(data, "event", "event-data"), "event-data.event")
-    reason = optional_text(data.get("reason"), "reason")
-    severity = optional_text(data.get("severity"), "severity")
+    data = _mailgun_object(readers.required(payload, "event-data"), "event-data")
+    mailgun_event = readers.text(readers.required(data, "event", "event-data"), "event-data.event")
+    reason = readers.optional_text(data.get("reason"), "reason")
+    severity = readers.optional_text(data.get("severity"), "severity")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
     reject_reason = None
     delivery_status = _mailgun_object(data.get("delivery-status"), "delivery-status")
-    description = optional_text(delivery_status.get("description"), "description")
-    mta_response = optional_text(delivery_status.get("message"), "delivery-status.message")
+    description = readers.optional_text(delivery_status.get("description"), "description")
+    mta_response = readers.optional_text(delivery_status.get("message"), "delivery-status.message")
     if mailgun_event == "failed":
         if reason is not None and reason.startswith("suppress-"):
             # Mailgun didn't try: the recipient is on a suppression list.
@@ -258,35 +239,37 @@ def event_from_json(payload: dict[str, Any]) -> AnymailTrackingEvent:
             reject_reason = REJECT_REASON_MAP.get(reason or "", RejectReason.OTHER)
     elif mailgun_event == "rejected":
         reject = _mailgun_object(data.get("reject"), "reject")
-        reject_reason_text = optional_text(reject.get("reason"), "reject.reason")
-        reject_description = optional_text(reject.get("description"), "reject.description")
+        reject_reason_text = readers.optional_text(reject.get("reason"), "reject.reason")
+        reject_description = readers.optional_text(reject.get("description"), "reject.description")
         reject_reason = REJECT_REASON_MAP.get(reject_reason_text or "", RejectReason.OTHER)
         description = reject_description or reject_reason_text or description
     message = _mailgun_object(data.get("message"), "message")
     headers = _mailgun_object(message.get("headers"), "message.headers")
     signature = _mailgun_object(payload.get("signature"), "signature")
     client_info = _mailgun_object(data.get("client-info"), "client-info")
-    recipient = optional_text(data.get("recipient"), "recipient")
+    recipient = readers.optional_text(data.get("recipient"), "recipient")
     if recipient is None:
         # Mailgun's rejected event has no recipient field: the message's To header
         # is all it says about where the message was going.
-        recipient = _first_address(optional_text(headers.get("to"), "message.headers.to"))
+        recipient = _first_address(readers.optional_text(headers.get("to"), "message.headers.to"))
     metadata = _mailgun_object(data.get("user-variables"), "user-variables")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=_unix_time(required(data, "timestamp", "event-data"), "event-data.timestamp"),
+        timestamp=_unix_time(
+            readers.required(data, "timestamp", "event-data"), "event-data.timestamp"
+        ),
         # Mailgun's event-data id is only unique within a day; the token is unique.
-        event_id=optional_text(signature.get("token"), "signature.token"),
+        event_id=readers.optional_text(signature.get("token"), "signature.token"),
         esp_event=payload,
-        message_id=_bracketed(optional_text(headers.get("message-id"), "message-id")),
+        message_id=_bracketed(readers.optional_text(headers.get("message-id"), "message-id")),
         recipient=recipient,
         reject_reason=reject_reason,
         description=description,
         mta_response=mta_response,
         metadata=dict(metadata),
-        tags=list(text_list(data.get("tags"), "tags")),
-        click_url=optional_text(data.get("url"), "url"),
-        user_agent=optional_text(client_info.get("user-agent"), "client-info.user-agent"),
+        tags=list(readers.text_list(data.get("tags"), "tags")),
+        click_url=readers.optional_text(data.get("url"), "url"),
+        user_agent=readers.optional_text(client_info.get("user-agent"), "client-info.user-agent"),
     )
 
 
@@ -296,7 +279,7 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
     Mailgun's and the last the variable's."""
     mailgun_event = _first(fields, "event")
     if not mailgun_event:
-        raise MalformedPayload("Mailgun legacy webhook post has no event field")
+        raise readers.MalformedPayload("Mailgun legacy webhook post has no event field")
     event_type = EVENT_TYPE_MAP.get(mailgun_event, EventType.UNKNOWN)
     header_list = _header_pairs(_first(fields, "message-headers"))
     headers = dict(header_list)
@@ -317,9 +300,9 @@ def event_from_legacy(fields: QueryDict) -> AnymailTrackingEvent:
     # headers (with X-Mailgun-Variables); opened, clicked and unsubscribed carry
     # the variables as fields of their own.
     if "X-Mailgun-Variables" in headers:
-        metadata = _json_field(headers["X-Mailgun-Variables"], "X-Mailgun-Variables")
+        metadata = readers.json_text(headers["X-Mailgun-Variables"], "X-Mailgun-Variables")
         if not isinstance(metadata, dict):
-            raise MalformedPayload("Mailgun's X-Mailgun-Variables must be a JSON object")
+            raise readers.MalformedPayload("Mailgun's X-Mailgun-Variables must be a JSON object")
     else:
         metadata = {}
         for name, values in fields.lists():
@@ -396,19 +379,19 @@ def message_from_parsed_route(
     ``message-headers``, ``body-plain``/``body-html``, ``stripped-*`` fields,
     ``attachment-<n>`` uploads and ``content-id-map``."""
     headers = _header_pairs(fields.get("message-headers"))
-    content_id_map = _json_field(fields.get("content-id-map") or "{}", "content-id-map")
+    content_id_map = readers.json_text(fields.get("content-id-map") or "{}", "content-id-map")
     if not isinstance(content_id_map, dict) or not all(
         isinstance(name, str) for name in content_id_map.values()
     ):
-        raise MalformedPayload("Mailgun's content-id-map must be a JSON object of strings")
+        raise readers.MalformedPayload("Mailgun's content-id-map must be a JSON object of strings")
     content_ids = {name: cid for cid, name in content_id_map.items()}
     attachments = []
-    attachment_count = integer(fields.get("attachment-count"), "attachment-count") or 0
+    attachment_count = readers.integer(fields.get("attachment-count"), "attachment-count") or 0
     for index in range(1, attachment_count + 1):
         name = f"attachment-{index}"
         upload = files.get(name)
         if upload is None:
-            raise MalformedPayload(f"Mailgun inbound post is missing {name}")
+            raise readers.MalformedPayload(f"Mailgun inbound post is missing {name}")
         attachments.append(
             AnymailInboundMessage.construct_attachment_from_uploaded_file(
                 upload, content_id=content_ids.get(name)
@@ -524,21 +507,16 @@ class MailgunWebhookView(AnymailBaseWebhookView):
 class MailgunTrackingWebhookView(MailgunWebhookView, AnymailTrackingWebhookView):
     """Mailgun's tracking webhooks, current (JSON) and legacy (form) formats."""
 
+    converter = staticmethod(tracking_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if (
             isinstance(payload, QueryDict)
             and "event" not in payload
             and ("body-mime" in payload or "body-plain" in payload)
         ):
-            return (
-                "This is a Mailgun inbound route's message, posted to Anymail's Mailgun "
-                "tracking webhook URL. Point the route's forward() at "
-                "/anymail/mailgun/inbound/ (or inbound_mime/) instead."
-            )
+            return self.wrong_url("inbound", "the route's forward()")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
-        return tracking_events(payload)
 
 
 class MailgunInboundWebhookView(MailgunWebhookView, AnymailInboundWebhookView):
@@ -547,10 +525,7 @@ class MailgunInboundWebhookView(MailgunWebhookView, AnymailInboundWebhookView):
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if "event-data" in payload or "event" in payload:
-            return (
-                "This is a Mailgun tracking webhook event, posted to Anymail's Mailgun "
-                "inbound URL. Give Mailgun's webhooks /anymail/mailgun/tracking/ instead."
-            )
+            return self.wrong_url("tracking", "Mailgun's webhooks")
         return None
 
     def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.mail import EmailMessage
 
 from anymail import exceptions
-from anymail.addresses import EmailAddress, parse_single_address
+from anymail.addresses import EmailAddress, parse_single_address, recipient_entry
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import RequestsPayload
@@ -193,17 +193,6 @@ def recipient_list(emails: Sequence[EmailAddress]) -> str:
     )
 
 
-def _for_recipient(data: Mapping[str, Any] | None, email: EmailAddress) -> Any:
-    """A recipient's entry in merge_data or merge_metadata: keyed by the address as
-    given, or by its IDNA form (either spelling of an internationalized domain)."""
-    if not data:
-        return None
-    found = data.get(email.addr_spec)
-    if found is None and email.idna_addr_spec != email.addr_spec:
-        found = data.get(email.idna_addr_spec)
-    return found
-
-
 def _template_id_number(template_id: Any) -> int | None:
     """A stored template's numeric ID, or None for a name."""
     if isinstance(template_id, int) and not isinstance(template_id, bool):
@@ -211,14 +200,6 @@ def _template_id_number(template_id: Any) -> int | None:
     if isinstance(template_id, str) and template_id.isascii() and template_id.isdigit():
         return int(template_id)
     return None
-
-
-def _address_object(email: EmailAddress) -> dict[str, str]:
-    """A v3.1 address: ``{"Email": ..., "Name": ...}`` (no Name without a display name)."""
-    item = {"Email": email.idna_addr_spec}
-    if email.display_name:
-        item["Name"] = email.display_name
-    return item
 
 
 def parse_template_from(value: str, template_id: int) -> EmailAddress:
@@ -345,19 +326,27 @@ class MailjetSendPayload(RequestsPayload):
         message of their own."""
         return self.data.is_batch and bool(self.data.to)
 
+    def refusal(self, text: str, feature: Feature | None = None) -> AnymailUnsupportedFeature:
+        """The error for a message this API can't send at all: refused whatever
+        IGNORE_UNSUPPORTED_FEATURES says, before anything is sent."""
+        return AnymailUnsupportedFeature(
+            text,
+            feature=feature.value if feature else None,
+            email_message=self.message,
+            payload=self,
+            backend=self.backend,
+        )
+
     def refuse_without_to(self) -> None:
         """Both Send APIs need a "to" recipient (v3: 'Missing "To" or "Recipients"
         property'; v3.1: "The To is mandatory but missing from the input"). Refused
         before sending, whatever IGNORE_UNSUPPORTED_FEATURES says (without a "to"
         there is nothing to send)."""
-        raise AnymailUnsupportedFeature(
+        raise self.refusal(
             "Mailjet's Send API needs at least one `to` recipient, and this message has "
             "only `cc` or `bcc` recipients. Put at least one address in `to`. (To send to "
             "several people who must not see each other's addresses, put them all in `to` "
-            "and set merge_data = {}: each gets a separate message.)",
-            email_message=self.message,
-            payload=self,
-            backend=self.backend,
+            "and set merge_data = {}: each gets a separate message.)"
         )
 
     # --- the set_* methods both Send APIs handle alike ---
@@ -462,12 +451,12 @@ class MailjetPayload(MailjetSendPayload):
         entry = dict(self.properties)
         for key, emails in (("To", to), ("Cc", cc), ("Bcc", bcc)):
             if emails:
-                entry[key] = [_address_object(email) for email in emails]
+                entry[key] = [email.as_object("Email", "Name") for email in emails]
         variables = dict(self.merge_global_data)
         metadata = dict(self.metadata)
         if own is not None:
-            variables.update(_for_recipient(self.merge_data, own) or {})
-            metadata.update(_for_recipient(self.merge_metadata, own) or {})
+            variables.update(recipient_entry(self.merge_data, own) or {})
+            metadata.update(recipient_entry(self.merge_metadata, own) or {})
         if variables:
             entry["Variables"] = variables
         if metadata:
@@ -486,24 +475,21 @@ class MailjetPayload(MailjetSendPayload):
             if key not in V3_PROPERTIES and not key.startswith("Mj-"):
                 continue
             replacement = repr(V3_PROPERTIES[key]) if key in V3_PROPERTIES else "its v3.1 name"
-            raise AnymailUnsupportedFeature(
+            raise self.refusal(
                 f"esp_extra[{key!r}] is a Mailjet Send API v3 property, and this backend "
                 "sends with Send API v3.1 (MAILJET_API_VERSION). Use "
                 f"{replacement} instead (the package README lists the v3.1 names), or set "
-                'MAILJET_API_VERSION = "v3" to keep sending with v3. (Nothing was sent.)',
-                email_message=self.message,
-                payload=self,
-                backend=self.backend,
+                'MAILJET_API_VERSION = "v3" to keep sending with v3. (Nothing was sent.)'
             )
 
     # --- the set_* methods the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.properties["From"] = _address_object(email)
+        self.properties["From"] = email.as_object("Email", "Name")
 
     def set_reply_to(self, emails: Sequence[EmailAddress]) -> None:
         if len(emails) == 1:
-            self.properties["ReplyTo"] = _address_object(emails[0])
+            self.properties["ReplyTo"] = emails[0].as_object("Email", "Name")
         else:
             # ReplyTo takes one address. Reply-To isn't among the headers the guide
             # says Headers may not set, so several go as the header.
@@ -537,15 +523,12 @@ class MailjetPayload(MailjetSendPayload):
         if number is None:
             # Refused even under IGNORE_UNSUPPORTED_FEATURES: the template is the
             # message's content, and leaving it out can't send the message meant.
-            raise AnymailUnsupportedFeature(
+            raise self.refusal(
                 f"Mailjet's Send API v3.1 takes a stored template by its numeric ID, and "
                 f"template_id {template_id!r} isn't a number. Use the template's numeric "
                 'ID (the "Template ID" Mailjet shows with the template), or set '
                 'MAILJET_API_VERSION = "v3", whose Mj-TemplateID also takes a name.',
-                feature=Feature.TEMPLATE_ID.value,
-                email_message=self.message,
-                payload=self,
-                backend=self.backend,
+                Feature.TEMPLATE_ID,
             )
         self.properties["TemplateID"] = number
         # Stored templates use Mailjet's template language ({{var:name}}). With
@@ -630,16 +613,13 @@ class MailjetV3Payload(MailjetSendPayload):
         for message in self.messages_needing_template_sender():
             template_id = message["Mj-TemplateID"]
             if _template_id_number(template_id) is None:
-                raise AnymailUnsupportedFeature(
+                raise self.refusal(
                     f"Mailjet can't send template_id {template_id!r} with from_email = None: "
                     "Send API v3 needs a FromEmail, and Anymail can read the sender stored "
                     "with a template only when template_id is the template's numeric ID. "
                     'Use the numeric ID (the "Template ID" Mailjet shows with the template), '
                     "or set from_email.",
-                    feature=Feature.TEMPLATE_ID.value,
-                    email_message=self.message,
-                    payload=self,
-                    backend=self.backend,
+                    Feature.TEMPLATE_ID,
                 )
 
     def set_template_sender(self, template_id: Any, email: EmailAddress) -> None:
@@ -650,10 +630,8 @@ class MailjetV3Payload(MailjetSendPayload):
 
     @staticmethod
     def add_from(message: dict[str, Any], email: EmailAddress) -> None:
-        message["FromEmail"] = email.idna_addr_spec
-        if email.display_name:
-            # A property of its own: no comma problem here.
-            message["FromName"] = email.display_name
+        # FromName is a property of its own: no comma problem here.
+        message.update(email.as_object("FromEmail", "FromName"))
 
     def add_recipient_lists(self, message: dict[str, Any], to: list[EmailAddress]) -> None:
         for key, emails in (
@@ -667,10 +645,8 @@ class MailjetV3Payload(MailjetSendPayload):
     @staticmethod
     def recipient(email: EmailAddress, merge_data: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """One ``Recipients`` item: a separate message to this "to" recipient."""
-        item: dict[str, Any] = {"Email": email.idna_addr_spec}
-        if email.display_name:
-            item["Name"] = email.display_name
-        variables = _for_recipient(merge_data, email)
+        item: dict[str, Any] = email.as_object("Email", "Name")
+        variables = recipient_entry(merge_data, email)
         if variables is not None:
             item["Vars"] = variables
         return item
@@ -680,10 +656,10 @@ class MailjetV3Payload(MailjetSendPayload):
         cc and bcc recipients), with that recipient's variables and metadata."""
         message = dict(self.properties)
         self.add_recipient_lists(message, [email])
-        variables = {**self.merge_global_data, **(_for_recipient(self.merge_data, email) or {})}
+        variables = {**self.merge_global_data, **(recipient_entry(self.merge_data, email) or {})}
         if variables:
             message["Vars"] = variables
-        metadata = {**self.metadata, **(_for_recipient(self.merge_metadata, email) or {})}
+        metadata = {**self.metadata, **(recipient_entry(self.merge_metadata, email) or {})}
         if metadata:
             message["Mj-EventPayLoad"] = self.serialize_json(metadata, "merge_metadata")
         message.update(self.extra)
@@ -788,6 +764,8 @@ class EmailBackend(BatchingBackend):
     payload_class = MailjetPayload
     default_api_url = DEFAULT_API_URL
     secret_attributes: ClassVar[tuple[str, ...]] = ("api_key", "secret_key")
+    #: MAILJET_API_KEY (also a bare setting), read by the base into ``api_key``
+    api_key_setting: ClassVar[str | None] = "api_key"
     #: Send API v3.1's limits for one call (see MAX_MESSAGES_PER_CALL): an entry's
     #: weight is its recipients
     batch_max_messages: ClassVar[int] = MAX_MESSAGES_PER_CALL
@@ -801,9 +779,6 @@ class EmailBackend(BatchingBackend):
         return (MailjetPayload, MailjetV3Payload)
 
     def __init__(self, **kwargs: Any) -> None:
-        self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
         self.secret_key: str = get_anymail_setting(
             "secret_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
         )
@@ -875,25 +850,18 @@ class EmailBackend(BatchingBackend):
         """
         request = SendCall(call)
         message = call.parts[0][0].message
-        try:
-            response = self.post_to_esp(request, message)
-        except exceptions.AnymailRequestsAPIError as error:
-            # (A 4xx with each entry's result: some entries were refused.)
-            answer = error.response
-            results = self.call_results(answer, len(call.parts)) if answer is not None else None
-            if answer is None or results is None:
-                raise
-            response = answer
-        else:
-            results = self.call_results(response, len(call.parts))
-            if results is None:
-                raise exceptions.AnymailRequestsAPIError(
-                    "Invalid Mailjet API response format: no Status for each message",
-                    email_message=message,
-                    payload=request,
-                    response=response,
-                    backend=self,
-                )
+        response = self.send_request(request, message, request.get_request_params(self.api_url))
+        results = self.call_results(response, len(call.parts))
+        if results is None:
+            # (A 4xx with each entry's result: some entries were refused, and the
+            # others sent. Without them, the call failed as a whole.)
+            self.raise_for_status(response, request, message)
+            raise self.response_error(
+                "Invalid Mailjet API response format: no Status for each message",
+                request,
+                message,
+                response,
+            )
         return response, [(result, response) for result in results]
 
     @staticmethod
@@ -950,17 +918,35 @@ class EmailBackend(BatchingBackend):
         if isinstance(related, list) and related:
             text += f" (related to {', '.join(str(item) for item in related)})"
         status_code = error.get("StatusCode")
-        raise exceptions.AnymailRequestsAPIError(
+        raise self.response_error(
             text,
+            payload,
+            payload.message,
+            response,
             description=MESSAGE_ERROR_HINTS.get(str(code)),
-            email_message=payload.message,
-            payload=payload,
-            response=response,
-            backend=self,
             status_code=status_code if isinstance(status_code, int) else None,
         )
 
     # --- errors ---
+
+    def response_error(
+        self,
+        text: str,
+        payload: BasePayload,
+        message: EmailMessage,
+        response: requests.Response,
+        **details: Any,
+    ) -> exceptions.AnymailRequestsAPIError:
+        """An API error about Mailjet's answer to ``payload`` (``details``: the error's
+        ``description`` or ``status_code``)."""
+        return exceptions.AnymailRequestsAPIError(
+            text,
+            email_message=message,
+            payload=payload,
+            response=response,
+            backend=self,
+            **details,
+        )
 
     def error_hint(self, response: requests.Response, payload: BasePayload) -> str | None:
         """Mailjet's own error message, and how to fix the errors that need explaining."""
@@ -1024,23 +1010,21 @@ class EmailBackend(BatchingBackend):
         content = data[0] if isinstance(data, list) and data else None
         headers = content.get("Headers") if isinstance(content, dict) else None
         if not isinstance(headers, dict):
-            raise exceptions.AnymailRequestsAPIError(
+            raise self.response_error(
                 "Invalid Mailjet template API response format: no Data[0].Headers",
-                email_message=message,
-                payload=request,
-                response=response,
-                backend=self,
+                request,
+                message,
+                response,
             )
         from_header = headers.get("From")
         if not isinstance(from_header, str) or not from_header.strip():
-            raise exceptions.AnymailRequestsAPIError(
+            raise self.response_error(
                 f"Mailjet template {request.template_id} has no sender (no From in its "
                 "headers), and the message's from_email is None. Set from_email, or give "
                 "the template a sender in Mailjet. (Nothing was sent.)",
-                email_message=message,
-                payload=request,
-                response=response,
-                backend=self,
+                request,
+                message,
+                response,
             )
         return parse_template_from(from_header, request.template_id)
 
@@ -1057,12 +1041,8 @@ class EmailBackend(BatchingBackend):
         parsed = self.deserialize_json_response(response, payload, message)
         sent = parsed.get("Sent") if isinstance(parsed, dict) else None
         if not isinstance(sent, list):
-            raise exceptions.AnymailRequestsAPIError(
-                "Invalid Mailjet API response format: no Sent list",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
+            raise self.response_error(
+                "Invalid Mailjet API response format: no Sent list", payload, message, response
             )
         message_ids: dict[str, str] = {}
         for item in sent:

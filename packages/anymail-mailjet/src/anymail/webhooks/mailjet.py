@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 from collections.abc import Mapping
 from email import policy
 from email.message import Message
@@ -38,20 +37,11 @@ from anymail.events import (
     RejectReason,
 )
 from anymail.inbound import AnymailInboundMessage
+from anymail.webhooks import readers
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
-)
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    epoch_timestamp,
-    list_of,
-    mapping,
-    optional_text,
-    read_json,
-    required,
-    text,
 )
 
 __all__ = [
@@ -118,19 +108,19 @@ def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     (grouped) array of them. Raises ValueError (MalformedPayload) for anything else."""
     items = payload if isinstance(payload, list) else [payload]
     if not items:
-        raise MalformedPayload("Mailjet posted an empty list of events")
+        raise readers.MalformedPayload("Mailjet posted an empty list of events")
     return [mailjet_tracking_event(item) for item in items]
 
 
 def mailjet_tracking_event(item: Any) -> AnymailTrackingEvent:
     """One Mailjet event object as an AnymailTrackingEvent (``esp_event`` is the object)."""
-    data = mapping(item, "a Mailjet event", allow_none=False)
-    mailjet_event = text(required(data, "event", "a Mailjet event"), "event")
+    data = readers.mapping(item, "a Mailjet event", allow_none=False)
+    mailjet_event = readers.text(readers.required(data, "event", "a Mailjet event"), "event")
     event_type = EVENT_TYPE_MAP.get(mailjet_event, EventType.UNKNOWN)
     if mailjet_event == "bounce" and data.get("hard_bounce", True) in (False, "false"):
         # A soft bounce: Mailjet tries again.
         event_type = EventType.DEFERRED
-    error = optional_text(data.get("error"), "error")
+    error = readers.optional_text(data.get("error"), "error")
     reject_reason = None
     if event_type in (EventType.BOUNCED, EventType.REJECTED):
         reject_reason = REJECT_REASON_MAP.get(
@@ -139,12 +129,12 @@ def mailjet_tracking_event(item: Any) -> AnymailTrackingEvent:
                 str(data.get("error_related_to") or "").lower(), RejectReason.OTHER
             ),
         )
-    timestamp = epoch_timestamp(data.get("time"), "time")
+    timestamp = readers.epoch_timestamp(data.get("time"), "time")
     if timestamp is None:
-        raise MalformedPayload("a Mailjet event has a numeric 'time'")
+        raise readers.MalformedPayload("a Mailjet event has a numeric 'time'")
     # MessageID (a number) is what the Send API returned; events of grouped posts
     # may carry only the older string mj_message_id.
-    message_id = optional_text(
+    message_id = readers.optional_text(
         data.get("MessageID", data.get("mj_message_id")), "MessageID", numbers=True
     )
     campaign = data.get("customcampaign")
@@ -154,15 +144,17 @@ def mailjet_tracking_event(item: Any) -> AnymailTrackingEvent:
         event_id=None,  # Mailjet's events have no id: the view fills in a digest
         esp_event=data,
         message_id=message_id,
-        recipient=optional_text(data.get("email"), "email"),
+        recipient=readers.optional_text(data.get("email"), "email"),
         reject_reason=reject_reason,
         description=error,
         # "smtp_reply" on sent events; "comment" (the raw SMTP error) on bounces
-        mta_response=optional_text(data.get("smtp_reply") or data.get("comment"), "smtp_reply"),
+        mta_response=readers.optional_text(
+            data.get("smtp_reply") or data.get("comment"), "smtp_reply"
+        ),
         metadata=event_metadata(data.get("Payload")),
         tags=[campaign] if isinstance(campaign, str) and campaign else [],
-        click_url=optional_text(data.get("url"), "url"),
-        user_agent=optional_text(data.get("agent"), "agent"),
+        click_url=readers.optional_text(data.get("url"), "url"),
+        user_agent=readers.optional_text(data.get("agent"), "agent"),
     )
 
 
@@ -170,12 +162,7 @@ def event_metadata(payload: Any) -> dict[str, Any]:
     """The metadata Anymail sent as EventPayload / Mj-EventPayLoad (a JSON object). A
     payload that isn't one (set by some other tool) is left in esp_event, and
     metadata is {}."""
-    if not isinstance(payload, str) or not payload:
-        return {}
-    try:
-        metadata = json.loads(payload)
-    except (ValueError, RecursionError):
-        return {}
+    metadata = readers.lenient(readers.json_text, payload, "Payload")
     return metadata if isinstance(metadata, dict) else {}
 
 
@@ -185,7 +172,7 @@ def event_metadata(payload: Any) -> dict[str, Any]:
 
 def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
     """The inbound event of one Parse API post (``esp_event`` is the parsed JSON)."""
-    data = mapping(payload, "a Mailjet Parse API post", allow_none=False)
+    data = readers.mapping(payload, "a Mailjet Parse API post", allow_none=False)
     message = message_from_parse(data)
     return [AnymailInboundEvent(EventType.INBOUND, esp_event=payload, message=message)]
 
@@ -200,15 +187,17 @@ def message_from_parse(payload: Any) -> AnymailInboundMessage:
     message is built from these parts, not from the original Content-Type (whose
     boundary no longer matches anything).
     """
-    headers = mapping(required(payload, "Headers"), "Headers")
-    parts = list_of(required(payload, "Parts"), "Parts")
+    headers = readers.mapping(readers.required(payload, "Headers"), "Headers")
+    parts = readers.list_of(readers.required(payload, "Parts"), "Parts")
     text_body = html_body = None
     attachments = []
     for index, item in enumerate(parts):
-        part = mapping(item, f"Parts[{index}]", allow_none=False)
-        ref = text(required(part, "ContentRef", f"Parts[{index}]"), "ContentRef")
+        part = readers.mapping(item, f"Parts[{index}]", allow_none=False)
+        ref = readers.text(readers.required(part, "ContentRef", f"Parts[{index}]"), "ContentRef")
         if ref not in payload:
-            raise MalformedPayload(f"the Mailjet Parse API post has no {ref!r} for its part")
+            raise readers.MalformedPayload(
+                f"the Mailjet Parse API post has no {ref!r} for its part"
+            )
         content = payload[ref]
         if ref == "Text-part" and text_body is None:
             text_body = str(content)
@@ -218,14 +207,14 @@ def message_from_parse(payload: Any) -> AnymailInboundMessage:
             attachments.append(attachment_from_part(part.get("Headers"), content))
     message = AnymailInboundMessage.construct(
         headers=header_items(headers),
-        from_email=optional_text(payload.get("From"), "From"),
-        subject=optional_text(payload.get("Subject"), "Subject"),
+        from_email=readers.optional_text(payload.get("From"), "From"),
+        subject=readers.optional_text(payload.get("Subject"), "Subject"),
         text=text_body,
         html=html_body,
         attachments=attachments,
     )
-    message.envelope_sender = optional_text(payload.get("Sender"), "Sender")
-    message.envelope_recipient = optional_text(payload.get("Recipient"), "Recipient")
+    message.envelope_sender = readers.optional_text(payload.get("Sender"), "Sender")
+    message.envelope_recipient = readers.optional_text(payload.get("Recipient"), "Recipient")
     with contextlib.suppress(TypeError, ValueError, OverflowError):
         message.spam_score = float(payload.get("SpamAssassinScore"))
     return message
@@ -248,7 +237,9 @@ def attachment_from_part(headers: Any, content: Any) -> AnymailInboundMessage:
     try:
         data = base64.b64decode(str(content))
     except binascii.Error as err:
-        raise MalformedPayload("a Mailjet Parse API attachment is not valid base64") from err
+        raise readers.MalformedPayload(
+            "a Mailjet Parse API attachment is not valid base64"
+        ) from err
     content_id = part.get("Content-ID")
     return AnymailInboundMessage.construct_attachment(
         content_type=part.get_content_type() if "Content-Type" in part else "",
@@ -279,36 +270,26 @@ class MailjetWebhookView(AnymailBaseWebhookView):
 
     def read_payload(self, request: HttpRequest) -> Any:
         # Mailjet documents JSON bodies; parse them whatever Content-Type says.
-        return read_json(request.body)
+        return readers.read_json(request.body)
 
 
 class MailjetTrackingWebhookView(MailjetWebhookView, AnymailTrackingWebhookView):
     """Mailjet's Event API: grouped (array) and ungrouped (one object) posts."""
 
+    converter = staticmethod(tracking_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if isinstance(payload, dict) and "event" not in payload and "Parts" in payload:
-            return (
-                "This is a Mailjet Parse API (inbound) message, posted to Anymail's Mailjet "
-                "tracking webhook URL. Give the parseroute the URL /anymail/mailjet/inbound/ "
-                "instead."
-            )
+            return self.wrong_url("inbound", "the Parse API parseroute")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
-        return tracking_events(payload)
 
 
 class MailjetInboundWebhookView(MailjetWebhookView, AnymailInboundWebhookView):
     """Mailjet's Parse API: one received message per post."""
 
+    converter = staticmethod(inbound_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if isinstance(payload, list) or (isinstance(payload, dict) and "event" in payload):
-            return (
-                "This is a Mailjet Event API (tracking) post, sent to Anymail's Mailjet "
-                "inbound URL. Give Mailjet's event triggers the URL "
-                "/anymail/mailjet/tracking/ instead."
-            )
+            return self.wrong_url("tracking", "Mailjet's Event API triggers")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
-        return inbound_events(payload)

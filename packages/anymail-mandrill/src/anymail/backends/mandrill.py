@@ -38,7 +38,6 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.settings import get_anymail_setting
 
 if TYPE_CHECKING:
     import requests
@@ -167,17 +166,12 @@ class MandrillPayload(RequestsPayload):
     # --- the set_* methods the base payload calls ---
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.msg["from_email"] = email.idna_addr_spec
-        if email.display_name:
-            self.msg["from_name"] = email.display_name
+        self.msg.update(email.as_object("from_email", "from_name"))
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        to = self.msg.setdefault("to", [])
-        for email in emails:
-            recipient = {"email": email.idna_addr_spec, "type": recipient_type}
-            if email.display_name:
-                recipient["name"] = email.display_name
-            to.append(recipient)
+        self.msg.setdefault("to", []).extend(
+            {**email.as_object(), "type": recipient_type} for email in emails
+        )
 
     def set_subject(self, subject: str) -> None:
         self.msg["subject"] = subject
@@ -403,13 +397,11 @@ class EmailBackend(AnymailRequestsBackend):
     esp = ESP
     payload_class = MandrillPayload
     default_api_url = DEFAULT_API_URL
+    # (The docs also accept a bare MANDRILL_API_KEY, Djrill's setting.)
+    api_key_setting = "api_key"
 
     def __init__(self, **kwargs: Any) -> None:
         check_djrill_settings(list(DJRILL_SETTINGS))
-        # The docs also accept a bare MANDRILL_API_KEY (Djrill's setting).
-        self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
         super().__init__(**kwargs)
 
     def api_credentials(self) -> ApiCredentials:

@@ -27,10 +27,9 @@ and code after it, recurse), or whose events have values of the wrong type, rais
 from __future__ import annotations
 
 import base64
-import json
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeVar
+from collections.abc import Iterable
+from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -49,15 +48,8 @@ from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidati
 from anymail.inbound import AnymailInboundMessage
 from anymail.settings import UNSET, get_anymail_setting, string_list
 from anymail.signals import inbound, tracking
+from anymail.webhooks import readers
 from anymail.webhooks.base import AnymailBaseWebhookView
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    epoch_timestamp,
-    list_of,
-    mapping,
-    optional_text,
-    text,
-)
 from anymail.webhooks.signing import (
     HmacScheme,
     basic_auth_credentials,
@@ -129,8 +121,6 @@ MAX_NESTING: Final = 100
 # A JSON empty array, with any JSON whitespace around and inside it.
 _EMPTY_ARRAY = re.compile(r"[ \t\n\r]*\[[ \t\n\r]*\][ \t\n\r]*")
 
-_T = TypeVar("_T")
-
 
 # ---------------------------------------------------------------------------
 # Converters: Mandrill's event dicts in, normalized events out
@@ -150,10 +140,10 @@ def webhook_events(payload: Any) -> list[AnymailEvent]:
     """The normalized events of one post's ``mandrill_events`` array (parsed), in
     order: inbound events as AnymailInboundEvent, all others as AnymailTrackingEvent."""
     if not isinstance(payload, list):
-        raise MalformedPayload("mandrill_events must be a JSON array")
+        raise readers.MalformedPayload("mandrill_events must be a JSON array")
     events: list[AnymailEvent] = []
     for index, item in enumerate(payload):
-        esp_event = mapping(item, f"mandrill_events[{index}]", allow_none=False)
+        esp_event = readers.mapping(item, f"mandrill_events[{index}]", allow_none=False)
         if esp_event.get("event") == "inbound":
             events.append(mandrill_inbound_event(esp_event))
         elif "event" not in esp_event and "type" in esp_event:
@@ -163,32 +153,22 @@ def webhook_events(payload: Any) -> list[AnymailEvent]:
     return events
 
 
-def unless_malformed(read: Callable[[Any, str], _T], value: Any, name: str, left_out: _T) -> _T:
-    """An optional field of a Mandrill event, read with ``read`` (a reader of
-    :mod:`anymail.webhooks.readers`); a value of the wrong type is left out of the
-    event (``left_out``), as if it were missing, rather than refusing the batch."""
-    try:
-        return read(value, name)
-    except MalformedPayload:
-        return left_out
-
-
 def mandrill_sync_event(esp_event: Any) -> AnymailTrackingEvent:
     """An allowlist/denylist change ({"type": "blacklist"|"whitelist", "action", "ts",
     "reject"|"entry": {...}}): not about a message (6.0 docs: "unknown"). The
     description is the denylist entry's reason ("hard-bounce", "spam", "unsub",
     "custom", ...), or, for an allowlist entry (which has none), its note."""
-    entry = unless_malformed(
-        mapping, esp_event.get("reject") or esp_event.get("entry"), "sync entry", {}
+    entry = readers.lenient(
+        readers.mapping, esp_event.get("reject") or esp_event.get("entry"), "sync entry", {}
     )
     return AnymailTrackingEvent(
         EventType.UNKNOWN,
-        timestamp=epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
+        timestamp=readers.epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
         esp_event=esp_event,
-        recipient=unless_malformed(optional_text, entry.get("email"), "email", None),
+        recipient=readers.lenient(readers.optional_text, entry.get("email"), "email"),
         description=(
-            unless_malformed(optional_text, entry.get("reason"), "reason", None)
-            or unless_malformed(optional_text, entry.get("detail"), "detail", None)
+            readers.lenient(readers.optional_text, entry.get("reason"), "reason")
+            or readers.lenient(readers.optional_text, entry.get("detail"), "detail")
         ),
     )
 
@@ -196,10 +176,10 @@ def mandrill_sync_event(esp_event: Any) -> AnymailTrackingEvent:
 def mandrill_message_event(esp_event: Any) -> AnymailTrackingEvent:
     """A message event ({"event", "ts", "_id", "msg": {...}})."""
     mandrill_event = esp_event.get("event")
-    msg = unless_malformed(mapping, esp_event.get("msg"), "msg", {})
+    msg = readers.lenient(readers.mapping, esp_event.get("msg"), "msg", {})
 
     def msg_text(key: str) -> str | None:
-        return unless_malformed(optional_text, msg.get(key), f"msg.{key}", None)
+        return readers.lenient(readers.optional_text, msg.get(key), f"msg.{key}")
 
     event_type = EVENT_TYPE_MAP.get(str(mandrill_event), EventType.UNKNOWN)
     description = mta_response = None
@@ -210,20 +190,20 @@ def mandrill_message_event(esp_event: Any) -> AnymailTrackingEvent:
         # The receiving server's latest reply.
         smtp_events = [
             item
-            for item in unless_malformed(list_of, msg.get("smtp_events"), "smtp_events", [])
+            for item in readers.lenient(readers.list_of, msg.get("smtp_events"), "smtp_events", [])
             if isinstance(item, dict)
         ]
         if smtp_events:
-            mta_response = unless_malformed(
-                optional_text, smtp_events[-1].get("diag"), "diag", None
+            mta_response = readers.lenient(
+                readers.optional_text, smtp_events[-1].get("diag"), "diag"
             )
     event_text = {
-        key: unless_malformed(optional_text, esp_event.get(key), key, None)
+        key: readers.lenient(readers.optional_text, esp_event.get(key), key)
         for key in ("_id", "url", "user_agent")
     }
     return AnymailTrackingEvent(
         event_type,
-        timestamp=epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
+        timestamp=readers.epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
         # Mandrill gives no id of its own to an event.
         event_id=None,
         esp_event=esp_event,
@@ -232,8 +212,8 @@ def mandrill_message_event(esp_event: Any) -> AnymailTrackingEvent:
         reject_reason=REJECT_REASON_MAP.get(str(mandrill_event)),
         description=description,
         mta_response=mta_response,
-        metadata=dict(unless_malformed(mapping, msg.get("metadata"), "metadata", {})),
-        tags=[str(tag) for tag in unless_malformed(list_of, msg.get("tags"), "tags", [])],
+        metadata=dict(readers.lenient(readers.mapping, msg.get("metadata"), "metadata", {})),
+        tags=[str(tag) for tag in readers.lenient(readers.list_of, msg.get("tags"), "tags", [])],
         click_url=event_text["url"] if mandrill_event == "click" else None,
         user_agent=event_text["user_agent"],
     )
@@ -243,7 +223,7 @@ def mandrill_inbound_event(esp_event: Any) -> AnymailInboundEvent:
     """An inbound event ({"event": "inbound", "ts", "msg": {...}}). The message is
     parsed from ``msg.raw_msg`` (the whole received message, so every header and
     attachment comes through); Mandrill's parsed fields are the fallback."""
-    msg = mapping(esp_event.get("msg"), "Mandrill inbound event msg", allow_none=False)
+    msg = readers.mapping(esp_event.get("msg"), "Mandrill inbound event msg", allow_none=False)
     raw = msg.get("raw_msg")
     message = (
         AnymailInboundMessage.parse_raw_mime(raw)
@@ -251,18 +231,18 @@ def mandrill_inbound_event(esp_event: Any) -> AnymailInboundEvent:
         else message_from_mandrill_fields(msg)
     )
     # The address Mandrill received it at (an inbound domain's mailbox).
-    message.envelope_recipient = unless_malformed(optional_text, msg.get("email"), "email", None)
+    message.envelope_recipient = readers.lenient(readers.optional_text, msg.get("email"), "email")
     return_path = message.get("Return-Path")
     if return_path:
         message.envelope_sender = (
             str(return_path).strip().removeprefix("<").removesuffix(">") or None
         )
-    spam_report = unless_malformed(mapping, msg.get("spam_report"), "spam_report", {})
+    spam_report = readers.lenient(readers.mapping, msg.get("spam_report"), "spam_report", {})
     spam_score = spam_report.get("score")
     if isinstance(spam_score, int | float) and not isinstance(spam_score, bool):
         message.spam_score = float(spam_score)
     return AnymailInboundEvent(
-        timestamp=epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
+        timestamp=readers.epoch_timestamp(esp_event.get("ts"), "Mandrill event ts"),
         esp_event=esp_event,
         message=message,
     )
@@ -272,10 +252,10 @@ def message_from_mandrill_fields(msg: Any) -> AnymailInboundMessage:
     """Rebuild a message from Mandrill's parsed inbound fields (when there is no raw_msg)."""
 
     def msg_text(key: str) -> str | None:
-        return unless_malformed(optional_text, msg.get(key), f"msg.{key}", None)
+        return readers.lenient(readers.optional_text, msg.get(key), f"msg.{key}")
 
     headers = []
-    for name, value in unless_malformed(mapping, msg.get("headers"), "headers", {}).items():
+    for name, value in readers.lenient(readers.mapping, msg.get("headers"), "headers", {}).items():
         for item in value if isinstance(value, list) else [value]:
             headers.append((str(name), str(item)))
     from_email = msg_text("from_email")
@@ -283,14 +263,14 @@ def message_from_mandrill_fields(msg: Any) -> AnymailInboundMessage:
         from_email = f'"{msg["from_name"]}" <{from_email}>'
     to = ", ".join(
         f'"{pair[1]}" <{pair[0]}>' if len(pair) > 1 and pair[1] else str(pair[0])
-        for pair in unless_malformed(list_of, msg.get("to"), "to", [])
+        for pair in readers.lenient(readers.list_of, msg.get("to"), "to", [])
         if isinstance(pair, list | tuple) and pair
     )
     attachments = []
     for kind in ("attachments", "images"):
-        for name, entry in unless_malformed(mapping, msg.get(kind), kind, {}).items():
-            item = unless_malformed(mapping, entry, f"{kind}[{name!r}]", {})
-            content: str | bytes = text(
+        for name, entry in readers.lenient(readers.mapping, msg.get(kind), kind, {}).items():
+            item = readers.lenient(readers.mapping, entry, f"{kind}[{name!r}]", {})
+            content: str | bytes = readers.text(
                 item.get("content") or "", f"Mandrill inbound {kind}[{name!r}].content"
             )
             if item.get("base64"):
@@ -318,14 +298,9 @@ def load_events(value: str) -> Any:
     """Parse a ``mandrill_events`` form value. ValueError for text that isn't JSON, or
     that nests deeper than :data:`MAX_NESTING` levels (the parser's RecursionError
     included: a malformed payload, not a fault of ours)."""
-    try:
-        payload = json.loads(value)
-    except RecursionError:
-        raise MalformedPayload(
-            f"mandrill_events nests deeper than {MAX_NESTING} levels (too deep to parse)"
-        ) from None
+    payload = readers.json_text(value, "mandrill_events")
     if _nests_deeper_than(payload, MAX_NESTING):
-        raise MalformedPayload(f"mandrill_events nests deeper than {MAX_NESTING} levels")
+        raise readers.MalformedPayload(f"mandrill_events nests deeper than {MAX_NESTING} levels")
     return payload
 
 

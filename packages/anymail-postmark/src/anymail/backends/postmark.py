@@ -31,7 +31,6 @@ from anymail.backends.transport import ApiCredentials
 from anymail.esps.postmark import ESP
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.settings import get_anymail_setting
 
 if TYPE_CHECKING:
     import requests
@@ -353,15 +352,11 @@ class EmailBackend(BatchingBackend):
     #: POSTMARK_BATCH_SEND_MESSAGES: off unless asked for (one call per message, as
     #: every Anymail backend sends)
     batch_send_default: ClassVar[bool] = False
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.server_token: str = get_anymail_setting(
-            "server_token", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
-        super().__init__(**kwargs)
+    #: POSTMARK_SERVER_TOKEN (also a bare setting), read by the base into ``api_key``
+    api_key_setting: ClassVar[str | None] = "server_token"
 
     def api_credentials(self) -> ApiCredentials:
-        return ApiCredentials.header(SERVER_TOKEN_HEADER, self.server_token)
+        return ApiCredentials.header(SERVER_TOKEN_HEADER, self.api_key)
 
     def call_overhead(self, payload: Any) -> int:
         """None: a call counts its messages and a comma after each (as Anymail always
@@ -379,37 +374,19 @@ class EmailBackend(BatchingBackend):
         payload: PostmarkPayload = call.parts[0][0]
         message = payload.message
         batch = _is_batch_call(call)
-        url = self.api_url + endpoint(template=payload.is_template, batch=batch)
         body = batch_body(call.entries, template=payload.is_template) if batch else call.entries[0]
-        assert self.session is not None, "send_messages opens the session"
-        try:
-            # A call's payloads share their server token (batch_key): the first's
-            # credentials are the call's.
-            response = self.session.request(
-                "POST",
-                url,
-                data=body,
-                timeout=self.timeout,
+        # A call's payloads share their server token (batch_key): the first's
+        # credentials are the call's.
+        response = self.send_request(
+            payload,
+            message,
+            {
+                "method": "POST",
+                "url": self.api_url + endpoint(template=payload.is_template, batch=batch),
+                "data": body,
                 **payload.credentials.request_params(JSON_HEADERS),
-            )
-        except Exception as err:
-            import requests
-
-            if not isinstance(err, requests.RequestException):
-                raise
-            error = exceptions.AnymailRequestsAPIError(
-                f"Error posting to {url}:",
-                description=f"{type(err).__name__}: {err}",
-                email_message=message,
-                payload=payload,
-                backend=self,
-            )
-            error.orig_err = err  # type: ignore[attr-defined]
-            # Not chained, as in AnymailRequestsBackend.post_to_esp: the requests frames
-            # below hold the request's headers, the server token included.
-            raise error from None
-        if self.debug_api_requests:
-            self.print_debug(response)
+            },
+        )
         if response.status_code == 422 and not batch:
             # One message whose recipients are all inactive: Postmark's HTTP 422 with
             # ErrorCode 406 is a recipient status (AnymailRecipientsRefused), not an API error.

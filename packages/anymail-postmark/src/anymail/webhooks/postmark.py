@@ -35,17 +35,11 @@ from anymail.events import (
     RejectReason,
 )
 from anymail.inbound import AnymailInboundMessage
+from anymail.webhooks import readers
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
-)
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    iso_timestamp,
-    list_of,
-    mapping,
-    optional_text,
 )
 
 __all__ = [
@@ -112,6 +106,12 @@ TIMESTAMP_FIELDS = {
 }
 
 
+def postmark_text(data: Mapping[str, Any], key: str, name: str | None = None) -> str | None:
+    """An optional text field of a Postmark object (a JSON number, which Postmark sends
+    for some ids and codes, read as its text)."""
+    return readers.optional_text(data.get(key), name or key, numbers=True)
+
+
 # --- tracking: payload in, events out
 
 
@@ -119,7 +119,7 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
     """The normalized event of one Postmark tracking webhook post."""
     record_type = payload.get("RecordType")
     if not isinstance(record_type, str):
-        raise MalformedPayload("Postmark tracking payload has no RecordType")
+        raise readers.MalformedPayload("Postmark tracking payload has no RecordType")
     reject_reason = None
     description = None
     if record_type in ("Bounce", "SpamComplaint"):
@@ -129,11 +129,11 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
             event_type: EventType = EventType.COMPLAINED
         else:
             event_type, reject_reason = BOUNCE_TYPES.get(
-                optional_text(payload.get("Type"), "Type", numbers=True) or "",
+                postmark_text(payload, "Type") or "",
                 (EventType.UNKNOWN, None),
             )
         recipient = payload.get("Email")
-        description = optional_text(payload.get("Description"), "Description", numbers=True)
+        description = postmark_text(payload, "Description")
     elif record_type == "SubscriptionChange":
         # SuppressSending: true when Postmark stops sending to the recipient (on
         # the message stream), false when it starts again.
@@ -147,9 +147,7 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
         )
         recipient = payload.get("Recipient")
         # HardBounce, SpamComplaint or ManualSuppression (an unsubscribe, or your own)
-        description = optional_text(
-            payload.get("SuppressionReason"), "SuppressionReason", numbers=True
-        )
+        description = postmark_text(payload, "SuppressionReason")
     else:
         event_type = EVENT_TYPE_MAP.get(record_type, EventType.UNKNOWN)
         recipient = payload.get("Recipient")
@@ -157,34 +155,26 @@ def tracking_events(payload: dict[str, Any]) -> list[AnymailTrackingEvent]:
     # Only bounces and spam complaints have an id of their own (the bounce ID). The
     # others (Delivery, Open, Click, SubscriptionChange) have none: their event_id is
     # left None here, and Anymail's webhook view gives them a digest of the event.
-    event_id = (
-        optional_text(payload.get("ID"), "ID", numbers=True)
-        if record_type in ("Bounce", "SpamComplaint")
-        else None
-    )
-    tag = optional_text(payload.get("Tag"), "Tag", numbers=True)
+    event_id = postmark_text(payload, "ID") if record_type in ("Bounce", "SpamComplaint") else None
+    tag = postmark_text(payload, "Tag")
     return [
         AnymailTrackingEvent(
             event_type=event_type,
-            timestamp=iso_timestamp(payload.get(timestamp_field), timestamp_field)
+            timestamp=readers.iso_timestamp(payload.get(timestamp_field), timestamp_field)
             if timestamp_field
             else None,
             event_id=event_id,
             esp_event=payload,
-            message_id=optional_text(payload.get("MessageID"), "MessageID", numbers=True),
-            recipient=optional_text(recipient, "recipient", numbers=True),
+            message_id=postmark_text(payload, "MessageID"),
+            recipient=readers.optional_text(recipient, "recipient", numbers=True),
             reject_reason=reject_reason,
             description=description,
             # Delivery: the receiving server's response; bounces: the bounce details.
-            mta_response=optional_text(payload.get("Details"), "Details", numbers=True),
-            metadata=dict(mapping(payload.get("Metadata"), "Metadata")),
+            mta_response=postmark_text(payload, "Details"),
+            metadata=dict(readers.mapping(payload.get("Metadata"), "Metadata")),
             tags=[tag] if tag else [],
-            click_url=(
-                optional_text(payload.get("OriginalLink"), "OriginalLink", numbers=True)
-                if record_type == "Click"
-                else None
-            ),
-            user_agent=optional_text(payload.get("UserAgent"), "UserAgent", numbers=True),
+            click_url=postmark_text(payload, "OriginalLink") if record_type == "Click" else None,
+            user_agent=postmark_text(payload, "UserAgent"),
         )
     ]
 
@@ -199,9 +189,9 @@ _WHITESPACE = re.compile(r"\s+")
 
 def inbound_events(payload: dict[str, Any]) -> list[AnymailInboundEvent]:
     """The inbound event of one Postmark inbound webhook post."""
-    message_id = optional_text(payload.get("MessageID"), "MessageID", numbers=True)
+    message_id = postmark_text(payload, "MessageID")
     if not message_id or not (payload.get("FromFull") or payload.get("From")):
-        raise MalformedPayload("not a Postmark inbound message (no MessageID or From)")
+        raise readers.MalformedPayload("not a Postmark inbound message (no MessageID or From)")
     message = message_from_payload(payload)
     return [
         AnymailInboundEvent(
@@ -217,32 +207,30 @@ def inbound_events(payload: dict[str, Any]) -> list[AnymailInboundEvent]:
 def message_from_payload(payload: dict[str, Any]) -> AnymailInboundMessage:
     """Rebuild the message from Postmark's parsed JSON (Postmark doesn't post the raw
     MIME): its headers list, the address fields, the bodies and the attachments."""
-    headers = [_header(header) for header in list_of(payload.get("Headers"), "Headers")]
+    headers = [_header(header) for header in readers.list_of(payload.get("Headers"), "Headers")]
     present = {name.lower() for name, _ in headers}
     for name, field in (("Date", "Date"), ("Reply-To", "ReplyTo")):
-        value = optional_text(payload.get(field), field, numbers=True)
+        value = postmark_text(payload, field)
         if value and name.lower() not in present:
             headers.append((name, value))
     message_id = str(payload.get("MessageID"))
     message = AnymailInboundMessage.construct(
         headers=headers,
-        from_email=_full_address(mapping(payload.get("FromFull"), "FromFull"), "FromFull")
-        or optional_text(payload.get("From"), "From", numbers=True),
+        from_email=_full_address(readers.mapping(payload.get("FromFull"), "FromFull"), "FromFull")
+        or postmark_text(payload, "From"),
         to=_address_header(payload, "To"),
         cc=_address_header(payload, "Cc"),
-        subject=optional_text(payload.get("Subject"), "Subject", numbers=True),
-        text=optional_text(payload.get("TextBody"), "TextBody", numbers=True),
-        html=optional_text(payload.get("HtmlBody"), "HtmlBody", numbers=True),
+        subject=postmark_text(payload, "Subject"),
+        text=postmark_text(payload, "TextBody"),
+        html=postmark_text(payload, "HtmlBody"),
         attachments=[
             _attachment(attachment, position, message_id)
             for position, attachment in enumerate(
-                list_of(payload.get("Attachments"), "Attachments"), start=1
+                readers.list_of(payload.get("Attachments"), "Attachments"), start=1
             )
         ],
     )
-    message.envelope_recipient = optional_text(
-        payload.get("OriginalRecipient"), "OriginalRecipient", numbers=True
-    )
+    message.envelope_recipient = postmark_text(payload, "OriginalRecipient")
     spf = message.get("Received-SPF")
     if spf is not None:
         match = _ENVELOPE_FROM.search(str(spf))
@@ -252,7 +240,7 @@ def message_from_payload(payload: dict[str, Any]) -> AnymailInboundMessage:
     message.stripped_text = (
         None
         if stripped is None
-        else optional_text(stripped, "StrippedTextReply", numbers=True) or ""
+        else readers.optional_text(stripped, "StrippedTextReply", numbers=True) or ""
     )
     # SpamAssassin's results, as headers (when the inbound server checks for spam).
     spam_status = message.get("X-Spam-Status")
@@ -267,50 +255,47 @@ def message_from_payload(payload: dict[str, Any]) -> AnymailInboundMessage:
 
 def _header(header: Any) -> tuple[str, str]:
     """One of the inbound ``Headers``: {"Name": ..., "Value": ...}."""
-    header = mapping(header, "Headers item")
-    name = optional_text(header.get("Name"), "header Name", numbers=True)
+    header = readers.mapping(header, "Headers item")
+    name = postmark_text(header, "Name", "header Name")
     if not name:
-        raise MalformedPayload("Postmark header has no Name")
-    return name, optional_text(header.get("Value"), "header Value", numbers=True) or ""
+        raise readers.MalformedPayload("Postmark header has no Name")
+    return name, postmark_text(header, "Value", "header Value") or ""
 
 
 def _full_address(full: Mapping[str, Any], field: str) -> str | None:
     """An address ("Name <addr>") from one of Postmark's {"Email", "Name"} objects."""
-    email = optional_text(full.get("Email"), f"{field} Email", numbers=True)
+    email = postmark_text(full, "Email", f"{field} Email")
     if not email:
         return None
-    return EmailAddress(
-        optional_text(full.get("Name"), f"{field} Name", numbers=True) or "", email
-    ).address
+    return EmailAddress(postmark_text(full, "Name", f"{field} Name") or "", email).address
 
 
 def _address_header(payload: dict[str, Any], field: str) -> str | None:
     """A To or Cc header value, from the parsed ``<field>Full`` list (display names
     kept, properly quoted), else Postmark's own string."""
-    full = list_of(payload.get(f"{field}Full"), f"{field}Full")
+    full = readers.list_of(payload.get(f"{field}Full"), f"{field}Full")
     addresses = [
         address
         for address in (
-            _full_address(mapping(item, f"{field}Full item"), f"{field}Full") for item in full
+            _full_address(readers.mapping(item, f"{field}Full item"), f"{field}Full")
+            for item in full
         )
         if address
     ]
     if addresses:
         return ", ".join(addresses)
-    return optional_text(payload.get(field), field, numbers=True)
+    return postmark_text(payload, field)
 
 
 def _attachment(attachment: Any, position: int, message_id: str) -> AnymailInboundMessage:
-    attachment = mapping(attachment, "attachment")
+    attachment = readers.mapping(attachment, "attachment")
     return AnymailInboundMessage.construct_attachment(
-        content_type=optional_text(
-            attachment.get("ContentType"), "attachment ContentType", numbers=True
-        )
+        content_type=postmark_text(attachment, "ContentType", "attachment ContentType")
         or "application/octet-stream",
         content=_attachment_content(attachment.get("Content"), position, message_id),
-        filename=optional_text(attachment.get("Name"), "attachment Name", numbers=True),
+        filename=postmark_text(attachment, "Name", "attachment Name"),
         # Set for a part the message refers to (an inline image); "" otherwise.
-        content_id=optional_text(attachment.get("ContentID"), "attachment ContentID", numbers=True),
+        content_id=postmark_text(attachment, "ContentID", "attachment ContentID"),
     )
 
 
@@ -324,7 +309,7 @@ def _attachment_content(content: Any, position: int, message_id: str) -> bytes:
     if content is None:
         return b""
     if not isinstance(content, str):
-        raise MalformedPayload(f"Postmark attachment {position} Content is not a string")
+        raise readers.MalformedPayload(f"Postmark attachment {position} Content is not a string")
     try:
         return base64.b64decode(_WHITESPACE.sub("", content), validate=True)
     except (binascii.Error, ValueError):
@@ -376,32 +361,23 @@ class PostmarkTrackingWebhookView(PostmarkWebhookView, AnymailTrackingWebhookVie
     """Postmark's outbound webhooks: delivery, bounce, spam complaint, open, click and
     subscription change."""
 
+    converter = staticmethod(tracking_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         record_type = payload.get("RecordType")
         if record_type == "Inbound" or (
             record_type is None and ("FromFull" in payload or "TextBody" in payload)
         ):
-            return (
-                "This is a Postmark inbound message, posted to Anymail's Postmark tracking "
-                "webhook URL. Give the inbound server's webhook (InboundHookUrl) "
-                "/anymail/postmark/inbound/ instead."
-            )
+            return self.wrong_url("inbound", "the inbound stream's webhook (InboundHookUrl)")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
-        return tracking_events(payload)
 
 
 class PostmarkInboundWebhookView(PostmarkWebhookView, AnymailInboundWebhookView):
     """Postmark's inbound webhook: one received message per post."""
 
+    converter = staticmethod(inbound_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if "RecordType" in payload and payload.get("RecordType") != "Inbound":
-            return (
-                "This is a Postmark tracking webhook event, posted to Anymail's Postmark "
-                "inbound URL. Give Postmark's webhooks /anymail/postmark/tracking/ instead."
-            )
+            return self.wrong_url("tracking", "Postmark's webhooks")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
-        return inbound_events(payload)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage
 
-from anymail.addresses import EmailAddress
+from anymail.addresses import EmailAddress, recipient_entry
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
@@ -117,7 +117,13 @@ class SendGridPayload(RequestsPayload):
 
     Recipients, metadata and merge data all shape the personalizations, which
     :meth:`finish` builds from ``self.data`` once every hook has run: their hooks
-    (:meth:`in_personalizations`) have nothing to do."""
+    (:meth:`in_personalizations`) have nothing to do.
+
+    Addresses go as SendGrid's email objects (:meth:`EmailAddress.as_object`): the name
+    apart from the address (no quoting needed). The spec types ``email`` as JSON
+    Schema's "email" (RFC 5321, ASCII): an internationalized domain is sent in its IDNA
+    form (``user@xn--bcher-kva.example``; an invalid one raises AnymailInvalidAddress
+    before anything is sent)."""
 
     backend: EmailBackend
 
@@ -154,16 +160,6 @@ class SendGridPayload(RequestsPayload):
 
     # --- the set_* methods the base payload calls ---
 
-    @staticmethod
-    def email_object(email: EmailAddress) -> dict[str, str]:
-        """SendGrid's email object: the name apart from the address (no quoting needed).
-        The spec types ``email`` as JSON Schema's "email" (RFC 5321, ASCII): an
-        internationalized domain is sent in its IDNA form (``user@xn--bcher-kva.example``;
-        an invalid one raises AnymailInvalidAddress before anything is sent)."""
-        if email.display_name:
-            return {"email": email.idna_addr_spec, "name": email.display_name}
-        return {"email": email.idna_addr_spec}
-
     def in_personalizations(self, *values: Any) -> None:
         """The hook of everything the personalizations hold (see the class docstring)."""
 
@@ -171,7 +167,7 @@ class SendGridPayload(RequestsPayload):
     set_merge_data = set_merge_global_data = in_personalizations
 
     def set_from_email(self, email: EmailAddress) -> None:
-        self.body["from"] = self.email_object(email)
+        self.body["from"] = email.as_object()
 
     def set_subject(self, subject: str) -> None:
         # SendGrid refuses an empty subject (minLength 1); a template may supply one.
@@ -213,7 +209,7 @@ class SendGridPayload(RequestsPayload):
         # out (the first one's name is kept). More than 1000 are SendGrid's to refuse.
         unique: dict[str, dict[str, str]] = {}
         for email in emails:
-            item = self.email_object(email)
+            item = email.as_object()
             unique.setdefault(item["email"].lower(), item)
         items = list(unique.values())
         if len(items) == 1:
@@ -316,28 +312,26 @@ class SendGridPayload(RequestsPayload):
 
     def personalization(self, to: list[EmailAddress]) -> dict[str, Any]:
         data = self.data
-        personalization: dict[str, Any] = {"to": [self.email_object(email) for email in to]}
+        personalization: dict[str, Any] = {"to": [email.as_object() for email in to]}
         if data.cc:
-            personalization["cc"] = [self.email_object(email) for email in data.cc]
+            personalization["cc"] = [email.as_object() for email in data.cc]
         if data.bcc:
-            personalization["bcc"] = [self.email_object(email) for email in data.bcc]
+            personalization["bcc"] = [email.as_object() for email in data.bcc]
 
-        recipient = to[0].addr_spec if data.is_batch else None
+        # A batch send's personalization is one "to" recipient's: their own data.
+        recipient = to[0] if data.is_batch else None
+        own_metadata = recipient_entry(data.merge_metadata, recipient) if recipient else None
+        own_data = recipient_entry(data.merge_data, recipient) if recipient else None
         custom_args = {
             key: self.custom_arg(key, value)
-            for key, value in {
-                **(data.metadata or {}),
-                **((data.merge_metadata or {}).get(recipient, {}) if recipient else {}),
-            }.items()
+            for key, value in {**(data.metadata or {}), **(own_metadata or {})}.items()
         }
         if self.backend.generate_message_id:
             custom_args[MESSAGE_ID_ARG] = str(uuid.uuid4())
         if custom_args:
             personalization["custom_args"] = custom_args
 
-        merge_data = dict(data.merge_global_data or {})
-        if recipient is not None and data.merge_data is not None:
-            merge_data.update(data.merge_data.get(recipient, {}))
+        merge_data = {**(data.merge_global_data or {}), **(own_data or {})}
         if merge_data or data.merge_data is not None:
             if self.is_dynamic_template:
                 personalization["dynamic_template_data"] = merge_data
@@ -356,15 +350,16 @@ class SendGridPayload(RequestsPayload):
         """A legacy template's substitution tag for a merge_data key."""
         return key if self.merge_field_format is None else self.merge_field_format.format(key)
 
-    def substitution(self, key: str, value: Any, recipient: str | None) -> str:
+    def substitution(self, key: str, value: Any, recipient: EmailAddress | None) -> str:
         """Legacy substitutions are text: strings and numbers only."""
         if isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         field = (
-            f"merge_data[{recipient!r}][{key!r}]"
-            if recipient is not None and key in (self.data.merge_data or {}).get(recipient, {})
+            f"merge_data[{recipient.addr_spec!r}][{key!r}]"
+            if recipient is not None
+            and key in (recipient_entry(self.data.merge_data, recipient) or {})
             else f"merge_global_data[{key!r}]"
         )
         raise AnymailSerializationError(
@@ -444,11 +439,9 @@ class EmailBackend(AnymailRequestsBackend):
     esp = ESP
     payload_class = SendGridPayload
     default_api_url = DEFAULT_API_URL
+    api_key_setting = "api_key"
 
     def __init__(self, **kwargs: Any) -> None:
-        self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=self.esp_id, kwargs=kwargs, allow_bare=True
-        )
         self.generate_message_id: bool = bool(
             get_anymail_setting(
                 "generate_message_id", esp_name=self.esp_id, kwargs=kwargs, default=True

@@ -28,10 +28,9 @@ import binascii
 import contextlib
 import functools
 import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import (
     RequestDataTooBig,
@@ -59,18 +58,11 @@ from anymail.exceptions import (
 )
 from anymail.inbound import AnymailInboundMessage
 from anymail.settings import UNSET
+from anymail.webhooks import readers
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
-)
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    epoch_timestamp,
-    list_of,
-    mapping,
-    optional_text,
-    read_json,
 )
 from anymail.webhooks.signing import read_signing_keys
 
@@ -148,8 +140,6 @@ SENDGRID_EVENT_FIELDS = frozenset(
 # events are published with millisecond timestamps.
 _MAX_SECONDS = 253402300799
 
-_T = TypeVar("_T")
-
 # ---------------------------------------------------------------------------
 # Tracking: the Event Webhook's JSON array in, events out
 
@@ -157,60 +147,54 @@ _T = TypeVar("_T")
 def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     """The normalized events of one Event Webhook post (a JSON array of events)."""
     if not isinstance(payload, list) or not payload:
-        raise MalformedPayload("SendGrid's Event Webhook posts a non-empty JSON array of events")
+        raise readers.MalformedPayload(
+            "SendGrid's Event Webhook posts a non-empty JSON array of events"
+        )
     return [sendgrid_tracking_event(event) for event in payload]
 
 
 def sendgrid_tracking_event(item: Any) -> AnymailTrackingEvent:
     """One Event Webhook event (a JSON object) as a tracking event."""
-    event = mapping(item, "SendGrid event", allow_none=False)
+    event = readers.mapping(item, "SendGrid event", allow_none=False)
+
+    def field(key: str, read: Any = readers.optional_text) -> Any:
+        # A field that isn't what SendGrid documents loses only itself, never its
+        # event (whose esp_event keeps the value as sent).
+        return readers.lenient(read, event.get(key), key)
+
     sendgrid_event = str(event.get("event") or "").lower()
     event_type = EVENT_TYPE_MAP.get(sendgrid_event, EventType.UNKNOWN)
     reject_reason = description = mta_response = None
     if sendgrid_event == "dropped":
-        description = event_field(event, "reason")
+        description = field("reason")
         reject_reason = REJECT_REASON_MAP.get((description or "").lower(), RejectReason.OTHER)
     elif sendgrid_event == "bounce":
         # A bounce's "reason" is the receiving server's SMTP reply.
         reject_reason = BOUNCE_TYPE_MAP.get(
             str(event.get("type") or "bounce").lower(), RejectReason.OTHER
         )
-        mta_response = event_field(event, "reason")
+        mta_response = field("reason")
     elif sendgrid_event in ("delivered", "deferred"):
-        mta_response = event_field(event, "response")
+        mta_response = field("response")
 
     # Anymail's own id if it sent the message; else (messages sent before Anymail
     # 3.0, or by other software) SendGrid's smtp-id.
-    message_id = event_field(event, "anymail_id") or event_field(event, "smtp-id")
+    message_id = field("anymail_id") or field("smtp-id")
     return AnymailTrackingEvent(
         event_type=event_type,
-        timestamp=event_field(event, "timestamp", event_time),
-        event_id=event_field(event, "sg_event_id"),
+        timestamp=field("timestamp", event_time),
+        event_id=field("sg_event_id"),
         esp_event=item,
         message_id=message_id,
-        recipient=event_field(event, "email"),
+        recipient=field("email"),
         reject_reason=reject_reason,
         description=description,
         mta_response=mta_response,
         metadata={key: value for key, value in event.items() if key not in SENDGRID_EVENT_FIELDS},
-        tags=event_field(event, "category", category_tags) or [],
-        click_url=event_field(event, "url") if event_type == EventType.CLICKED else None,
-        user_agent=event_field(event, "useragent"),
+        tags=field("category", category_tags) or [],
+        click_url=field("url") if event_type == EventType.CLICKED else None,
+        user_agent=field("useragent"),
     )
-
-
-def event_field(
-    event: Mapping[str, Any],
-    key: str,
-    read: Callable[[Any, str], _T | None] = optional_text,
-) -> _T | None:
-    """``read(event[key], key)``, or None for a field that isn't what SendGrid
-    documents: an odd field loses only itself, never its event (whose ``esp_event``
-    keeps the value as sent). Default: text (None for a missing or empty one)."""
-    try:
-        return read(event.get(key), key)
-    except MalformedPayload:
-        return None
 
 
 def event_time(value: Any, name: str) -> datetime | None:
@@ -220,7 +204,7 @@ def event_time(value: Any, name: str) -> datetime | None:
     with contextlib.suppress(TypeError, ValueError):
         if float(value) > _MAX_SECONDS:
             scale = 1000
-    return epoch_timestamp(value, name, scale=scale)
+    return readers.epoch_timestamp(value, name, scale=scale)
 
 
 def category_tags(value: Any, name: str) -> list[str]:
@@ -228,7 +212,7 @@ def category_tags(value: Any, name: str) -> list[str]:
     list of them."""
     if isinstance(value, str):
         return [value]
-    return [str(item) for item in list_of(value, name)]
+    return [str(item) for item in readers.list_of(value, name)]
 
 
 # ---------------------------------------------------------------------------
@@ -264,10 +248,7 @@ class InboundFields:
         raw = self.raw(name)
         if not raw:
             return None
-        try:
-            return json.loads(raw.decode("utf-8", errors="replace"))
-        except ValueError:
-            return None
+        return readers.lenient(readers.json_text, raw.decode("utf-8", errors="replace"), name)
 
 
 def inbound_events(
@@ -290,7 +271,9 @@ def inbound_events(
     elif "headers" in fields or "text" in fields or "html" in fields:
         message = parsed_inbound_message(inbound, files)
     else:
-        raise MalformedPayload("SendGrid inbound post has neither 'email' (raw) nor parsed fields")
+        raise readers.MalformedPayload(
+            "SendGrid inbound post has neither 'email' (raw) nor parsed fields"
+        )
 
     envelope = inbound.json("envelope")
     if isinstance(envelope, dict):
@@ -467,7 +450,7 @@ class SendGridWebhookView(AnymailBaseWebhookView):
         """
         if request.content_type == "application/json":
             try:
-                return read_json(request.body)
+                return readers.read_json(request.body)
             except RequestDataTooBig as err:
                 raise ValueError(
                     "SendGrid webhook post is larger than DATA_UPLOAD_MAX_MEMORY_SIZE"
@@ -503,6 +486,7 @@ class SendGridWebhookView(AnymailBaseWebhookView):
 class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookView):
     """SendGrid's Event Webhook, signed or not."""
 
+    converter = staticmethod(tracking_events)
     # as_view() override of the setting
     webhook_verification_key: Any = UNSET
 
@@ -517,10 +501,7 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
 
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if isinstance(payload, QueryDict) and ("email" in payload or "envelope" in payload):
-            return (
-                "This is a SendGrid Inbound Parse post, sent to Anymail's SendGrid tracking "
-                "webhook URL. Give Inbound Parse /anymail/sendgrid/inbound/ instead."
-            )
+            return self.wrong_url("inbound", "Inbound Parse")
         return None
 
     def validate_esp(self, request: HttpRequest, payload: Any) -> None:
@@ -563,9 +544,6 @@ class SendGridTrackingWebhookView(SendGridWebhookView, AnymailTrackingWebhookVie
             )
         return request.body  # (read_payload has read a JSON body already)
 
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
-        return tracking_events(payload)
-
 
 class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView):
     """SendGrid's Inbound Parse webhook, raw MIME or parsed."""
@@ -584,10 +562,7 @@ class SendGridInboundWebhookView(SendGridWebhookView, AnymailInboundWebhookView)
         if isinstance(payload, list) and any(
             isinstance(event, dict) and "event" in event for event in payload
         ):
-            return (
-                "This is a SendGrid Event Webhook post, sent to Anymail's SendGrid inbound "
-                "URL. Give the Event Webhook /anymail/sendgrid/tracking/ instead."
-            )
+            return self.wrong_url("tracking", "the Event Webhook")
         return None
 
     def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from anymail.backends import brevo
-from anymail.backends.brevo import warn_renamed
+from anymail.backends.brevo import renamed_attributes, warn_renamed
 from anymail.esps.sendinblue import ESP
 
 __all__ = ["EmailBackend"]
@@ -45,11 +45,4 @@ class EmailBackend(brevo.EmailBackend):
         super().__init__(**kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warn_renamed(
-            f"SendinBlue is now Brevo: anymail.backends.sendinblue.{name} is deprecated. "
-            f"Use anymail.backends.brevo.{_MOVED[name]}.",
-        )
-        return getattr(brevo, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_attributes(__name__, brevo, _MOVED)

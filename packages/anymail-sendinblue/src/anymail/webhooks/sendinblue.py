@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from anymail.backends.brevo import warn_renamed
+from anymail.backends.brevo import renamed_attributes, warn_renamed
 from anymail.esps.brevo import ESP as BREVO
 from anymail.esps.sendinblue import ESP
 from anymail.webhooks import brevo
@@ -56,11 +56,4 @@ class SendinBlueTrackingWebhookView(brevo.BrevoTrackingWebhookView):
         return ReplayProtection(BREVO.id, tolerance, self.replay_store)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warn_renamed(
-            f"SendinBlue is now Brevo: anymail.webhooks.sendinblue.{name} is deprecated. "
-            f"Use anymail.webhooks.brevo.{_MOVED[name]}.",
-        )
-        return getattr(brevo, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_attributes(__name__, brevo, _MOVED)

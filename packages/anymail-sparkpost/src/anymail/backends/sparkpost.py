@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from anymail import exceptions
-from anymail.addresses import EmailAddress
+from anymail.addresses import EmailAddress, recipient_entry
 from anymail.attachments import Attachment
 from anymail.backends.base import BasePayload
 from anymail.backends.base_requests import AnymailRequestsBackend
@@ -128,17 +128,6 @@ def idna_header_value(emails: Sequence[EmailAddress]) -> str:
     return ", ".join(email.idna_address for email in emails)
 
 
-def _per_recipient(data: Mapping[str, Any] | None, email: EmailAddress) -> Any:
-    """A recipient's merge_data / merge_metadata, keyed by its address as the message
-    gave it or in its IDNA (ASCII) form; None if it has none."""
-    if not data:
-        return None
-    for key in (email.addr_spec, email.idna_addr_spec):
-        if key in data:
-            return data[key]
-    return None
-
-
 def _count(value: Any) -> int:
     try:
         return int(value or 0)
@@ -157,6 +146,10 @@ class SparkPostPayload(BasePayload):
     With a stored template (``template_id``), the transmission's content is the
     template alone: the message's From and Reply-To go in the API's ``override``
     block, and a subject, body, attachment or extra header can't be sent.
+
+    Addresses go as the transmissions API's {email, name} objects
+    (:meth:`EmailAddress.as_object`: no parsing left to the client, so display names
+    with commas or quotes arrive as they are).
     """
 
     backend: EmailBackend
@@ -170,15 +163,6 @@ class SparkPostPayload(BasePayload):
         self.merge_metadata: dict[str, dict[str, Any]] | None = None
         self.extra: dict[str, Any] = {}
         self.template = self.data.template_id is not None
-
-    @staticmethod
-    def address_object(email: EmailAddress) -> dict[str, str]:
-        """An address as the transmissions API's {email, name} object (no parsing left
-        to the client, so display names with commas or quotes arrive as they are)."""
-        address = {"email": email.idna_addr_spec}
-        if email.display_name:
-            address["name"] = email.display_name
-        return address
 
     def finish(self) -> None:
         # Recipients depend on cc, bcc, the spoofed To, merge data and merge metadata.
@@ -207,30 +191,29 @@ class SparkPostPayload(BasePayload):
         if self.template:
             # The API's way to replace a stored template's From. (To use the
             # template's own From, set message.from_email = None.)
-            self._override()["from"] = self.address_object(email)
+            self._override()["from"] = email.as_object()
         else:
-            self.params["from_email"] = self.address_object(email)
+            self.params["from_email"] = email.as_object()
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         pass  # build_recipients (in finish) reads them from self.data, with cc and bcc
 
     def set_subject(self, subject: str) -> None:
-        if not self.template:
-            self.params["subject"] = subject
-        elif subject:
-            self._unsupported_with_template("subject", "a subject")
+        self._content("subject", subject, "subject", "a subject")
 
     def set_text_body(self, body: str) -> None:
-        if not self.template:
-            self.params["text"] = body
-        elif body:
-            self._unsupported_with_template("body", "a body")
+        self._content("text", body, "body", "a body")
 
     def set_html_body(self, body: str) -> None:
+        self._content("html", body, "body", "an HTML body")
+
+    def _content(self, keyword: str, value: str, feature: str, what: str) -> None:
+        """The message's own content, unless a stored template gives it (then only an
+        empty value is accepted)."""
         if not self.template:
-            self.params["html"] = body
-        elif body:
-            self._unsupported_with_template("body", "an HTML body")
+            self.params[keyword] = value
+        elif value:
+            self._unsupported_with_template(feature, what)
 
     # --- feature hooks ---
 
@@ -369,12 +352,12 @@ class SparkPostPayload(BasePayload):
                         "header_to": to_header,
                     }
                 else:
-                    address = self.address_object(email)
+                    address = email.as_object()
                 recipient: dict[str, Any] = {"address": address}
-                metadata = _per_recipient(self.merge_metadata, email)
+                metadata = recipient_entry(self.merge_metadata, email)
                 if metadata is not None:
                     recipient["metadata"] = metadata
-                substitution_data = _per_recipient(self.merge_data, email)
+                substitution_data = recipient_entry(self.merge_data, email)
                 if substitution_data is not None:
                     recipient["substitution_data"] = substitution_data
                 recipients.append(recipient)

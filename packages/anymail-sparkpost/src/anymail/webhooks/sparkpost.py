@@ -24,19 +24,11 @@ from django.http import HttpRequest
 from anymail.esps.sparkpost import ESP
 from anymail.events import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
+from anymail.webhooks import readers
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
-)
-from anymail.webhooks.readers import (
-    MalformedPayload,
-    epoch_timestamp,
-    iso_timestamp,
-    mapping,
-    optional_text,
-    required,
-    text,
 )
 
 __all__ = [
@@ -126,10 +118,10 @@ def batch_items(payload: Any) -> list[dict[str, Any]]:
     """The batch's items, each ``{"msys": {...}}``; MalformedPayload (a ValueError)
     if it isn't a batch."""
     if not isinstance(payload, list) or not payload:
-        raise MalformedPayload("SparkPost posts a non-empty JSON array of events")
+        raise readers.MalformedPayload("SparkPost posts a non-empty JSON array of events")
     for item in payload:
         if not isinstance(item, dict) or not isinstance(item.get("msys"), dict):
-            raise MalformedPayload('each item of a SparkPost batch is {"msys": {...}}')
+            raise readers.MalformedPayload('each item of a SparkPost batch is {"msys": {...}}')
     return payload
 
 
@@ -142,12 +134,8 @@ def sparkpost_timestamp(value: Any) -> datetime | None:
     """SparkPost's timestamp, which comes in either form: Unix seconds (a number or a
     numeric string) or ISO 8601 ("2016-04-18T14:25:07.000+00:00"); None if it is
     missing or is neither (an event's time is not worth refusing its batch for)."""
-    for read in (epoch_timestamp, iso_timestamp):
-        try:
-            return read(value, "timestamp")
-        except MalformedPayload:
-            continue
-    return None
+    seconds = readers.lenient(readers.epoch_timestamp, value, "timestamp")
+    return seconds or readers.lenient(readers.iso_timestamp, value, "timestamp")
 
 
 # ---------------------------------------------------------------------------
@@ -159,7 +147,7 @@ def tracking_events(payload: Any) -> list[AnymailTrackingEvent]:
     events = []
     for item in batch_items(payload):
         for event_class, data in item["msys"].items():
-            data = mapping(data, f"SparkPost {event_class}", allow_none=False)
+            data = readers.mapping(data, f"SparkPost {event_class}", allow_none=False)
             events.append(msys_event(item, event_class, data))
     return events
 
@@ -170,7 +158,7 @@ def msys_event(item: dict[str, Any], event_class: str, data: Any) -> AnymailTrac
 
     def field(key: str) -> str | None:
         # SparkPost's fields are strings; an id may come as a JSON number.
-        return optional_text(data.get(key), f"{event_class}.{key}", numbers=True)
+        return readers.optional_text(data.get(key), f"{event_class}.{key}", numbers=True)
 
     event_type = EVENT_TYPE_MAP.get(field("type") or "", EventType.UNKNOWN)
     bounce_class = field("bounce_class") or ""
@@ -218,7 +206,7 @@ def inbound_events(payload: Any) -> list[AnymailInboundEvent]:
         data = item["msys"].get(RELAY_MESSAGE)
         if data is None:
             continue  # the test batch: nothing relayed
-        events.append(relay_message_event(item, mapping(data, RELAY_MESSAGE)))
+        events.append(relay_message_event(item, readers.mapping(data, RELAY_MESSAGE)))
     return events
 
 
@@ -226,17 +214,17 @@ def relay_message_event(item: dict[str, Any], data: Any) -> AnymailInboundEvent:
     """One relayed message, parsed from its raw MIME (``content.email_rfc822``, which
     SparkPost base64-encodes whole when it holds anything that isn't UTF-8). The
     other ``content`` fields are conveniences, not the message."""
-    content = mapping(data.get("content"), "relay_message.content", allow_none=False)
-    raw = text(
-        required(content, "email_rfc822", "relay_message.content"),
+    content = readers.mapping(data.get("content"), "relay_message.content", allow_none=False)
+    raw = readers.text(
+        readers.required(content, "email_rfc822", "relay_message.content"),
         "relay_message.content.email_rfc822",
     )
     if content.get("email_rfc822_is_base64"):
         message = AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(raw))
     else:
         message = AnymailInboundMessage.parse_raw_mime(raw)
-    message.envelope_sender = optional_text(data.get("msg_from"), "relay_message.msg_from")
-    message.envelope_recipient = optional_text(data.get("rcpt_to"), "relay_message.rcpt_to")
+    message.envelope_sender = readers.optional_text(data.get("msg_from"), "relay_message.msg_from")
+    message.envelope_recipient = readers.optional_text(data.get("rcpt_to"), "relay_message.rcpt_to")
     # A relay message has no event id or timestamp of its own.
     return AnymailInboundEvent(esp_event=item, message=message)
 
@@ -257,30 +245,20 @@ class SparkPostWebhookView(AnymailBaseWebhookView):
 class SparkPostTrackingWebhookView(SparkPostWebhookView, AnymailTrackingWebhookView):
     """SparkPost event webhooks (Webhooks in SparkPost's settings)."""
 
+    converter = staticmethod(tracking_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if RELAY_MESSAGE in event_classes(payload):
-            return (
-                "This is a SparkPost relay webhook (inbound email) batch, posted to Anymail's "
-                "SparkPost tracking URL. Give your relay webhook the target "
-                "/anymail/sparkpost/inbound/ instead."
-            )
+            return self.wrong_url("inbound", "your relay webhook")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailTrackingEvent]:
-        return tracking_events(payload)
 
 
 class SparkPostInboundWebhookView(SparkPostWebhookView, AnymailInboundWebhookView):
     """SparkPost relay webhooks (inbound email)."""
 
+    converter = staticmethod(inbound_events)
+
     def reject_early(self, request: HttpRequest, payload: Any) -> str | None:
         if event_classes(payload) - {RELAY_MESSAGE}:
-            return (
-                "This is a SparkPost event webhook (tracking) batch, posted to Anymail's "
-                "SparkPost inbound URL. Give your event webhook the target "
-                "/anymail/sparkpost/tracking/ instead (and clear its Relay Events)."
-            )
+            return self.wrong_url("tracking", "your event webhook")
         return None
-
-    def parse_events(self, request: HttpRequest, payload: Any) -> list[AnymailInboundEvent]:
-        return inbound_events(payload)

@@ -13,20 +13,14 @@ import time
 from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
-from anymail_conformance import (
-    FakeResponse,
-    FormField,
-    Profile,
-    RecordedRequest,
-    SentAttachment,
-    SentMessage,
-    WebhookRequest,
-    encode_fixture_request,
-)
-from anymail_conformance.profile import address_list
+from anymail_conformance import FakeResponse, FormField, Profile, SentAttachment, SentMessage
+from anymail_conformance.profile import WebhookRequest, address_list, encode_fixture_request
+
+if TYPE_CHECKING:
+    from anymail_conformance import RecordedRequest
 
 API_KEY = "test-mailgun-api-key"
 WEBHOOK_SIGNING_KEY = "test-mailgun-webhook-signing-key"

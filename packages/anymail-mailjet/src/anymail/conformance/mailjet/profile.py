@@ -33,7 +33,7 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 from typing import Any, ClassVar
@@ -181,6 +181,11 @@ def error_object(error: Error) -> dict[str, Any]:
         "ErrorMessage": text,
         "ErrorRelatedTo": related,
     }
+
+
+def mailjet_error(status: int, message: str, **fields: str) -> FakeResponse:
+    """A Mailjet API error answer: ``{<fields>, "ErrorMessage", "StatusCode"}``."""
+    return FakeResponse.json({**fields, "ErrorMessage": message, "StatusCode": status}, status)
 
 
 def _call_refused(errors: list[Error]) -> FakeResponse:
@@ -373,9 +378,7 @@ class FakeMailjetAPI:
             return self.send_v31(request)
         if request.method == "POST" and request.path.endswith("/v3/send"):
             return self.send_v3(request)
-        return FakeResponse.json(
-            {"ErrorInfo": "", "ErrorMessage": "Unknown resource", "StatusCode": 404}, 404
-        )
+        return mailjet_error(404, "Unknown resource", ErrorInfo="")
 
     # --- Send API v3.1 ---
 
@@ -514,9 +517,7 @@ class FakeMailjetAPI:
         match = _TEMPLATE_CONTENT.fullmatch(request.path)
         template_id = match["id"] if match else ""
         if not template_id.isdigit() or int(template_id) not in TEMPLATES:
-            return FakeResponse.json(
-                {"ErrorInfo": "", "ErrorMessage": "Object not found", "StatusCode": 404}, 404
-            )
+            return mailjet_error(404, "Object not found", ErrorInfo="")
         content = {
             "Headers": TEMPLATES[int(template_id)],
             "Html-part": "<p>Hello {{var:name}}</p>",
@@ -643,25 +644,22 @@ def _read_group(group: list[dict[str, Any]]) -> SentMessage:
             payload = _payload(message.get("EventPayload"))
             if payload is not None:
                 sent.merge_metadata = {**(sent.merge_metadata or {}), addr: payload}
-    for item in first.get("Attachments", ()):
-        sent.attachments.append(
-            SentAttachment(
-                filename=item["Filename"],
-                content=base64.b64decode(item["Base64Content"]),
-                mimetype=item["ContentType"],
-            )
-        )
-    for item in first.get("InlinedAttachments", ()):
-        sent.inline_images.append(
-            SentAttachment(
-                filename=item["Filename"],
-                content=base64.b64decode(item["Base64Content"]),
-                mimetype=item["ContentType"],
-                # The HTML refers to an inline part as cid:<ContentID> (or its Filename).
-                content_id=item.get("ContentID") or item["Filename"],
-            )
-        )
+    sent.attachments += [_v31_attachment(item) for item in first.get("Attachments", ())]
+    sent.inline_images += [
+        _v31_attachment(item, inline=True) for item in first.get("InlinedAttachments", ())
+    ]
     return sent
+
+
+def _v31_attachment(item: Mapping[str, Any], inline: bool = False) -> SentAttachment:
+    """A v3.1 ``Attachments`` or ``InlinedAttachments`` item. (The HTML refers to an
+    inline part as cid:<ContentID>, or its Filename.)"""
+    return SentAttachment(
+        filename=item["Filename"],
+        content=base64.b64decode(item["Base64Content"]),
+        mimetype=item["ContentType"],
+        content_id=(item.get("ContentID") or item["Filename"]) if inline else None,
+    )
 
 
 def read_v3_call(body: dict[str, Any]) -> SentMessage:
@@ -792,22 +790,12 @@ class MailjetProfile(Profile):
                     ),
                 )
             # Send API v3's error shape (StatusCode, ErrorMessage, ErrorInfo).
-            return FakeResponse.json(
-                {
-                    "ErrorInfo": "",
-                    "ErrorMessage": 'Missing "To" or "Recipients" property',
-                    "StatusCode": 400,
-                },
-                400,
-            )
+            return mailjet_error(400, 'Missing "To" or "Recipients" property', ErrorInfo="")
         if scenario == "server_error":
-            return FakeResponse.json(
-                {
-                    "ErrorIdentifier": "D4DF574C-0C5F-45C7-BA52-7AA8E533C3DE",
-                    "ErrorMessage": "Internal Server Error",
-                    "StatusCode": 500,
-                },
+            return mailjet_error(
                 500,
+                "Internal Server Error",
+                ErrorIdentifier="D4DF574C-0C5F-45C7-BA52-7AA8E533C3DE",
             )
         if scenario == "malformed":
             return FakeResponse(200, "<html>Sent?</html>", {"Content-Type": "text/html"})
@@ -821,36 +809,29 @@ class MailjetProfile(Profile):
         return FakeMailjetAPI.template_content(request)
 
     @staticmethod
-    def is_send(request: RecordedRequest) -> bool:
-        return request.method == "POST" and request.path.endswith(("/v3.1/send", "/v3/send"))
+    def send_calls(server: Any) -> Iterator[tuple[bool, Any]]:
+        """Each Send API call so far (template reads are not sends): whether it was a
+        v3.1 call, and its JSON body."""
+        for request in getattr(server, "requests", ()):
+            if request.method == "POST" and request.path.endswith(("/v3.1/send", "/v3/send")):
+                yield request.path.endswith("/v3.1/send"), request.json()
 
     def sent_messages(self, server: Any) -> list[SentMessage]:
         """The messages sent so far, in order: a v3 call is one message, a v3.1 call
         as many as the Django messages it carries (see :func:`read_v31_call`)."""
         sent: list[SentMessage] = []
-        for request in server.requests:
-            if not self.is_send(request):
-                continue
-            if request.path.endswith("/v3.1/send"):
-                sent += read_v31_call(request.json())
-            else:
-                sent.append(read_v3_call(request.json()))
+        for v31, body in self.send_calls(server):
+            sent += read_v31_call(body) if v31 else [read_v3_call(body)]
         return sent
 
     def request_count(self, server: Any) -> int:
         """The Mailjet messages the Send API received: each message of a v3.1 call
         counts (Anymail puts several Django messages in one call), a v3 call is one
         (template reads that precede a v3 send don't count)."""
-        count = 0
-        for request in getattr(server, "requests", ()):
-            if not self.is_send(request):
-                continue
-            if request.path.endswith("/v3.1/send"):
-                body = request.json()
-                count += len(body["Messages"]) if isinstance(body, dict) else 1
-            else:
-                count += 1
-        return count
+        return sum(
+            len(body["Messages"]) if v31 and isinstance(body, dict) else 1
+            for v31, body in self.send_calls(server)
+        )
 
 
 PROFILE = MailjetProfile()

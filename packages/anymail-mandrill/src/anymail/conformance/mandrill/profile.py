@@ -11,18 +11,13 @@ import hmac
 import itertools
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anymail_conformance import (
-    FakeResponse,
-    Profile,
-    RecordedRequest,
-    SentAttachment,
-    SentMessage,
-    WebhookRequest,
-    encode_fixture_request,
-)
-from anymail_conformance.profile import address_list, formatted_address
+from anymail_conformance import FakeResponse, Profile, SentAttachment, SentMessage, WebhookRequest
+from anymail_conformance.profile import address_list, encode_fixture_request, formatted_address
+
+if TYPE_CHECKING:
+    from anymail_conformance import RecordedRequest
 
 API_KEY = "test-mandrill-api-key"
 WEBHOOK_KEY = "test-mandrill-webhook-key"

@@ -25,18 +25,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from anymail_conformance import (
-    FakeResponse,
-    Profile,
-    RecordedRequest,
-    SentAttachment,
-    SentMessage,
-    WebhookRequest,
-    encode_fixture_request,
-)
-from anymail_conformance.profile import formatted_address
+from anymail_conformance import FakeResponse, Profile, SentAttachment, SentMessage, WebhookRequest
+from anymail_conformance.profile import encode_fixture_request, formatted_address
+
+if TYPE_CHECKING:
+    from anymail_conformance import RecordedRequest
 
 API_KEY = "SG.test-sendgrid-api-key.not-a-real-one"
 API_PATH = "/v3/mail/send"

@@ -10,25 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from anymail.addresses import addr_spec_of
-from anymail_conformance import (
-    FakeResponse,
-    Profile,
-    RecordedRequest,
-    SentAttachment,
-    SentMessage,
-)
+from anymail_conformance import FakeResponse, Profile, RecordedRequest, SentAttachment, SentMessage
 from anymail_conformance.profile import address_list, formatted_address
 
 API_KEY = "test-sparkpost-api-key"
 #: the path python-sparkpost posts transmissions to, below SPARKPOST_API_URL
 API_PATH = "/api/v1"
-
-
-def transmission_address(address: Any) -> str:
-    """A transmissions API address (a string, or {email, name}) as "Name <email>"."""
-    if isinstance(address, str):
-        return address
-    return formatted_address(address["email"], address.get("name"))
 
 
 class SparkPostProfile(Profile):
@@ -178,6 +165,13 @@ class SparkPostProfile(Profile):
         if options.get("start_time"):
             sent.send_at = datetime.fromisoformat(options["start_time"])
         return sent
+
+
+def transmission_address(address: Any) -> str:
+    """A transmissions API address (a string, or {email, name}) as "Name <email>"."""
+    if isinstance(address, str):
+        return address
+    return formatted_address(address["email"], address.get("name"))
 
 
 def transmission_attachment(part: dict[str, Any], inline: bool = False) -> SentAttachment:
