@@ -84,8 +84,7 @@ class AnymailBaseWebhookView(WebhookValidation, WebhookResponses, View):
     #: (typed Any: mypy would read a Callable class attribute as a method)
     converter: ClassVar[Any] = None
     http_method_names = ["post", "head"]
-    #: Django 5.1's LoginRequiredMiddleware: the ESP can't log in.
-    login_required = False
+    login_required = False  # (Django 5.1's LoginRequiredMiddleware: the ESP can't log in)
 
     #: The keys that verify the ESP's signatures (read_esp_settings sets them, for an
     #: ESP whose description says ``signed_webhooks="optional"``).
