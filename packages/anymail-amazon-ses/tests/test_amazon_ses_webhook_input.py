@@ -169,6 +169,14 @@ def _set(path, value):
         ("event_send", ["mail", "destination"], [{"a": 1}]),
         ("event_send", ["mail", "destination"], [["x@example.com"]]),
         ("event_send", ["mail", "destination"], [7]),
+        ("event_send", ["mail", "destination"], ["x@example.com", None]),
+        # more recipients than SES ever names (it sends to at most 50)
+        ("event_send", ["mail", "destination"], ["x@example.com"] * 1001),
+        (
+            "event_bounce",
+            ["bounce", "bouncedRecipients"],
+            [{"emailAddress": "x@example.com"}] * 1001,
+        ),
         ("event_send", ["mail", "destination"], {"to": "x@example.com"}),
         ("event_send", ["mail", "messageId"], 12),
         ("event_send", ["mail", "timestamp"], 1234567890),
@@ -189,6 +197,7 @@ def _set(path, value):
         ("event_open", ["open", "userAgent"], {"ua": 1}),
         ("event_subscription", ["subscription", "newTopicPreferences"], "OptOut"),
         ("inbound_sns_action", ["content"], ["From: a@example.com"]),
+        ("inbound_sns_action", ["content"], ""),
         ("inbound_sns_action", ["receipt", "recipients"], "recipient@example.com"),
     ],
 )

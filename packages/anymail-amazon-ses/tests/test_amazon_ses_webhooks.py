@@ -114,6 +114,37 @@ def test_topic_allow_list(client, profile_module, sns_signer, webhook_secret, se
     assert response.status_code == 200
 
 
+def test_topic_allow_list_of_one_topic(
+    client, profile_module, sns_signer, webhook_secret, settings
+):
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "AMAZON_SES_SNS_TOPIC_ARNS": "arn:aws:sns:us-east-1:1:Other",
+    }
+    response, events = post(client, profile_module, sns_signer.sign(fresh("event_send")))
+    assert response.status_code == 400
+    assert events == []
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "AMAZON_SES_SNS_TOPIC_ARNS": "arn:aws:sns:us-west-2:123456789012:MyTopic",
+    }
+    response, events = post(client, profile_module, sns_signer.sign(fresh("event_send")))
+    assert response.status_code == 200
+    assert len(events) == 1
+
+
+@pytest.mark.parametrize("value", [42, {"arn:aws:sns:us-west-2:123456789012:MyTopic"}, [1]])
+def test_topic_allow_list_of_the_wrong_type(settings, value):
+    """Neither a TopicArn nor a list of them: a configuration error naming the setting."""
+    from anymail.exceptions import AnymailConfigurationError
+    from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
+
+    settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_TOPIC_ARNS": value}
+    view = AmazonSESTrackingWebhookView()
+    assert isinstance(view.configuration_error, AnymailConfigurationError)
+    assert "AMAZON_SES_SNS_TOPIC_ARNS must be a TopicArn or a list" in str(view.configuration_error)
+
+
 def test_verification_can_be_turned_off(client, profile_module, settings, webhook_secret):
     settings.ANYMAIL = {**settings.ANYMAIL, "AMAZON_SES_SNS_VERIFY_SIGNATURES": False}
     response, events = post(client, profile_module, fresh("event_send"))

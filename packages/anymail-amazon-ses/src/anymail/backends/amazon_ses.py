@@ -29,6 +29,7 @@ from django.core.mail import EmailMultiAlternatives
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.backends.transport import user_agent
 from anymail.esps.amazon_ses import ESP
 from anymail.exceptions import (
     AnymailAPIError,
@@ -54,7 +55,6 @@ __all__ = [
     "AmazonSESV2TemplatePayload",
     "EmailBackend",
     "boto3_client",
-    "user_agent",
 ]
 
 ESP_ID = ESP.id
@@ -62,16 +62,6 @@ DISTRIBUTION = ESP.distribution
 
 #: SES Message Tag names and values: "A-Z a-z 0-9 - and _ only"
 _MESSAGE_TAG_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-def user_agent() -> str:
-    """'anymail-amazon-ses/<version>', added to boto3's own user agent."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{DISTRIBUTION}/{version(DISTRIBUTION)}"
-    except PackageNotFoundError:  # running from a source tree that isn't installed
-        return f"{DISTRIBUTION}/unknown"
 
 
 def boto3_client(
@@ -82,7 +72,8 @@ def boto3_client(
 ) -> Any:
     """A boto3 client for ``service_name``, from the AMAZON_SES_SESSION_PARAMS and
     AMAZON_SES_CLIENT_PARAMS settings. A ``config`` dict in the client params becomes
-    a botocore ``Config``; the user agent always names this package."""
+    a botocore ``Config``; the user agent always names this package (after boto3's
+    own "Boto3/... Botocore/...", so no HTTP client is named here)."""
     try:
         import boto3
         from botocore.config import Config
@@ -98,9 +89,10 @@ def boto3_client(
             "AMAZON_SES_CLIENT_PARAMS['config'] must be a dict of botocore Config options "
             f"(or a botocore.config.Config), not {type(config).__name__}."
         )
-    ours = Config(user_agent_extra=user_agent())
+    anymail = user_agent(DISTRIBUTION, client="")
+    ours = Config(user_agent_extra=anymail)
     if config is not None and config.user_agent_extra:
-        ours = Config(user_agent_extra=f"{config.user_agent_extra} {user_agent()}")
+        ours = Config(user_agent_extra=f"{config.user_agent_extra} {anymail}")
     config = config.merge(ours) if config is not None else ours
     try:
         session = boto3.session.Session(**(session_params or {}))
@@ -178,6 +170,26 @@ class AmazonSESBasePayload(BasePayload):
     def call_api(self, client: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must implement call_api()")
 
+    def destination(
+        self,
+        to: Sequence[EmailAddress],
+        cc: Sequence[EmailAddress] = (),
+        bcc: Sequence[EmailAddress] = (),
+        *,
+        names: bool = True,
+    ) -> dict[str, list[str]]:
+        """An SES Destination (both API versions' shape): each address with its display
+        name (RFC 2047 encoded), or with ``names=False`` only its IDNA addr-spec."""
+        encoding = self.data.encoding
+        destination: dict[str, list[str]] = {}
+        for key, emails in (("ToAddresses", to), ("CcAddresses", cc), ("BccAddresses", bcc)):
+            if emails:
+                destination[key] = [
+                    email.formataddr(encoding) if names else email.idna_addr_spec
+                    for email in emails
+                ]
+        return destination
+
     def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
         raise TypeError(f"{type(self).__name__} must implement parse_recipient_status()")
 
@@ -217,8 +229,6 @@ class AmazonSESRawPayload(AmazonSESBasePayload):
         super().init_payload()
         self.mime = EmailMultiAlternatives()
         self.mime.encoding = self.data.encoding
-        self.recipients: list[EmailAddress] = []
-        self.recipients_by_kind: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
         self.extra_mime_headers: list[tuple[str, str]] = []
 
     # Address headers get each domain in its IDNA (punycode) form from anymail-base,
@@ -235,8 +245,6 @@ class AmazonSESRawPayload(AmazonSESBasePayload):
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
         setattr(self.mime, recipient_type, [email.idna_address for email in emails])
-        self.recipients.extend(emails)
-        self.recipients_by_kind[recipient_type] = list(emails)
 
     def set_spoofed_to(self, emails: Sequence[EmailAddress]) -> None:
         self.mime.extra_headers["To"] = ", ".join(email.idna_address for email in emails)
@@ -317,7 +325,7 @@ class AmazonSESRawPayload(AmazonSESBasePayload):
         message_id = response["MessageId"]
         return {
             email.addr_spec: AnymailRecipientStatus(message_id=message_id, status="queued")
-            for email in self.recipients
+            for email in self.data.all_recipients
         }
 
 
@@ -333,7 +341,6 @@ class AmazonSESTemplatePayload(AmazonSESBasePayload):
 
     def init_payload(self) -> None:
         super().init_payload()
-        self.recipients: dict[str, list[EmailAddress]] = {"to": [], "cc": [], "bcc": []}
         self.merge_data: dict[str, dict[str, Any]] | None = None
         #: the recipients of each message, in the order of the API's results
         self.destination_recipients: list[list[EmailAddress]] = []
@@ -349,7 +356,7 @@ class AmazonSESTemplatePayload(AmazonSESBasePayload):
         self.params[self.from_param] = emails[0].formataddr(self.data.encoding)
 
     def set_recipients(self, recipient_type: str, emails: Sequence[EmailAddress]) -> None:
-        self.recipients[recipient_type] = list(emails)
+        pass  # finish() reads them (self.data), all at once or one "to" per message
 
     def set_spoofed_to(self, emails: Sequence[EmailAddress]) -> None:
         self._unsupported_with_template(Feature.SPOOFED_TO)
@@ -395,28 +402,21 @@ class AmazonSESTemplatePayload(AmazonSESBasePayload):
     def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
         self.merge_data = merge_data
 
-    def destination(self, recipients: Mapping[str, Sequence[EmailAddress]]) -> dict[str, Any]:
-        """An SES Destination (To, Cc and Bcc; both API versions' shape)."""
-        encoding = self.data.encoding
-        destination: dict[str, Any] = {}
-        for kind, key in (("to", "ToAddresses"), ("cc", "CcAddresses"), ("bcc", "BccAddresses")):
-            if recipients.get(kind):
-                destination[key] = [email.formataddr(encoding) for email in recipients[kind]]
-        return destination
-
     def batch_recipients(self) -> list[EmailAddress]:
         """The "to" recipients of a batch send (merge_data), each getting a message
         of their own; cc and bcc are refused there."""
-        if self.recipients["cc"] or self.recipients["bcc"]:
+        if self.data.cc or self.data.bcc:
             # Each "to" gets its own message; copying cc and bcc to every one of
             # them is rarely what anyone wants.
             self._unsupported_with_template(
                 "cc and bcc with merge_data", "cc or bcc in a batch send (merge_data)"
             )
-        return list(self.recipients["to"])
+        return list(self.data.to)
 
-    def all_recipients(self) -> list[EmailAddress]:
-        return [*self.recipients["to"], *self.recipients["cc"], *self.recipients["bcc"]]
+    def one_destination(self) -> dict[str, list[str]]:
+        """The Destination of a send without merge_data: every recipient, one message."""
+        self.destination_recipients = [self.data.all_recipients]
+        return self.destination(self.data.to, self.data.cc, self.data.bcc)
 
 
 # ---------------------------------------------------------------------------
@@ -525,11 +525,8 @@ class AmazonSESV2SendEmailPayload(AmazonSESV2PayloadMixin, AmazonSESRawPayload):
     def finish(self) -> None:
         if self.message_tags:
             self.params["EmailTags"] = self.message_tags
-        self.params["Destination"] = {
-            key: [email.idna_addr_spec for email in self.recipients_by_kind[kind]]
-            for kind, key in (("to", "ToAddresses"), ("cc", "CcAddresses"), ("bcc", "BccAddresses"))
-            if self.recipients_by_kind[kind]
-        }
+        data = self.data
+        self.params["Destination"] = self.destination(data.to, data.cc, data.bcc, names=False)
         self.params["Content"] = {"Raw": {"Data": self.build_raw_message()}}
 
     def call_api(self, client: Any) -> Any:
@@ -566,11 +563,10 @@ class AmazonSESV2TemplatePayload(AmazonSESV2PayloadMixin, AmazonSESTemplatePaylo
         }
         if self.merge_data is None:
             self.api_name = "SendEmail"
-            self.params["Destination"] = self.destination(self.recipients)
+            self.params["Destination"] = self.one_destination()
             self.params["Content"] = {"Template": template}
             if self.message_tags:
                 self.params["EmailTags"] = self.message_tags
-            self.destination_recipients = [self.all_recipients()]
             return
 
         self.api_name = "SendBulkEmail"
@@ -588,7 +584,7 @@ class AmazonSESV2TemplatePayload(AmazonSESV2PayloadMixin, AmazonSESTemplatePaylo
             # Complete data is right either way.)
             data = {**self.merge_global_data, **self.merge_data.get(to.addr_spec, {})}
             entry: dict[str, Any] = {
-                "Destination": self.destination({"to": [to]}),
+                "Destination": self.destination([to]),
                 "ReplacementEmailContent": {
                     "ReplacementTemplate": {
                         "ReplacementTemplateData": self.serialize_json(

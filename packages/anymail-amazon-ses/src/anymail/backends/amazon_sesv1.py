@@ -67,7 +67,7 @@ class AmazonSESSendRawEmailPayload(AmazonSESV1PayloadMixin, AmazonSESRawPayload)
     def call_api(self, client: Any) -> Any:
         params = {
             **self.params,
-            "Destinations": [email.idna_addr_spec for email in self.recipients],
+            "Destinations": [email.idna_addr_spec for email in self.data.all_recipients],
             "RawMessage": {"Data": self.build_raw_message()},
         }
         return client.send_raw_email(**params)
@@ -95,14 +95,13 @@ class AmazonSESSendBulkTemplatedEmailPayload(AmazonSESV1PayloadMixin, AmazonSEST
 
     def build_destinations(self) -> list[dict[str, Any]]:
         if self.merge_data is None:
-            self.destination_recipients = [self.all_recipients()]
-            return [{"Destination": self.destination(self.recipients)}]
+            return [{"Destination": self.one_destination()}]
         destinations = []
         for to in self.batch_recipients():
             data = self.merge_data.get(to.addr_spec, {})
             destinations.append(
                 {
-                    "Destination": self.destination({"to": [to]}),
+                    "Destination": self.destination([to]),
                     "ReplacementTemplateData": self.serialize_json(
                         data, f"merge_data[{to.addr_spec!r}]"
                     ),

@@ -6,8 +6,9 @@ dotted path and imported only when used.
 
 from __future__ import annotations
 
-from anymail.features import EventType, FeatureSupport, Support
-from anymail.registry import EspDescription
+from anymail.esp import EspDescription
+from anymail.events import EventType
+from anymail.features import FeatureSupport, Support
 
 __all__ = ["ESP", "EVENT_TYPES", "FEATURES", "SNS_RETRY_LIMIT"]
 
@@ -75,7 +76,6 @@ ESP = EspDescription(
         "AMAZON_SES_SNS_CERT_HOST_PATTERN",
         "AMAZON_SES_SNS_CERT_VERIFY",
         "AMAZON_SES_SNS_MAX_AGE",
-        "AMAZON_SES_SEND_DEFAULTS",
     ),
     # Sending needs no setting of ours: boto3 finds credentials and region itself
     # (environment, shared config, instance role), so nothing is declared required.
@@ -93,5 +93,4 @@ ESP = EspDescription(
     # beyond 3,600 seconds in all (a hard limit).
     webhook_retry_window=SNS_RETRY_LIMIT,
     webhook_retry_docs="https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html",
-    docs_url="https://github.com/anymail/anymail/tree/main/packages/anymail-amazon-ses#readme",
 )

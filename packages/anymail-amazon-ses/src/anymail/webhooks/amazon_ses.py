@@ -13,25 +13,27 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from email.header import decode_header, make_header
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.dateparse import parse_datetime
 
 from anymail.esps.amazon_ses import ESP, SNS_RETRY_LIMIT
-from anymail.events import AnymailInboundEvent, AnymailTrackingEvent
+from anymail.events import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
     AnymailWebhookValidationFailure,
 )
-from anymail.features import EventType, RejectReason
 from anymail.inbound import AnymailInboundMessage
-from anymail.settings import UNSET, get_anymail_setting
+from anymail.settings import UNSET, get_anymail_setting, string_list
 from anymail.webhooks.amazon_ses_sns import (
     DEFAULT_CERT_HOST_PATTERN,
     SNSCertificateFetchError,
@@ -41,6 +43,14 @@ from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailInboundWebhookView,
     AnymailTrackingWebhookView,
+)
+from anymail.webhooks.readers import (
+    MalformedPayload,
+    iso_timestamp,
+    list_of,
+    mapping,
+    optional_text,
+    text_list,
 )
 
 __all__ = [
@@ -67,62 +77,26 @@ _AWS_REGION = re.compile(r"[a-z]+(-[a-z0-9]+)+")
 
 # ---------------------------------------------------------------------------
 # Reading SES's JSON: every field has the type SES documents, or the payload is
-# refused (ValueError, a 400), never iterated or passed on with the wrong type.
+# refused (anymail.webhooks.readers: a ValueError, a 400), never iterated or passed
+# on with the wrong type.
 
-#: The most recipients one SES event may name. SES sends a message to at most 50;
-#: a payload naming more is not from SES (and must not become that many signals).
+#: The most items a list in one SES event may hold. SES sends a message to at most
+#: 50 recipients; a payload naming more is not from SES (and must not become that
+#: many signals).
 MAX_RECIPIENTS = 1000
 
 
-def _object(value: Any, where: str) -> dict[str, Any]:
-    """A JSON object (absent: empty)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"Amazon SES {where} must be a JSON object, not {type(value).__name__}")
-    return value
+def ses_list(value: Any, name: str) -> list[Any]:
+    """A JSON array (absent: empty) of at most MAX_RECIPIENTS items."""
+    items = list_of(value, name)
+    if len(items) > MAX_RECIPIENTS:
+        raise MalformedPayload(f"{name} has {len(items)} items (at most {MAX_RECIPIENTS})")
+    return items
 
 
-def _array(value: Any, where: str) -> list[Any]:
-    """A JSON array (absent: empty). A string is not a list of its characters."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError(f"Amazon SES {where} must be a JSON array, not {type(value).__name__}")
-    if len(value) > MAX_RECIPIENTS:
-        raise ValueError(f"Amazon SES {where} has {len(value)} items (at most {MAX_RECIPIENTS})")
-    return value
-
-
-def _text(value: Any, where: str) -> str | None:
-    """A JSON string (absent: None)."""
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError(f"Amazon SES {where} must be a string, not {type(value).__name__}")
-
-
-def _texts(value: Any, where: str) -> list[str]:
-    """A JSON array of strings (absent: empty)."""
-    items = _array(value, where)
-    for item in items:
-        _text(item, f"{where} item")
-    return [item for item in items if item is not None]
-
-
-def _timestamp(value: Any, where: str = "timestamp") -> datetime | None:
-    """An ISO 8601 timestamp, aware (SES and SNS write UTC with a "Z")."""
-    text = _text(value, where)
-    if not text:
-        return None
-    try:
-        parsed = parse_datetime(text)
-    except ValueError:  # well-formed but out of range, e.g. month 13
-        parsed = None
-    if parsed is None:
-        raise ValueError(f"Amazon SES {where} {text!r} is not an ISO 8601 timestamp")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+def ses_text_list(value: Any, name: str) -> list[str]:
+    """A JSON array of strings (absent: empty), at most MAX_RECIPIENTS of them."""
+    return text_list(ses_list(value, name), name)
 
 
 def _decoded_header(value: str) -> str:
@@ -154,20 +128,20 @@ BOUNCE_REASON_MAP: dict[tuple[str, str], RejectReason] = {
 }
 
 
-def subscription_event_type(subscription: dict[str, Any]) -> EventType:
+def subscription_event_type(subscription: Mapping[str, Any]) -> EventType:
     """What an SES "Subscription" event (a change to a contact's list or topic
     preferences) means for the recipient: unsubscribed when the new preferences opt
     out of everything, or of a topic they were opted in to; otherwise subscribed."""
-    new = _object(subscription.get("newTopicPreferences"), "subscription.newTopicPreferences")
-    old = _object(subscription.get("oldTopicPreferences"), "subscription.oldTopicPreferences")
+    new = mapping(subscription.get("newTopicPreferences"), "subscription.newTopicPreferences")
+    old = mapping(subscription.get("oldTopicPreferences"), "subscription.oldTopicPreferences")
     if new.get("unsubscribeAll") is True:
         return EventType.UNSUBSCRIBED
 
-    def statuses(preferences: dict[str, Any], where: str) -> dict[str | None, str | None]:
+    def statuses(preferences: Mapping[str, Any], where: str) -> dict[str | None, str | None]:
         result = {}
-        for item in _array(preferences.get("topicSubscriptionStatus"), where):
-            item = _object(item, f"{where} item")
-            result[_text(item.get("topicName"), f"{where} topicName")] = _text(
+        for item in ses_list(preferences.get("topicSubscriptionStatus"), where):
+            item = mapping(item, f"{where} item")
+            result[optional_text(item.get("topicName"), f"{where} topicName")] = optional_text(
                 item.get("subscriptionStatus"), f"{where} subscriptionStatus"
             )
         return result
@@ -207,7 +181,7 @@ def _tracking_events(
     ses_event: dict[str, Any], sns_message: dict[str, Any], tag_name: str | None
 ) -> list[AnymailTrackingEvent]:
     # SES Notifications say "notificationType", SES Event Publishing "eventType"
-    kind = _text(ses_event.get("eventType"), "eventType") or _text(
+    kind = optional_text(ses_event.get("eventType"), "eventType") or optional_text(
         ses_event.get("notificationType"), "notificationType"
     )
     if kind == "Received":
@@ -216,51 +190,51 @@ def _tracking_events(
             "notification: subscribe the inbound webhook (amazon_ses/inbound/) to "
             "your receipt rule's SNS topic instead."
         )
-    mail = _object(ses_event.get("mail"), "mail")
+    mail = mapping(ses_event.get("mail"), "mail")
     metadata, tags = metadata_and_tags(mail, tag_name)
     common = {
-        "event_id": _text(sns_message.get("MessageId"), "SNS MessageId"),
+        "event_id": optional_text(sns_message.get("MessageId"), "SNS MessageId"),
         "esp_event": ses_event,
-        "message_id": _text(mail.get("messageId"), "mail.messageId"),
+        "message_id": optional_text(mail.get("messageId"), "mail.messageId"),
         "metadata": metadata,
         "tags": tags,
     }
-    destination = _texts(mail.get("destination"), "mail.destination")
+    destination = ses_text_list(mail.get("destination"), "mail.destination")
     # An event without a time of its own: when SES sent the message, else when SNS
     # published the notification (never None).
-    fallback_time = _timestamp(mail.get("timestamp"), "mail.timestamp") or _timestamp(
+    fallback_time = iso_timestamp(mail.get("timestamp"), "mail.timestamp") or iso_timestamp(
         sns_message.get("Timestamp"), "SNS Timestamp"
     )
 
     def events(
-        event_type: str, recipients: list[str | None], detail: dict[str, Any], **fields: Any
+        event_type: str, recipients: list[str | None], detail: Mapping[str, Any], **fields: Any
     ) -> list[AnymailTrackingEvent]:
-        timestamp = _timestamp(detail.get("timestamp"), f"{kind} timestamp") or fallback_time
+        timestamp = iso_timestamp(detail.get("timestamp"), f"{kind} timestamp") or fallback_time
         return [
             AnymailTrackingEvent(event_type, timestamp, recipient=recipient, **common, **fields)
             for recipient in recipients
         ]
 
     def per_recipient(
-        event_type: str, detail: dict[str, Any], where: str, **fields: Any
+        event_type: str, detail: Mapping[str, Any], where: str, **fields: Any
     ) -> list[AnymailTrackingEvent]:
         """One event per item of a list of {"emailAddress", "diagnosticCode"} objects."""
         result = []
-        for item in _array(detail.get(where), f"{kind}.{where}"):
-            item = _object(item, f"{kind}.{where} item")
+        for item in ses_list(detail.get(where), f"{kind}.{where}"):
+            item = mapping(item, f"{kind}.{where} item")
             result += events(
                 event_type,
-                [_text(item.get("emailAddress"), f"{kind}.{where} emailAddress")],
+                [optional_text(item.get("emailAddress"), f"{kind}.{where} emailAddress")],
                 detail,
-                mta_response=_text(item.get("diagnosticCode"), f"{kind} diagnosticCode"),
+                mta_response=optional_text(item.get("diagnosticCode"), f"{kind} diagnosticCode"),
                 **fields,
             )
         return result
 
     if kind == "Bounce":
-        bounce = _object(ses_event.get("bounce"), "bounce")
-        bounce_type = _text(bounce.get("bounceType"), "bounce.bounceType") or ""
-        sub_type = _text(bounce.get("bounceSubType"), "bounce.bounceSubType") or ""
+        bounce = mapping(ses_event.get("bounce"), "bounce")
+        bounce_type = optional_text(bounce.get("bounceType"), "bounce.bounceType") or ""
+        sub_type = optional_text(bounce.get("bounceSubType"), "bounce.bounceSubType") or ""
         return per_recipient(
             EventType.BOUNCED,
             bounce,
@@ -269,86 +243,90 @@ def _tracking_events(
             description=f"{bounce_type}: {sub_type}",
         )
     if kind == "Complaint":
-        complaint = _object(ses_event.get("complaint"), "complaint")
+        complaint = mapping(ses_event.get("complaint"), "complaint")
         recipients = [
-            _text(_object(item, "complainedRecipients item").get("emailAddress"), "emailAddress")
-            for item in _array(complaint.get("complainedRecipients"), "complainedRecipients")
+            optional_text(
+                mapping(item, "complainedRecipients item").get("emailAddress"), "emailAddress"
+            )
+            for item in ses_list(complaint.get("complainedRecipients"), "complainedRecipients")
         ]
         return events(
             EventType.COMPLAINED,
             recipients,
             complaint,
             reject_reason=RejectReason.SPAM,
-            description=_text(complaint.get("complaintFeedbackType"), "complaintFeedbackType"),
-            user_agent=_text(complaint.get("userAgent"), "complaint.userAgent"),
+            description=optional_text(
+                complaint.get("complaintFeedbackType"), "complaintFeedbackType"
+            ),
+            user_agent=optional_text(complaint.get("userAgent"), "complaint.userAgent"),
         )
     if kind == "Delivery":
-        delivery = _object(ses_event.get("delivery"), "delivery")
+        delivery = mapping(ses_event.get("delivery"), "delivery")
         return events(
             EventType.DELIVERED,
-            list(_texts(delivery.get("recipients"), "delivery.recipients")),
+            list(ses_text_list(delivery.get("recipients"), "delivery.recipients")),
             delivery,
-            mta_response=_text(delivery.get("smtpResponse"), "delivery.smtpResponse"),
+            mta_response=optional_text(delivery.get("smtpResponse"), "delivery.smtpResponse"),
         )
     if kind == "DeliveryDelay":
-        delay = _object(ses_event.get("deliveryDelay"), "deliveryDelay")
+        delay = mapping(ses_event.get("deliveryDelay"), "deliveryDelay")
         return per_recipient(
             EventType.DEFERRED,
             delay,
             "delayedRecipients",
-            description=_text(delay.get("delayType"), "deliveryDelay.delayType"),
+            description=optional_text(delay.get("delayType"), "deliveryDelay.delayType"),
         )
     everyone: list[str | None] = list(destination)
     if kind == "Send":
-        return events(EventType.SENT, everyone, _object(ses_event.get("send"), "send"))
+        return events(EventType.SENT, everyone, mapping(ses_event.get("send"), "send"))
     if kind == "Reject":
-        reject = _object(ses_event.get("reject"), "reject")
+        reject = mapping(ses_event.get("reject"), "reject")
         return events(
             EventType.REJECTED,
             everyone,
             reject,
             reject_reason=RejectReason.BLOCKED,
-            description=_text(reject.get("reason"), "reject.reason"),
+            description=optional_text(reject.get("reason"), "reject.reason"),
         )
     if kind == "Open":
-        opened = _object(ses_event.get("open"), "open")
+        opened = mapping(ses_event.get("open"), "open")
         return events(
             EventType.OPENED,
             everyone,
             opened,
-            user_agent=_text(opened.get("userAgent"), "open.userAgent"),
+            user_agent=optional_text(opened.get("userAgent"), "open.userAgent"),
         )
     if kind == "Click":
-        click = _object(ses_event.get("click"), "click")
+        click = mapping(ses_event.get("click"), "click")
         return events(
             EventType.CLICKED,
             everyone,
             click,
-            click_url=_text(click.get("link"), "click.link"),
-            user_agent=_text(click.get("userAgent"), "click.userAgent"),
+            click_url=optional_text(click.get("link"), "click.link"),
+            user_agent=optional_text(click.get("userAgent"), "click.userAgent"),
         )
     if kind == "Rendering Failure":
-        failure = _object(ses_event.get("failure"), "failure")
+        failure = mapping(ses_event.get("failure"), "failure")
         return events(
             EventType.FAILED,
             everyone,
             failure,
-            description=_text(failure.get("errorMessage"), "failure.errorMessage"),
+            description=optional_text(failure.get("errorMessage"), "failure.errorMessage"),
         )
     if kind == "Subscription":
-        subscription = _object(ses_event.get("subscription"), "subscription")
+        subscription = mapping(ses_event.get("subscription"), "subscription")
         return events(
             subscription_event_type(subscription),
             everyone,
             subscription,
-            description=_text(subscription.get("source"), "subscription.source"),
+            description=optional_text(subscription.get("source"), "subscription.source"),
         )
     # Any event type added after this was written
     return events(EventType.UNKNOWN, everyone, {}, description=kind)
 
 
 def metadata_and_tags(
-    mail: dict[str, Any], tag_name: str | None = None
+    mail: Mapping[str, Any], tag_name: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """Anymail's metadata and tags, from the original headers (when SES includes
     them) or, for tags, from the AMAZON_SES_MESSAGE_TAG_NAME SES Message Tag.
@@ -358,10 +336,10 @@ def metadata_and_tags(
     (non-ASCII text, or a message sent by an earlier version) is decoded first."""
     metadata: dict[str, Any] = {}
     tags: list[str] = []
-    for header in _array(mail.get("headers"), "mail.headers"):
-        header = _object(header, "mail.headers item")
-        name = (_text(header.get("name"), "mail.headers name") or "").lower()
-        value = _text(header.get("value"), "mail.headers value") or ""
+    for header in ses_list(mail.get("headers"), "mail.headers"):
+        header = mapping(header, "mail.headers item")
+        name = (optional_text(header.get("name"), "mail.headers name") or "").lower()
+        value = optional_text(header.get("value"), "mail.headers value") or ""
         if name == "x-metadata":
             try:
                 parsed = json.loads(_decoded_header(value))
@@ -373,8 +351,8 @@ def metadata_and_tags(
         elif name == "x-tag":
             tags.append(_decoded_header(value))
     if not tags and tag_name:
-        ses_tags = _object(mail.get("tags"), "mail.tags")
-        tags = _texts(ses_tags.get(tag_name), f"mail.tags.{tag_name}")
+        ses_tags = mapping(mail.get("tags"), "mail.tags")
+        tags = ses_text_list(ses_tags.get(tag_name), f"mail.tags.{tag_name}")
     return metadata, tags
 
 
@@ -397,14 +375,14 @@ OTHER_RECEIPT_ACTIONS = frozenset({"Bounce", "Lambda", "Stop", "WorkMail"})
 
 def inbound_events(
     ses_event: dict[str, Any],
-    fetch_s3: Callable[[dict[str, Any]], AnymailInboundMessage] | None = None,
+    fetch_s3: Callable[[Mapping[str, Any]], AnymailInboundMessage] | None = None,
     sns_message: dict[str, Any] | None = None,
 ) -> list[AnymailInboundEvent]:
     """The inbound event of one SES receipt notification. A receipt rule's SNS
     action carries the message; for its S3 action, ``fetch_s3(action)`` reads it."""
-    kind = _text(ses_event.get("notificationType"), "notificationType")
+    kind = optional_text(ses_event.get("notificationType"), "notificationType")
     if kind != "Received":
-        kind = kind or _text(ses_event.get("eventType"), "eventType")
+        kind = kind or optional_text(ses_event.get("eventType"), "eventType")
         if kind not in TRACKING_KINDS:
             raise ValueError(f"Amazon SES notification of unknown type {kind!r}")
         # a genuine SES tracking notification: the topic is subscribed to the wrong URL
@@ -413,17 +391,17 @@ def inbound_events(
             "subscribe the tracking webhook (amazon_ses/tracking/) to that SNS topic "
             "instead."
         )
-    mail = _object(ses_event.get("mail"), "mail")
-    receipt = _object(ses_event.get("receipt"), "receipt")
-    action = _object(receipt.get("action"), "receipt.action")
-    action_type = _text(action.get("type"), "receipt.action.type")
+    mail = mapping(ses_event.get("mail"), "mail")
+    receipt = mapping(ses_event.get("receipt"), "receipt")
+    action = mapping(receipt.get("action"), "receipt.action")
+    action_type = optional_text(action.get("type"), "receipt.action.type")
     if action_type == "SNS":
         message = message_from_sns_action(ses_event, action)
     elif action_type == "S3":
         if fetch_s3 is None:
             raise AnymailConfigurationError("Reading an S3 action's message needs fetch_s3")
         for field in ("bucketName", "objectKey"):
-            if not _text(action.get(field), f"receipt.action.{field}"):
+            if not optional_text(action.get(field), f"receipt.action.{field}"):
                 raise ValueError(f"Amazon SES S3 action has no {field}")
         message = fetch_s3(action)
     elif action_type in OTHER_RECEIPT_ACTIONS:
@@ -435,22 +413,22 @@ def inbound_events(
         )
     else:
         raise ValueError(f"Amazon SES receipt action of unknown type {action_type!r}")
-    message.envelope_sender = _text(mail.get("source"), "mail.source")
-    recipients = _texts(receipt.get("recipients"), "receipt.recipients") or _texts(
+    message.envelope_sender = optional_text(mail.get("source"), "mail.source")
+    recipients = ses_text_list(receipt.get("recipients"), "receipt.recipients") or ses_text_list(
         mail.get("destination"), "mail.destination"
     )
     message.envelope_recipient = recipients[0] if recipients else None
-    verdict = _object(receipt.get("spamVerdict"), "receipt.spamVerdict")
-    spam = _text(verdict.get("status"), "receipt.spamVerdict.status")
+    verdict = mapping(receipt.get("spamVerdict"), "receipt.spamVerdict")
+    spam = optional_text(verdict.get("status"), "receipt.spamVerdict.status")
     message.spam_detected = {"PASS": False, "FAIL": True}.get(str(spam).upper())
-    timestamp = _timestamp(mail.get("timestamp"), "mail.timestamp") or _timestamp(
+    timestamp = iso_timestamp(mail.get("timestamp"), "mail.timestamp") or iso_timestamp(
         (sns_message or {}).get("Timestamp"), "SNS Timestamp"
     )
     return [
         AnymailInboundEvent(
             EventType.INBOUND,
             timestamp=timestamp,
-            event_id=_text(mail.get("messageId"), "mail.messageId"),
+            event_id=optional_text(mail.get("messageId"), "mail.messageId"),
             esp_event=ses_event,
             message=message,
         )
@@ -458,12 +436,12 @@ def inbound_events(
 
 
 def message_from_sns_action(
-    ses_event: dict[str, Any], action: dict[str, Any]
+    ses_event: dict[str, Any], action: Mapping[str, Any]
 ) -> AnymailInboundMessage:
-    content = _text(ses_event.get("content"), "content")
+    content = optional_text(ses_event.get("content"), "content")
     if content is None:
         raise ValueError("Amazon SES SNS action notification has no content")
-    encoding = (_text(action.get("encoding"), "receipt.action.encoding") or "UTF8").upper()
+    encoding = (optional_text(action.get("encoding"), "receipt.action.encoding") or "UTF8").upper()
     if encoding == "BASE64":
         return AnymailInboundMessage.parse_raw_mime_bytes(base64.b64decode(content))
     return AnymailInboundMessage.parse_raw_mime(content)
@@ -519,15 +497,15 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
     session_params: Any = UNSET
     client_params: Any = UNSET
 
-    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> None:
         def setting(name: str, default: Any) -> Any:
             return get_anymail_setting(name, esp_name=ESP_ID, kwargs=kwargs, default=default)
 
         self.auto_confirm = bool(setting("auto_confirm_sns_subscriptions", True))
         self.verify_signatures = bool(setting("sns_verify_signatures", True))
-        topic_arns = setting("sns_topic_arns", None)
-        if isinstance(topic_arns, str):
-            topic_arns = [topic_arns]
+        topic_arns = string_list(
+            setting("sns_topic_arns", None), "AMAZON_SES_SNS_TOPIC_ARNS", "a TopicArn"
+        )
         self.topic_arns = frozenset(topic_arns) if topic_arns else None
         self.verifier = SNSMessageVerifier(
             setting("sns_cert_host_pattern", DEFAULT_CERT_HOST_PATTERN),
@@ -543,7 +521,6 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         self.max_age = max_age
         self.boto_session_params = setting("session_params", None) or {}
         self.boto_client_params = setting("client_params", None) or {}
-        return {}
 
     # --- reading the request ---
 
@@ -582,7 +559,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         # AMAZON_SES_SNS_MAX_AGE is refused, and a MessageId already accepted is a
         # duplicate (SNS keeps the MessageId when it retries), never signalled twice.
         try:
-            timestamp = _timestamp(message.get("Timestamp"), "SNS Timestamp")
+            timestamp = iso_timestamp(message.get("Timestamp"), "SNS Timestamp")
         except ValueError as err:
             raise AnymailWebhookValidationFailure(str(err)) from None
         message_id = message.get("MessageId")
@@ -662,11 +639,11 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView, AnymailTrackingWebh
 
     message_tag_name: Any = UNSET
 
-    def read_esp_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def read_esp_settings(self, kwargs: dict[str, Any]) -> None:
         self.tag_name = get_anymail_setting(
             "message_tag_name", esp_name=ESP_ID, kwargs=kwargs, default=None
         )
-        return super().read_esp_settings(kwargs)
+        super().read_esp_settings(kwargs)
 
     def convert(self, ses_event: dict[str, Any], sns_message: dict[str, Any]) -> list[Any]:
         return tracking_events(ses_event, sns_message, self.tag_name)
@@ -680,7 +657,7 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView, AnymailInboundWebhoo
             ses_event, fetch_s3=self.message_from_s3_action, sns_message=sns_message
         )
 
-    def message_from_s3_action(self, action: dict[str, Any]) -> AnymailInboundMessage:
+    def message_from_s3_action(self, action: Mapping[str, Any]) -> AnymailInboundMessage:
         if action.get("kmsKeyArn"):
             raise AnymailConfigurationError(
                 "Anymail's Amazon SES inbound webhook can't read messages stored with the "

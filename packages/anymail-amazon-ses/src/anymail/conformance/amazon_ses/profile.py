@@ -35,7 +35,7 @@ from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from anymail_conformance import (
     FakeESPServer,
@@ -47,7 +47,7 @@ from anymail_conformance import (
     WebhookRequest,
 )
 from anymail_conformance.cases import use_template
-from anymail_conformance.profile import SLOW_SECONDS
+from anymail_conformance.profile import SLOW_SECONDS, address_list
 
 __all__ = ["PROFILE", "AmazonSESProfile", "MotoSES", "SNSSigner", "signer"]
 
@@ -363,19 +363,10 @@ class SNSSigner:
     def string_to_sign(message: dict[str, Any]) -> bytes:
         # Written out independently of the webhook's SNSMessageVerifier on purpose:
         # reusing it would let a wrong field list sign and verify consistently.
-        if message["Type"] == "Notification":
-            names = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-        else:
-            names = [
-                "Message",
-                "MessageId",
-                "SubscribeURL",
-                "Timestamp",
-                "Token",
-                "TopicArn",
-                "Type",
-            ]
-        text = "".join(f"{name}\n{message[name]}\n" for name in names if name in message)
+        # SNS signs these fields (those the message has) in the byte order of their names.
+        names = {"Message", "MessageId", "Timestamp", "TopicArn", "Type"}
+        names |= {"Subject"} if message["Type"] == "Notification" else {"SubscribeURL", "Token"}
+        text = "".join(f"{name}\n{message[name]}\n" for name in sorted(names) if name in message)
         return text.encode("utf-8")
 
     def sign(self, message: dict[str, Any], cert_url: str | None = None) -> dict[str, Any]:
@@ -475,13 +466,16 @@ class AmazonSESProfile(Profile):
     reports_rejections = False
     from_email = "Sender <sender@example.com>"
     per_recipient_message_ids = False
-    esp_extra_example = (
-        {
-            "ConfigurationSetName": "ConformanceConfigSet",
-            "EmailTags": [{"Name": "Conformance", "Value": "esp-extra"}],
-        },
-        lambda sent: _check_esp_extra(sent),
-    )
+    esp_extra_example: ClassVar[dict[str, Any]] = {
+        "ConfigurationSetName": "ConformanceConfigSet",
+        "EmailTags": [{"Name": "Conformance", "Value": "esp-extra"}],
+    }
+
+    def check_esp_extra(self, sent: SentMessage) -> None:
+        assert sent.raw["ConfigurationSetName"] == "ConformanceConfigSet", sent.raw
+        # the v2 backend's name (v1's SendRawEmail calls them Tags)
+        tags = sent.raw.get("EmailTags", sent.raw.get("Tags", []))
+        assert {"Name": "Conformance", "Value": "esp-extra"} in tags, sent.raw
 
     def adapt_message(self, message: Any, feature: str) -> None:
         # SES sends merge data only through a stored template (SendBulkTemplatedEmail).
@@ -612,17 +606,6 @@ class AmazonSESProfile(Profile):
 # --------------------------------------------------------------------- reading back
 
 
-def _formatted(addresses: Any) -> list[str]:
-    from anymail.addresses import EmailAddress
-
-    return [EmailAddress(a.display_name, a.addr_spec).address for a in addresses]
-
-
-def _header_addresses(message: Any, name: str) -> list[str]:
-    header = message.get(name)
-    return _formatted(header.addresses) if header is not None else []
-
-
 _STANDARD_HEADERS = {
     "from", "to", "cc", "reply-to", "subject", "date", "message-id", "mime-version",
     "content-type", "content-transfer-encoding", "x-metadata", "x-tag",
@@ -666,13 +649,13 @@ def _raw_sent_message(
     from anymail.addresses import addr_spec_of
 
     message = BytesParser(policy=policy.default).parsebytes(raw)
-    to = _header_addresses(message, "To")
-    cc = _header_addresses(message, "Cc")
+    to = address_list(message["To"])
+    cc = address_list(message["Cc"])
     header_specs = {addr_spec_of(address) for address in [*to, *cc]}
     sent = SentMessage(
-        from_email=_header_addresses(message, "From"),
+        from_email=address_list(message["From"]),
         cc=cc,
-        reply_to=_header_addresses(message, "Reply-To"),
+        reply_to=address_list(message["Reply-To"]),
         subject=str(message["Subject"]) if message["Subject"] is not None else None,
         envelope_sender=envelope_sender,
         raw=params,
@@ -825,10 +808,3 @@ def _v1_bulk_response(members: str) -> str:
 
 
 PROFILE = AmazonSESProfile()
-
-
-def _check_esp_extra(sent: SentMessage) -> None:
-    assert sent.raw["ConfigurationSetName"] == "ConformanceConfigSet", sent.raw
-    # the v2 backend's name (v1's SendRawEmail calls them Tags)
-    tags = sent.raw.get("EmailTags", sent.raw.get("Tags", []))
-    assert {"Name": "Conformance", "Value": "esp-extra"} in tags, sent.raw
