@@ -221,15 +221,10 @@ def test_send_messages_reuses_one_connection(esp, api):
 def test_esp_extra_reaches_the_api(esp, api):
     profile = esp.profile
     assert profile.esp_extra_example, f"{esp.id}'s profile must give an esp_extra_example"
-    extra, check = profile.esp_extra_example, profile.check_esp_extra
-    if isinstance(
-        extra, tuple
-    ):  # TODO(#25): the old (value, check) form, until every profile moves
-        extra, check = extra
     message = base_message(profile)
-    message.esp_extra = extra
+    message.esp_extra = profile.esp_extra_example
     message.send()
-    check(profile.sent_messages(api)[-1])
+    profile.check_esp_extra(profile.sent_messages(api)[-1])
 
 
 # --- background sending: transient failures retried, permanent ones not (issue 27)
