@@ -49,10 +49,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         fixtures = load_fixtures(load_profile(esp_id))
         metafunc.parametrize("webhook_fixture", fixtures, ids=[f.name for f in fixtures])
         return
-    if not {"esp", "signed_esp", "esp_fixture"} & set(names):
+    if not {"esp", "current_esp", "signed_esp", "esp_fixture"} & set(names):
         return
     esps = esps_under_test()
-    if "esp" in names:
+    if "current_esp" in names:
+        # a renamed ESP's compatibility package (SendinBlue) is its successor's code
+        current = [e for e in esps if not e.esp.superseded_by]
+        metafunc.parametrize("current_esp", current, ids=[e.id for e in current])
+    elif "esp" in names:
         metafunc.parametrize("esp", esps, ids=[e.id for e in esps])
     elif "signed_esp" in names:
         signed = [e for e in esps if e.profile.signs_webhooks]

@@ -34,11 +34,10 @@ from anymail_conformance.fixtures import webhook_settings
 pytestmark = pytest.mark.django_db
 
 
-def skip_renamed(esp: Any) -> None:
-    """A renamed ESP's compatibility package (SendinBlue) is its successor's code under
-    the old names: the successor is checked."""
-    if esp.esp.superseded_by:
-        pytest.skip(f"{esp.id} is {esp.esp.superseded_by} under its old names")
+@pytest.fixture
+def esp(current_esp: Any) -> Any:
+    """The suite's fixtures that take ``esp`` (``api``) get the ESP under check."""
+    return current_esp
 
 
 #: the names of the converter interface every webhook module implements
@@ -70,8 +69,8 @@ def top_level_functions(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionD
     return [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
-def test_package_layout(esp):
-    skip_renamed(esp)
+def test_package_layout(current_esp):
+    esp = current_esp
     esp_id = esp.id
     description = module_path(f"anymail.esps.{esp_id}")
     assert description is not None, f"anymail/esps/{esp_id}.py is missing"
@@ -90,8 +89,8 @@ def test_package_layout(esp):
     )
 
 
-def test_fixture_sources_are_objects(esp):
-    skip_renamed(esp)
+def test_fixture_sources_are_objects(current_esp):
+    esp = current_esp
     bad = []
     for path in sorted((esp.profile.fixtures_dir).glob("*.json")):
         source = json.loads(path.read_text(encoding="utf-8")).get("source")
@@ -107,8 +106,8 @@ def test_fixture_sources_are_objects(esp):
     )
 
 
-def test_webhook_converters_come_before_the_views_and_take_no_request(esp):
-    skip_renamed(esp)
+def test_webhook_converters_come_before_the_views_and_take_no_request(current_esp):
+    esp = current_esp
     path = module_path(f"anymail.webhooks.{esp.id}")
     if path is None or not esp.esp.webhooks:
         pytest.skip(f"{esp.id} has no webhooks")
@@ -158,8 +157,8 @@ def _functions_by_package() -> dict[str, set[str]]:
     }
 
 
-def test_no_function_copied_between_esp_packages(esp):
-    skip_renamed(esp)
+def test_no_function_copied_between_esp_packages(current_esp):
+    esp = current_esp
     by_package = _functions_by_package()
     mine = by_package.get(esp.id, set())
     shared = {
@@ -175,11 +174,11 @@ def test_no_function_copied_between_esp_packages(esp):
     )
 
 
-def test_declared_settings_are_the_settings_read(esp, api, settings):
+def test_declared_settings_are_the_settings_read(current_esp, api, settings):
     """Construct the backend, send a message and construct every webhook view, noting
     every setting read: each ``<ID>_*`` one must be declared, and each declared one
     read."""
-    skip_renamed(esp)
+    esp = current_esp
     description = esp.esp
     prefix = description.id.upper() + "_"
     profile = esp.profile
