@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from anymail.models import WebhookDelivery
-from anymail.signals import tracking
 from anymail.webhooks import background, maintenance
+from anymail_conformance.package_checks import BrokenReceiver
 
 pytestmark = pytest.mark.usefixtures("fake_esp_installed")
 
@@ -52,16 +52,10 @@ def queued(bg):
 
 @pytest.fixture
 def receiver():
-    calls, failing = [], set()
-
-    def record(sender, event, esp_name, **kwargs):
-        calls.append(event.recipient)
-        if event.recipient in failing:
-            raise RuntimeError(f"receiver failed on {event.recipient}")
-
-    tracking.connect(record)
-    yield calls, failing
-    tracking.disconnect(record)
+    """A receiver that records each event, and fails for the recipients in ``failing``."""
+    failing = set()
+    with BrokenReceiver.failing_for(failing) as broken:
+        yield broken, failing
 
 
 def test_accepted_at_once_and_delivered_by_the_task(bg, webhook_client):
@@ -74,10 +68,10 @@ def test_accepted_at_once_and_delivered_by_the_task(bg, webhook_client):
 
 
 def test_the_view_only_stores_and_enqueues(queued, webhook_client, receiver):
-    calls, _ = receiver
+    broken, _ = receiver
     response, _ = webhook_client.post(TRACKING, batch("a@example.com"))
     assert response.status_code == 200
-    assert calls == []  # no receiver ran in the request
+    assert broken.recipients == []  # no receiver ran in the request
     [delivery] = WebhookDelivery.objects.all()
     assert delivery.state == "pending"
     [result] = queued.results
@@ -88,7 +82,7 @@ def test_the_view_only_stores_and_enqueues(queued, webhook_client, receiver):
     assert watchdog.task.run_after > timezone.now() + timedelta(seconds=300)
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
     assert background.process(delivery.pk) == "skipped"
-    assert calls == ["a@example.com"]
+    assert broken.recipients == ["a@example.com"]
 
 
 def test_the_stored_request_holds_no_credentials(queued, webhook_client):
@@ -113,7 +107,7 @@ def test_an_identical_post_is_a_duplicate_of_the_stored_one(queued, webhook_clie
 def test_a_receiver_that_raises_is_retried_with_backoff_and_only_unhandled_events_resent(
     queued, webhook_client, receiver
 ):
-    calls, failing = receiver
+    broken, failing = receiver
     webhook_client.post(TRACKING, batch("a@example.com", "b@example.com", "c@example.com"))
     [delivery] = WebhookDelivery.objects.all()
     failing.add("b@example.com")
@@ -127,10 +121,10 @@ def test_a_receiver_that_raises_is_retried_with_backoff_and_only_unhandled_event
     [_, _watchdog, retry] = queued.results
     assert retry.task.run_after is not None  # deferred on a backend that can defer
     failing.clear()
-    calls.clear()
+    broken.events.clear()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     assert background.process(delivery.pk) == "delivered"
-    assert calls == ["b@example.com", "c@example.com"]  # a was handled the first time
+    assert broken.recipients == ["b@example.com", "c@example.com"]  # a was handled the first time
 
 
 def test_after_the_last_attempt_the_delivery_is_kept_as_failed(
@@ -182,7 +176,7 @@ def test_a_body_over_the_limit_is_refused(bg, webhook_client, monkeypatch):
 
 
 def test_a_killed_attempt_is_recovered_when_its_lease_expires(queued, webhook_client, receiver):
-    calls, _ = receiver
+    broken, _ = receiver
     webhook_client.post(TRACKING, batch("a@example.com"))
     [delivery] = WebhookDelivery.objects.all()
     # A worker took it (lease, attempt counted) and died.
@@ -195,7 +189,7 @@ def test_a_killed_attempt_is_recovered_when_its_lease_expires(queued, webhook_cl
     assert result.args == [delivery.pk]
     assert result.task.run_after is None  # at once
     assert background.process(delivery.pk) == "delivered"
-    assert calls == ["a@example.com"]
+    assert broken.recipients == ["a@example.com"]
 
 
 def test_prune_keeps_what_is_not_delivered(queued, webhook_client):

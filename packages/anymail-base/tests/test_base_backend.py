@@ -36,6 +36,13 @@ def send(message):
     return message.anymail_send_params
 
 
+def sent_with(part):
+    """The params of a message sent with the MIME ``part`` attached."""
+    message = new_message()
+    message.attach(part)
+    return send(message)
+
+
 def new_message(**kwargs):
     kwargs.setdefault("from_email", "from@example.com")
     kwargs.setdefault("to", ["to@example.com"])
@@ -284,9 +291,7 @@ def test_mime_attachment_with_attachment_disposition_is_not_inline():
     part.set_payload(b"%PDF-1.4")
     part.add_header("Content-Disposition", "attachment", filename="doc.pdf")
     part.add_header("Content-ID", "<doc@example.com>")
-    message = new_message()
-    message.attach(part)
-    params = send(message)
+    params = sent_with(part)
     [attachment] = params["attachments"]
     assert (attachment.name, attachment.mimetype, attachment.inline) == (
         "doc.pdf",
@@ -300,9 +305,7 @@ def test_inline_disposition_makes_an_inline_image():
     image = MIMEImage(PNG, "png")
     image.add_header("Content-Disposition", "inline", filename="logo.png")
     image.add_header("Content-ID", "<logo@inline>")
-    message = new_message()
-    message.attach(image)
-    params = send(message)
+    params = sent_with(image)
     [inline] = params["inline_attachments"]
     assert (inline.name, inline.mimetype, inline.content_id, inline.content) == (
         "logo.png",
@@ -316,9 +319,7 @@ def test_inline_disposition_makes_an_inline_image():
 def test_content_id_without_disposition_is_treated_as_inline():
     image = MIMEImage(PNG, "png")
     image.add_header("Content-ID", "<nodisposition@inline>")
-    message = new_message()
-    message.attach(image)
-    params = send(message)
+    params = sent_with(image)
     [inline] = params["inline_attachments"]
     assert inline.inline
     assert inline.content_id == "nodisposition@inline"

@@ -5,13 +5,14 @@ webhook views split into reading the request and converting the payload."""
 import pytest
 from django.http import QueryDict
 
-from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.exceptions import AnymailUnsupportedFeature
 from anymail.features import FeatureSupport, Support
 from anymail.message import AnymailMessage, AnymailRecipientStatus
 from anymail.registry import EspDescription, WebhookRoute
 from anymail.webhooks.base import AnymailTrackingWebhookView
 from anymail_conformance import FakeESPServer, FakeResponse
+from anymail_conformance.package_checks import JsonPayload
 
 ESP = EspDescription(
     id="tiny_esp",
@@ -23,28 +24,13 @@ ESP = EspDescription(
 )
 
 
-class TinyPayload(RequestsPayload):
+class TinyPayload(JsonPayload):
     def init_payload(self):
-        self.body = {}
+        super().init_payload()
         self.finished_with = None
 
     def get_api_endpoint(self):
         return "send"
-
-    def serialize_data(self):
-        return self.serialize_json(self.body)
-
-    def set_from_email(self, email):
-        self.body["from"] = email.address
-
-    def set_recipients(self, recipient_type, emails):
-        self.body[recipient_type] = [email.address for email in emails]
-
-    def set_subject(self, subject):
-        self.body["subject"] = subject
-
-    def set_text_body(self, body):
-        self.body["text"] = body
 
     def set_html_body(self, body):
         self.body["html"] = body

@@ -1,20 +1,15 @@
 """What importing anymail-base pulls in, and pickling messages (django-mailer
 queues pickled messages and sends them from another process)."""
 
-import os
 import pickle
-import subprocess
-import sys
-import textwrap
 from datetime import UTC, datetime
-from pathlib import Path
 
 from django.core import mail
 
 from anymail.message import AnymailMessage
 from anymail.testing import get_connection
+from anymail_conformance import package_checks
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 THIRD_PARTY_CLIENTS = ("boto3", "botocore", "sparkpost")
 
 
@@ -26,22 +21,7 @@ def run_python(code, tmp_path, stdin=b""):
     for name in THIRD_PARTY_CLIENTS:
         (fakes / name).mkdir(parents=True, exist_ok=True)
         (fakes / name / "__init__.py").write_text("")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(fakes), str(REPO_ROOT)]),
-        "DJANGO_SETTINGS_MODULE": "testproject.settings",
-    }
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", textwrap.dedent(code)],
-        input=stdin,
-        capture_output=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout
+    return package_checks.run_python(code, pythonpath=(str(fakes),), stdin=stdin)
 
 
 def test_importing_anymail_imports_no_esp_client(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.core import mail
 
-from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
+from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -22,11 +22,12 @@ from anymail.exceptions import (
 from anymail.message import AnymailMessage, AnymailRecipientStatus
 from anymail.settings import get_anymail_setting
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
+from anymail_conformance.package_checks import JsonPayload
 
 API_KEY = "sk_test_0123456789abcdef"
 
 
-class ExamplePayload(RequestsPayload):
+class ExamplePayload(JsonPayload):
     def init_payload(self):
         self.headers["Authorization"] = f"Bearer {self.backend.api_key}"
         self.headers["Content-Type"] = "application/json"
@@ -34,21 +35,6 @@ class ExamplePayload(RequestsPayload):
 
     def get_api_endpoint(self):
         return "/v1/send"
-
-    def serialize_data(self):
-        return self.serialize_json(self.body)
-
-    def set_from_email(self, email):
-        self.body["from"] = email.address
-
-    def set_recipients(self, recipient_type, emails):
-        self.body[recipient_type] = [email.address for email in emails]
-
-    def set_subject(self, subject):
-        self.body["subject"] = subject
-
-    def set_text_body(self, body):
-        self.body["text"] = body
 
     def set_metadata(self, metadata):
         self.body["metadata"] = metadata

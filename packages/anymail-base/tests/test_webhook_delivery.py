@@ -11,7 +11,7 @@ import pytest
 from anymail.events import AnymailTrackingEvent, event_digest
 from anymail.exceptions import AnymailConfigurationError
 from anymail.settings import get_anymail_setting
-from anymail.signals import tracking
+from anymail_conformance.package_checks import BrokenReceiver
 
 pytestmark = pytest.mark.usefixtures("fake_esp_installed")
 
@@ -33,20 +33,24 @@ def batch(*recipients, tokens=True):
     }
 
 
+def authorized_post(rf, settings, *recipients):
+    """A post of ``batch(*recipients)`` for a view called directly, with the basic auth
+    of the WEBHOOK_SECRET it sets."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
+    return rf.post(
+        "/",
+        json.dumps(batch(*recipients)),
+        content_type="application/json",
+        headers={"Authorization": "Basic dXNlcjpwYXNz"},
+    )
+
+
 @pytest.fixture
-def failing_on(request):
+def failing_on():
     """Connect a tracking receiver that raises for the given recipients."""
     failures = set()
-    seen = []
-
-    def receiver(sender, event, esp_name, **kwargs):
-        seen.append(event.recipient)
-        if event.recipient in failures:
-            raise RuntimeError(f"receiver failed on {event.recipient}")
-
-    tracking.connect(receiver)
-    yield failures, seen
-    tracking.disconnect(receiver)
+    with BrokenReceiver.failing_for(failures) as receiver:
+        yield failures, receiver
 
 
 def test_identical_redelivery_is_acknowledged_and_not_signalled_again(
@@ -76,17 +80,17 @@ def test_events_without_an_esp_id_are_recognized_by_their_digest(webhook_client,
 def test_a_batch_that_failed_part_way_signals_only_the_rest_on_redelivery(
     webhook_client, webhook_secret, failing_on
 ):
-    failures, seen = failing_on
+    failures, receiver = failing_on
     body = batch("a@example.com", "b@example.com", "c@example.com")
     failures.add("b@example.com")
     failed, _ = webhook_client.post(TRACKING, body)
     assert failed.status_code == 503
-    assert seen == ["a@example.com", "b@example.com"]
+    assert receiver.recipients == ["a@example.com", "b@example.com"]
     failures.clear()
-    seen.clear()
+    receiver.events.clear()
     retried, _ = webhook_client.post(TRACKING, body)
     assert retried.status_code == 200
-    assert seen == ["b@example.com", "c@example.com"]  # a was handled the first time
+    assert receiver.recipients == ["b@example.com", "c@example.com"]  # a was handled the first time
 
 
 def test_retry_answer_is_the_one_the_esp_declares(fake_esp_installed, failing_on, rf, settings):
@@ -98,13 +102,7 @@ def test_retry_answer_is_the_one_the_esp_declares(fake_esp_installed, failing_on
 
     failures, _ = failing_on
     failures.add("a@example.com")
-    settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
-    request = rf.post(
-        "/",
-        json.dumps(batch("a@example.com")),
-        content_type="application/json",
-        headers={"Authorization": "Basic dXNlcjpwYXNz"},
-    )
+    request = authorized_post(rf, settings, "a@example.com")
     response = BrevoLikeView.as_view()(request)
     assert response.status_code == 429
     assert response["Retry-After"] == "60"
@@ -122,13 +120,7 @@ def test_missing_setting_is_a_retry_answer_not_a_500(rf, settings, caplog):
             )
             return {}
 
-    settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
-    request = rf.post(
-        "/",
-        json.dumps(batch("a@example.com")),
-        content_type="application/json",
-        headers={"Authorization": "Basic dXNlcjpwYXNz"},
-    )
+    request = authorized_post(rf, settings, "a@example.com")
     with caplog.at_level(logging.ERROR, logger="anymail.webhooks"):
         response = KeyedView.as_view()(request)
     assert response.status_code == 503

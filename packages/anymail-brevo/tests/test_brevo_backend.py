@@ -7,20 +7,16 @@ refuses a message without an HTML body, and attachment names Brevo doesn't list.
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 import warnings
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.mime.application import MIMEApplication
-from pathlib import Path
 
 import pytest
 
 from anymail.backends.brevo import DEFAULT_API_URL, MAX_MESSAGE_VERSIONS, EmailBackend
 from anymail.backends.brevo import _warned as warned
-from anymail.conformance.brevo.profile import API_KEY, brevo_error
+from anymail.conformance.brevo.profile import API_KEY, PROFILE, brevo_error
 from anymail.conformance.brevo.profile import answer as brevo_answer
 from anymail.exceptions import (
     AnymailAPIError,
@@ -32,14 +28,11 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.testing import get_connection
+from anymail_conformance import package_checks as checks
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
+from anymail_conformance.package_checks import PNG, emptied, make_message, sent_json, warns_once
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 MESSAGE_ID = "<202601010000.123@smtp-relay.example.com>"
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 @pytest.fixture
@@ -63,23 +56,16 @@ def server():
 
 @pytest.fixture
 def brevo(settings, server):
-    settings.EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend"
-    settings.ANYMAIL = {"BREVO_API_KEY": API_KEY, "BREVO_API_URL": f"{server.url}/v3/"}
-    return server
+    return checks.use_fake_api(settings, PROFILE, server)
 
 
 def message(**kwargs):
-    kwargs.setdefault("from_email", "Sender <from@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
+    """A message with a text and (Brevo wants one) an HTML body."""
     html = kwargs.pop("html", "<p>HTML body</p>")
-    msg = AnymailMessage(**{"subject": "Subject", "body": "Text body", **kwargs})
+    msg = make_message(**{"body": "Text body", **kwargs})
     if html:
         msg.attach_alternative(html, "text/html")
     return msg
-
-
-def sent_json(server, index=-1):
-    return server.requests[index].json()
 
 
 # --- the request
@@ -370,20 +356,13 @@ def test_api_url_without_trailing_slash(brevo, settings):
     assert brevo.requests[0].path == "/v3/smtp/email"
 
 
-@pytest.mark.parametrize("spelling", ["anymail_dict", "prefixed", "bare", "kwarg"])
-def test_api_key_setting_spellings(brevo, settings, spelling):
+@pytest.mark.parametrize("place", checks.SETTING_PLACES)
+def test_api_key_setting_spellings(brevo, settings, place):
     url = f"{brevo.url}/v3/"
-    settings.ANYMAIL = {"BREVO_API_URL": url}
-    kwargs = {}
-    if spelling == "anymail_dict":
-        settings.ANYMAIL["BREVO_API_KEY"] = API_KEY
-    elif spelling == "prefixed":
-        settings.ANYMAIL_BREVO_API_KEY = API_KEY
-    elif spelling == "bare":
-        settings.BREVO_API_KEY = API_KEY
-    else:
-        kwargs = {"api_key": API_KEY}
-    connection = get_connection(**kwargs)
+    options = checks.set_esp_settings(
+        settings, place, "brevo", {"api_key": API_KEY}, BREVO_API_URL=url
+    )
+    connection = get_connection(**options)
     msg = message()
     msg.connection = connection
     msg.send()
@@ -405,30 +384,24 @@ def test_missing_api_key_names_every_place_to_set_it(settings):
 @pytest.fixture(autouse=True)
 def _fresh_deprecation_warnings():
     """Each deprecation warning is given once per process: forget those given."""
-    warned.clear()
-    yield
-    warned.clear()
+    with emptied(warned):
+        yield
 
 
 @pytest.mark.parametrize(
-    ("where", "spelling", "replacement"),
+    ("place", "spelling", "replacement"),
     [
-        ("anymail_dict", 'ANYMAIL["SENDINBLUE_API_KEY"]', 'ANYMAIL["BREVO_API_KEY"]'),
-        ("prefixed", "ANYMAIL_SENDINBLUE_API_KEY", "ANYMAIL_BREVO_API_KEY"),
-        ("bare", "SENDINBLUE_API_KEY", "BREVO_API_KEY"),
+        ("ANYMAIL dict", 'ANYMAIL["SENDINBLUE_API_KEY"]', 'ANYMAIL["BREVO_API_KEY"]'),
+        ("ANYMAIL_ prefix", "ANYMAIL_SENDINBLUE_API_KEY", "ANYMAIL_BREVO_API_KEY"),
+        ("bare setting", "SENDINBLUE_API_KEY", "BREVO_API_KEY"),
     ],
 )
 def test_a_sendinblue_setting_works_with_a_warning_naming_its_new_name(
-    brevo, settings, where, spelling, replacement
+    brevo, settings, place, spelling, replacement
 ):
     """A site that changed only EMAIL_BACKEND to Brevo's keeps sending."""
-    settings.ANYMAIL = {"BREVO_API_URL": f"{brevo.url}/v3/"}
-    if where == "anymail_dict":
-        settings.ANYMAIL["SENDINBLUE_API_KEY"] = API_KEY
-    elif where == "prefixed":
-        settings.ANYMAIL_SENDINBLUE_API_KEY = API_KEY
-    else:
-        settings.SENDINBLUE_API_KEY = API_KEY
+    url = f"{brevo.url}/v3/"
+    checks.set_esp_settings(settings, place, "sendinblue", {"api_key": API_KEY}, BREVO_API_URL=url)
     with pytest.warns(AnymailDeprecationWarning) as caught:
         message().send()
     assert brevo.requests[0].headers["api-key"] == API_KEY
@@ -505,11 +478,7 @@ def test_a_backend_option_wins_over_a_sendinblue_setting(brevo, settings):
 def test_each_deprecation_warning_is_given_once(brevo, settings):
     """As anymail-base warns about undeclared features: once per process, not per message."""
     settings.ANYMAIL = {"SENDINBLUE_API_KEY": API_KEY, "BREVO_API_URL": f"{brevo.url}/v3/"}
-    with pytest.warns(AnymailDeprecationWarning):
-        message().send()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        message().send()
+    warns_once(lambda: message().send(), AnymailDeprecationWarning)
     assert len(brevo.requests) == 2
 
 
@@ -566,18 +535,16 @@ def test_unlisted_attachment_extension_gets_brevos_error_and_the_rule(brevo):
 
 
 def test_attachment_without_a_name_is_unsupported(brevo, settings):
-    msg = message()
-    msg.attach(MIMEApplication(b"data"))
-    with pytest.raises(AnymailUnsupportedFeature, match="filename") as raised:
-        msg.send()
-    assert raised.value.feature == "attachments"
-    assert brevo.requests == []
+    def with_unnamed_attachment():
+        msg = message()
+        msg.attach(MIMEApplication(b"data"))
+        msg.attach("kept.txt", "kept", "text/plain")
+        return msg.send()
 
-    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
-    msg = message()
-    msg.attach(MIMEApplication(b"data"))
-    msg.attach("kept.txt", "kept", "text/plain")
-    msg.send()
+    refusal, _ = checks.refused_unless_ignored(
+        settings, brevo, with_unnamed_attachment, match="filename"
+    )
+    assert refusal.feature == "attachments"
     assert [a["name"] for a in sent_json(brevo)["attachment"]] == ["kept.txt"]
 
 
@@ -588,13 +555,8 @@ def test_inline_images_are_unsupported_or_sent_as_attachments(brevo, settings):
         msg.attach_alternative(f'<img src="cid:{cid}">', "text/html")
         return msg
 
-    with pytest.raises(AnymailUnsupportedFeature) as raised:
-        with_image().send()
-    assert raised.value.feature == "inline_images"
-    assert brevo.requests == []
-
-    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
-    with_image().send()
+    refusal, _ = checks.refused_unless_ignored(settings, brevo, lambda: with_image().send())
+    assert refusal.feature == "inline_images"
     [attachment] = sent_json(brevo)["attachment"]
     assert attachment["name"] == "logo.png"
     assert base64.b64decode(attachment["content"]) == PNG
@@ -736,9 +698,7 @@ def test_refused_api_key_says_which_key_without_showing_it(brevo, settings):
 
 
 def test_debug_api_requests_redacts_the_api_key(brevo, settings, capsys):
-    settings.ANYMAIL = {**settings.ANYMAIL, "DEBUG_API_REQUESTS": True}
-    message().send()
-    output = capsys.readouterr().out
+    output = checks.debug_output(settings, capsys, lambda: message().send())
     assert "smtp/email" in output
     assert API_KEY not in output
 
@@ -765,11 +725,7 @@ def test_esp_module_imports_only_anymail_base():
         "bad = {'anymail.backends.brevo', 'anymail.webhooks.brevo', 'boto3', "
         "'sparkpost'} & set(sys.modules); assert not bad, bad"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    checks.run_python(code)
 
 
 def test_fake_server_checks_what_brevo_requires(brevo):

@@ -2,7 +2,6 @@
 pure converter, and attachments, downloaded from a fake Brevo API (a real HTTP
 server on 127.0.0.1) when a receiver reads them."""
 
-import json
 from datetime import datetime
 
 import pytest
@@ -18,23 +17,19 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import inbound
 from anymail.webhooks.brevo import BrevoInboundAttachment, inbound_events
 from anymail.webhooks.readers import MalformedPayload
-from anymail_conformance import load_fixtures
 from anymail_conformance.fake_server import FakeESPServer
+from anymail_conformance.package_checks import PNG, emptied, fixtures_by_name
 
-FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
+FIXTURES = fixtures_by_name(PROFILE)
 URL = "anymail:brevo_inbound_webhook"
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 #: The contents the fake Brevo API serves for the sample's download tokens.
 CONTENTS = {"abc": PNG, "def": b"%PDF-1.4 summer", "xyz": b"%PDF-1.4 winter"}
 
 
 def sample():
     """The published sample post (a copy, so tests can change it)."""
-    return json.loads(json.dumps(FIXTURES["inbound_published_sample"].data["request"]["json"]))
+    return FIXTURES.json("inbound_published_sample")
 
 
 def sample_item(**changes):
@@ -45,9 +40,8 @@ def sample_item(**changes):
 
 @pytest.fixture(autouse=True)
 def _fresh_deprecation_warnings():
-    warned.clear()
-    yield
-    warned.clear()
+    with emptied(warned):
+        yield
 
 
 @pytest.fixture

@@ -1,18 +1,16 @@
 """Brevo's tracking webhook through the real URLs: every conformance fixture,
 batches, payloads that aren't Brevo transactional events, and the pure converter."""
 
-import json
-
 import pytest
 from django.urls import reverse
 
 from anymail.conformance.brevo.profile import PROFILE
 from anymail.esps.brevo import ESP
-from anymail.signals import tracking
 from anymail.webhooks.brevo import BrevoTrackingWebhookView, tracking_events
-from anymail_conformance import WebhookFixtureTests, load_fixtures
+from anymail_conformance import WebhookFixtureTests
+from anymail_conformance.package_checks import BrokenReceiver, fixtures_by_name
 
-FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
+FIXTURES = fixtures_by_name(PROFILE)
 URL = "anymail:brevo_tracking_webhook"
 URL_PATH = "/anymail/brevo/tracking/"
 
@@ -21,9 +19,7 @@ class TestBrevoFixtures(WebhookFixtureTests):
     esp_id = "brevo"
 
 
-def load(name):
-    """A fixture's payload (a copy, so tests can change it)."""
-    return json.loads(json.dumps(FIXTURES[name].data["request"]["json"]))
+load = FIXTURES.json  # a fixture's payload (a copy, so tests can change it)
 
 
 def test_batched_post_gives_one_signal_per_event_in_order(webhook_client, webhook_secret):
@@ -130,14 +126,8 @@ def test_brevo_retries_only_429():
 
 
 def test_a_receiver_that_raises_gets_429_so_brevo_retries(webhook_client, webhook_secret):
-    def broken(sender, event, **kwargs):
-        raise RuntimeError("database down")
-
-    tracking.connect(broken)
-    try:
+    with BrokenReceiver():
         response, _signals = webhook_client.post(URL, load("delivered"))
-    finally:
-        tracking.disconnect(broken)
     assert response.status_code == 429
     assert response.has_header("Retry-After")
     # Brevo's retry is accepted, and signalled once.
@@ -152,23 +142,13 @@ def test_a_batch_retried_after_a_429_signals_only_the_unhandled_events(
     webhook_client, webhook_secret
 ):
     batch = [load("request_queued"), load("delivered"), load("click")]
-    failures = ["delivered"]
-
-    def fails_once_on_delivered(sender, event, **kwargs):
-        if event.event_type in failures:
-            failures.remove(event.event_type)
-            raise RuntimeError("database restarting")
-
-    tracking.connect(fails_once_on_delivered)
-    try:
+    with BrokenReceiver(lambda event: event.event_type == "delivered", times=1):
         response, signals = webhook_client.post(URL, batch)
         assert response.status_code == 429
         assert [s.event.event_type for s in signals] == ["queued"]
         response, signals = webhook_client.post(URL, batch)  # Brevo's retry
         assert response.status_code == 200
         assert [s.event.event_type for s in signals] == ["delivered", "clicked"]
-    finally:
-        tracking.disconnect(fails_once_on_delivered)
 
 
 def test_brevo_events_get_a_stable_digest_event_id(webhook_client, webhook_secret):

@@ -1,7 +1,6 @@
 """Mailgun's webhooks through the real URLs: every conformance fixture, signatures,
 replay protection, payloads posted to the wrong URL, and the pure converters."""
 
-import copy
 import hashlib
 import hmac
 import json
@@ -22,9 +21,10 @@ from anymail.webhooks.mailgun import (
     inbound_events,
     tracking_events,
 )
-from anymail_conformance import WebhookFixtureTests, load_fixtures
+from anymail_conformance import WebhookFixtureTests
+from anymail_conformance.package_checks import BrokenReceiver, fixtures_by_name
 
-FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
+FIXTURES = fixtures_by_name(PROFILE)
 KEY = WEBHOOK_SIGNING_KEY
 
 
@@ -189,7 +189,7 @@ def test_lone_surrogate_in_signature_fields_is_400(
 
 @pytest.mark.parametrize("timestamp", ["nan", "NaN", "inf", "-inf", "1e400", 10**400, True])
 def test_validly_signed_timestamp_that_is_not_a_finite_number_is_400(webhook_client, timestamp):
-    data = json.loads(json.dumps(load("current_delivered")["request"]["json"]))
+    data = FIXTURES.json("current_delivered")
     token = "n" * 50
     signed_timestamp = "True" if timestamp is True else timestamp
     data["signature"] = {
@@ -349,7 +349,7 @@ def test_legacy_mailgun_fields_are_not_metadata():
     ],
 )
 def test_rejected_event_recipient_comes_from_the_to_header(to, expected):
-    payload = copy.deepcopy(load("current_rejected")["request"]["json"])
+    payload = FIXTURES.json("current_rejected")
     assert "recipient" not in payload["event-data"]
     payload["event-data"]["message"]["headers"]["to"] = to
     [event] = tracking_events(payload)
@@ -524,28 +524,16 @@ def test_receiver_that_raises_gets_the_retry_answer_and_its_retry_is_signalled(
 ):
     """A receiver that raises is our fault: 503 (Mailgun retries it), and Mailgun's retry
     (the same post, the same token) is accepted and signalled."""
-    from anymail.signals import tracking
-
     data = signed(load("current_delivered"), int(time.time()), "x" * 50)
-    calls = []
-
-    def failing_receiver(sender, event, esp_name, **kwargs):
-        calls.append(event.event_id)
-        if len(calls) == 1:
-            raise RuntimeError("database down")
-
-    tracking.connect(failing_receiver, weak=False)
-    try:
+    with BrokenReceiver(times=1) as receiver:
         first, _signals = webhook_client.post(TRACKING, data)
         retry, _signals = webhook_client.post(TRACKING, data)
         again, _signals = webhook_client.post(TRACKING, data)
-    finally:
-        tracking.disconnect(failing_receiver)
     assert first.status_code == 503
     assert first["Retry-After"]
     assert retry.status_code == 200
     assert again.status_code == 200  # a redelivery of a handled event: acknowledged...
-    assert calls == ["x" * 50, "x" * 50]  # ...and not signalled again
+    assert receiver.event_ids == ["x" * 50, "x" * 50]  # ...and not signalled again
 
 
 #: JSON nested deeper than Python's parser recurses

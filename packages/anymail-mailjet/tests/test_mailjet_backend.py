@@ -7,18 +7,21 @@ Send API v3.1 is the default; Send API v3 (MAILJET_API_VERSION = "v3") is covere
 further down, through the same setting a site uses to keep it."""
 
 import json
-import os
-import subprocess
-import sys
 from base64 import b64encode
 from email.header import decode_header, make_header
 from email.utils import getaddresses
-from pathlib import Path
+from functools import partial
 
 import pytest
 import requests
 
-from anymail.conformance.mailjet.profile import PROFILE, FakeMailjetAPI, read_v31_call
+from anymail.conformance.mailjet.profile import (
+    API_KEY,
+    PROFILE,
+    SECRET_KEY,
+    FakeMailjetAPI,
+    read_v31_call,
+)
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -28,11 +31,12 @@ from anymail.exceptions import (
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.signals import post_send
 from anymail.testing import get_connection
+from anymail_conformance import package_checks as checks
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
+from anymail_conformance.package_checks import make_message as message
+from anymail_conformance.package_checks import send_message as send
+from anymail_conformance.package_checks import sent_json as posted
 
-API_KEY = "mj-public-key-1234"
-SECRET_KEY = "mj-private-secret-5678"
-REPO_ROOT = Path(__file__).resolve().parents[3]
 #: Beyond 2**53: a float-based JSON parser would round it.
 BIG_ID = 288230376151711749
 BASIC_AUTH = "Basic " + b64encode(f"{API_KEY}:{SECRET_KEY}".encode()).decode()
@@ -66,44 +70,14 @@ def server(api):
 @pytest.fixture
 def mailjet(settings, server):
     """The backend with its defaults: Send API v3.1."""
-    settings.EMAIL_BACKEND = "anymail.backends.mailjet.EmailBackend"
-    settings.ANYMAIL = {
-        "MAILJET_API_KEY": API_KEY,
-        "MAILJET_SECRET_KEY": SECRET_KEY,
-        "MAILJET_API_URL": f"{server.url}/v3.1",
-    }
-    return server
+    return checks.use_fake_api(settings, PROFILE, server)
 
 
 @pytest.fixture
 def mailjet_v3(settings, server):
     """The backend kept on Send API v3 by the setting."""
-    settings.EMAIL_BACKEND = "anymail.backends.mailjet.EmailBackend"
-    settings.ANYMAIL = {
-        "MAILJET_API_KEY": API_KEY,
-        "MAILJET_SECRET_KEY": SECRET_KEY,
-        "MAILJET_API_VERSION": "v3",
-        "MAILJET_API_URL": f"{server.url}/v3",
-    }
-    return server
-
-
-def message(**kwargs):
-    kwargs.setdefault("from_email", "Sender <from@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    return AnymailMessage(**kwargs)
-
-
-def send(**kwargs):
-    msg = message(**kwargs)
-    msg.send()
-    return msg
-
-
-def posted(server, index=-1):
-    return server.requests[index].json()
+    v3 = {"MAILJET_API_VERSION": "v3", "MAILJET_API_URL": f"{server.url}/v3"}
+    return checks.use_fake_api(settings, PROFILE, server, **v3)
 
 
 def entries(server, index=-1):
@@ -122,18 +96,23 @@ def split_recipients(value):
     return [part.strip() for part in value.split(",")]
 
 
+#: a message to every kind of recipient, with a Reply-To and a header (sent through
+#: either Send API version)
+ADDRESSED = {
+    "to": ["Recipient <to@example.com>", "to2@example.com"],
+    "cc": ["cc@example.com"],
+    "bcc": ["bcc@example.com"],
+    "reply_to": ["Reply <reply@example.com>"],
+    "headers": {"X-Custom": "value"},
+}
+
+
 # ---------------------------------------------------------------------------
 # Send API v3.1: the request
 
 
 def test_send_posts_v31_send_with_basic_auth(mailjet):
-    msg = send(
-        to=["Recipient <to@example.com>", "to2@example.com"],
-        cc=["cc@example.com"],
-        bcc=["bcc@example.com"],
-        reply_to=["Reply <reply@example.com>"],
-        headers={"X-Custom": "value"},
-    )
+    msg = send(**ADDRESSED)
     [request] = mailjet.requests
     assert (request.method, request.path) == ("POST", "/v3.1/send")
     assert request.headers["Authorization"] == BASIC_AUTH
@@ -512,11 +491,8 @@ def test_single_tag_is_the_campaign(mailjet):
 
 
 def test_two_tags_are_refused_or_cut_to_the_first(mailjet, settings):
-    with pytest.raises(AnymailUnsupportedFeature, match="only one tag"):
-        send(tags=["receipt", "repeat-user"])
-    assert mailjet.requests == []
-    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
-    send(tags=["receipt", "repeat-user"])
+    two_tags = partial(send, tags=["receipt", "repeat-user"])
+    checks.refused_unless_ignored(settings, mailjet, two_tags, match="only one tag")
     assert entry(mailjet)["CustomCampaign"] == "receipt"
 
 
@@ -569,9 +545,7 @@ def test_bad_credentials_error_names_the_settings_and_hides_the_secret(mailjet, 
 
 
 def test_debug_output_redacts_credentials(mailjet, settings, capsys):
-    settings.ANYMAIL = {**settings.ANYMAIL, "DEBUG_API_REQUESTS": True}
-    send()
-    output = capsys.readouterr().out
+    output = checks.debug_output(settings, capsys, send)
     assert "/v3.1/send" in output
     assert '"Status":"success"' in output.replace(" ", "")
     assert BASIC_AUTH.split()[1] not in output
@@ -964,22 +938,12 @@ def test_the_fake_refuses_a_call_over_50_recipients_as_a_whole():
 # Settings
 
 
-@pytest.mark.parametrize("style", ["anymail_dict", "prefixed", "bare", "kwargs"])
-def test_every_documented_settings_spelling(settings, server, style):
+@pytest.mark.parametrize("place", checks.SETTING_PLACES)
+def test_every_documented_settings_spelling(settings, server, place):
     url = f"{server.url}/v3.1/"  # a trailing slash is fine too
-    settings.ANYMAIL = {"MAILJET_API_URL": url}
-    kwargs = {}
-    if style == "anymail_dict":
-        settings.ANYMAIL.update(MAILJET_API_KEY=API_KEY, MAILJET_SECRET_KEY=SECRET_KEY)
-    elif style == "prefixed":
-        settings.ANYMAIL_MAILJET_API_KEY = API_KEY
-        settings.ANYMAIL_MAILJET_SECRET_KEY = SECRET_KEY
-    elif style == "bare":
-        settings.MAILJET_API_KEY = API_KEY
-        settings.MAILJET_SECRET_KEY = SECRET_KEY
-    else:
-        kwargs = {"api_key": API_KEY, "secret_key": SECRET_KEY}
-    connection = get_connection("anymail.backends.mailjet.EmailBackend", **kwargs)
+    keys = {"api_key": API_KEY, "secret_key": SECRET_KEY}
+    options = checks.set_esp_settings(settings, place, "mailjet", keys, MAILJET_API_URL=url)
+    connection = get_connection("anymail.backends.mailjet.EmailBackend", **options)
     msg = AnymailMessage("s", "b", "from@example.com", ["to@example.com"], connection=connection)
     msg.send()
     request = server.requests[-1]
@@ -1075,11 +1039,7 @@ def test_describing_the_esp_imports_neither_backend_nor_webhooks():
         "bad = {'anymail.backends.mailjet', 'anymail.webhooks.mailjet'} "
         "& set(sys.modules); assert not bad, bad"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    checks.run_python(code)
 
 
 # ---------------------------------------------------------------------------
@@ -1087,13 +1047,7 @@ def test_describing_the_esp_imports_neither_backend_nor_webhooks():
 
 
 def test_v3_posts_v3_send(mailjet_v3):
-    msg = send(
-        to=["Recipient <to@example.com>", "to2@example.com"],
-        cc=["cc@example.com"],
-        bcc=["bcc@example.com"],
-        reply_to=["Reply <reply@example.com>"],
-        headers={"X-Custom": "value"},
-    )
+    msg = send(**ADDRESSED)
     [request] = mailjet_v3.requests
     assert (request.method, request.path) == ("POST", "/v3/send")
     assert request.headers["Authorization"] == BASIC_AUTH

@@ -11,10 +11,11 @@ from anymail.conformance.mailjet.profile import PROFILE, FakeMailjetAPI
 from anymail.events import event_digest
 from anymail.message import AnymailMessage
 from anymail.webhooks.mailjet import inbound_events, tracking_events
-from anymail_conformance import WebhookFixtureTests, load_fixtures
+from anymail_conformance import WebhookFixtureTests
 from anymail_conformance.fake_server import FakeESPServer
+from anymail_conformance.package_checks import BrokenReceiver, fixtures_by_name
 
-FIXTURES = {fixture.name: fixture.data for fixture in load_fixtures(PROFILE)}
+FIXTURES = fixtures_by_name(PROFILE)
 TRACKING = "anymail:mailjet_tracking_webhook"
 INBOUND = "anymail:mailjet_inbound_webhook"
 
@@ -28,9 +29,7 @@ def _secret(webhook_secret):
     """Every post here carries the WEBHOOK_SECRET basic auth."""
 
 
-def sample(name):
-    """A fixture's request body (a fresh copy)."""
-    return json.loads(json.dumps(FIXTURES[name]["request"]["json"]))
+sample = FIXTURES.json  # a fixture's request body (a fresh copy)
 
 
 # --- tracking ---
@@ -79,25 +78,13 @@ def test_a_raising_receiver_gets_mailjets_retry_and_the_retry_is_signalled(
 ):
     """A fault on our side: an answer that isn't 200 (Mailjet retries any such), so the
     events aren't lost; the redelivery is signalled."""
-    from anymail.signals import tracking
-
-    calls = []
-
-    def failing_receiver(sender, event, esp_name, **kwargs):
-        calls.append(event.event_id)
-        if len(calls) == 1:
-            raise RuntimeError("database down")
-
-    tracking.connect(failing_receiver)
-    try:
+    with BrokenReceiver(times=1) as receiver:
         response, _signals = webhook_client.post(TRACKING, sample("open"))
         assert response.status_code == 503
         assert response["Retry-After"]
         response, _signals = webhook_client.post(TRACKING, sample("open"))
         assert response.status_code == 200
-    finally:
-        tracking.disconnect(failing_receiver)
-    assert calls == [event_digest(sample("open"))] * 2
+    assert receiver.event_ids == [event_digest(sample("open"))] * 2
 
 
 def test_json_with_another_content_type_is_accepted(webhook_client):

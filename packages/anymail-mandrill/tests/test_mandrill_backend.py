@@ -2,17 +2,14 @@
 FakeESPServer): what is particular to Mandrill. The shared conformance suite proves
 the rest (every declared feature, errors, signals, connection reuse)."""
 
-import os
-import subprocess
-import sys
 import warnings
 from base64 import b64encode
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from django.core.mail import EmailMessage
 
+from anymail.conformance.mandrill.profile import API_KEY, PROFILE
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -23,14 +20,11 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.testing import get_connection
+from anymail_conformance import package_checks as checks
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
-
-API_KEY = "mandrill-test-key-1234"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+from anymail_conformance.package_checks import PNG
+from anymail_conformance.package_checks import send_message as send
+from anymail_conformance.package_checks import sent_json as sent_body
 
 
 class MandrillAPI:
@@ -68,26 +62,7 @@ def api():
 @pytest.fixture
 def mandrill(settings, api):
     with FakeESPServer(api) as server:
-        settings.EMAIL_BACKEND = "anymail.backends.mandrill.EmailBackend"
-        settings.ANYMAIL = {
-            "MANDRILL_API_KEY": API_KEY,
-            "MANDRILL_API_URL": f"{server.url}/api/1.0",
-        }
-        yield server
-
-
-def send(**kwargs):
-    kwargs.setdefault("from_email", "Sender <from@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    message = AnymailMessage(**kwargs)
-    message.send()
-    return message
-
-
-def sent_body(server, index=-1):
-    return server.requests[index].json()
+        yield checks.use_fake_api(settings, PROFILE, server)
 
 
 # --- the request ---
@@ -479,9 +454,7 @@ def test_unexpected_2xx_response_is_an_api_error(mandrill, api, body):
 
 
 def test_debug_api_requests_redacts_the_key(mandrill, settings, capsys):
-    settings.ANYMAIL = {**settings.ANYMAIL, "DEBUG_API_REQUESTS": True}
-    send()
-    output = capsys.readouterr().out
+    output = checks.debug_output(settings, capsys, send)
     assert "messages/send.json" in output
     assert '"key":"********"' in output
     assert API_KEY not in output
@@ -498,24 +471,11 @@ def test_backend_repr_and_errors_hide_the_key(settings):
 # --- settings ---
 
 
-@pytest.mark.parametrize(
-    "where",
-    ["anymail_dict", "anymail_prefix", "bare", "kwarg"],
-)
-def test_api_key_setting_spellings(settings, where):
+@pytest.mark.parametrize("place", checks.SETTING_PLACES)  # (the bare one is Djrill's, still read)
+def test_api_key_setting_spellings(settings, place):
     from anymail.backends.mandrill import EmailBackend
 
-    kwargs = {}
-    settings.ANYMAIL = {}
-    if where == "anymail_dict":
-        settings.ANYMAIL = {"MANDRILL_API_KEY": "k"}
-    elif where == "anymail_prefix":
-        settings.ANYMAIL_MANDRILL_API_KEY = "k"
-    elif where == "bare":
-        settings.MANDRILL_API_KEY = "k"  # Djrill's setting, still read
-    else:
-        kwargs["api_key"] = "k"
-    backend = EmailBackend(**kwargs)
+    backend = EmailBackend(**checks.set_esp_settings(settings, place, "mandrill", {"api_key": "k"}))
     assert backend.api_key == "k"
     assert backend.api_url == "https://mandrillapp.com/api/1.0/"
 
@@ -632,8 +592,4 @@ def test_description_imports_nothing_and_backend_no_client_library():
         "bad = {'boto3', 'mailchimp_transactional', 'mandrill'} & set(sys.modules); "
         "assert not bad, bad"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    checks.run_python(code)

@@ -2,16 +2,14 @@
 what is particular to Postmark. The shared conformance suite proves the rest."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from functools import partial
 
 import pytest
 from django.core import mail
 
 from anymail.conformance.postmark.profile import (
     MESSAGE_TOKEN,
+    PROFILE,
     SERVER_TOKEN,
     FakePostmarkAPI,
 )
@@ -22,12 +20,14 @@ from anymail.exceptions import (
     AnymailRecipientsRefused,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, attach_inline_image
+from anymail.message import attach_inline_image
 from anymail.signals import post_send
 from anymail.testing import get_connection
+from anymail_conformance import package_checks as checks
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from anymail_conformance.package_checks import make_message as message
+from anymail_conformance.package_checks import send_message as send
+from anymail_conformance.package_checks import sent_json
 
 
 @pytest.fixture
@@ -41,31 +41,11 @@ def api():
 
 @pytest.fixture
 def postmark(settings, api):
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": SERVER_TOKEN, "POSTMARK_API_URL": api.url}
-    return api
+    return checks.use_fake_api(settings, PROFILE, api)
 
 
 def answer_with(api, fake):
     api.responder["answer"] = fake
-
-
-def message(**kwargs):
-    kwargs.setdefault("from_email", "Sender <from@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    return AnymailMessage(**kwargs)
-
-
-def send(**kwargs):
-    msg = message(**kwargs)
-    msg.send()
-    return msg
-
-
-def sent_json(api, index=-1):
-    return api.requests[index].json()
 
 
 # ---------------------------------------------------------------------------
@@ -155,11 +135,8 @@ def test_attachments_and_inline_images(postmark):
 
 
 def test_only_one_tag(postmark, settings):
-    with pytest.raises(AnymailUnsupportedFeature, match="only one tag"):
-        send(tags=["one", "two"])
-    assert postmark.requests == []
-    settings.ANYMAIL = {**settings.ANYMAIL, "IGNORE_UNSUPPORTED_FEATURES": True}
-    send(tags=["one", "two"])
+    two_tags = partial(send, tags=["one", "two"])
+    checks.refused_unless_ignored(settings, postmark, two_tags, match="only one tag")
     assert sent_json(postmark)["Tag"] == "one"
 
 
@@ -188,19 +165,11 @@ def test_recipients_keep_their_case(postmark):
 # Settings
 
 
-@pytest.mark.parametrize("where", ["anymail", "prefixed", "bare", "kwarg"])
-def test_server_token_settings(settings, api, where):
-    settings.ANYMAIL = {"POSTMARK_API_URL": api.url}
-    kwargs = {}
-    if where == "anymail":
-        settings.ANYMAIL["POSTMARK_SERVER_TOKEN"] = SERVER_TOKEN
-    elif where == "prefixed":
-        settings.ANYMAIL_POSTMARK_SERVER_TOKEN = SERVER_TOKEN
-    elif where == "bare":
-        settings.POSTMARK_SERVER_TOKEN = SERVER_TOKEN
-    else:
-        kwargs["server_token"] = SERVER_TOKEN
-    connection = get_connection("anymail.backends.postmark.EmailBackend", **kwargs)
+@pytest.mark.parametrize("place", checks.SETTING_PLACES)
+def test_server_token_settings(settings, api, place):
+    token = {"server_token": SERVER_TOKEN}
+    options = checks.set_esp_settings(settings, place, "postmark", token, POSTMARK_API_URL=api.url)
+    connection = get_connection("anymail.backends.postmark.EmailBackend", **options)
     message(connection=connection).send()
     assert api.requests[0].headers["X-Postmark-Server-Token"] == SERVER_TOKEN
 
@@ -714,8 +683,4 @@ def test_importing_the_esp_imports_only_anymail_base():
         "import anymail.backends.postmark, anymail.webhooks.postmark; "
         "bad = {'boto3', 'sparkpost'} & set(sys.modules); assert not bad, bad"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    checks.run_python(code)

@@ -1,7 +1,6 @@
 """Postmark's webhooks through the real URLs: every conformance fixture, payloads
 posted to the wrong URL, malformed payloads, and the pure converters."""
 
-import copy
 import json
 import logging
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,11 +11,11 @@ from anymail.conformance.postmark.profile import PROFILE
 from anymail.esps.postmark import ESP, EVENT_TYPES
 from anymail.events import event_digest
 from anymail.features import EventType
-from anymail.signals import inbound, tracking
 from anymail.webhooks.postmark import BOUNCE_TYPES, inbound_events, tracking_events
-from anymail_conformance import WebhookFixtureTests, load_fixtures
+from anymail_conformance import WebhookFixtureTests
+from anymail_conformance.package_checks import BrokenReceiver, fixtures_by_name
 
-FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
+FIXTURES = fixtures_by_name(PROFILE)
 
 
 class TestPostmarkFixtures(WebhookFixtureTests):
@@ -30,8 +29,7 @@ def _nested(depth):
     return value
 
 
-def payload(name):
-    return copy.deepcopy(FIXTURES[name].data["request"]["json"])
+payload = FIXTURES.json
 
 
 def test_wrong_url_explains(webhook_client, webhook_secret):
@@ -316,16 +314,7 @@ def test_retry_declaration_covers_postmarks_schedules():
 def test_a_receiver_that_raises_gets_postmark_to_retry(
     webhook_client, webhook_secret, route, fixture
 ):
-    signal = tracking if route == "tracking" else inbound
-    calls = []
-
-    def flaky(sender, event, esp_name, **kwargs):
-        calls.append(event.event_id)
-        if len(calls) == 1:
-            raise ConnectionError("database down")
-
-    signal.connect(flaky)
-    try:
+    with BrokenReceiver(times=1, error=ConnectionError("database down")) as receiver:
         url = f"anymail:postmark_{route}_webhook"
         response, _ = webhook_client.post(url, payload(fixture))
         assert response.status_code == 503
@@ -334,7 +323,6 @@ def test_a_receiver_that_raises_gets_postmark_to_retry(
         assert response.status_code == 200
         response, _ = webhook_client.post(url, payload(fixture))  # a duplicate
         assert response.status_code == 200
-    finally:
-        signal.disconnect(flaky)
+    calls = receiver.event_ids
     assert len(calls) == 2
     assert calls[0] == calls[1]

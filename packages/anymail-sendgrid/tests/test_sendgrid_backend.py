@@ -4,15 +4,11 @@ description): what is particular to SendGrid. The shared conformance suite prove
 the rest."""
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
 from email.utils import parseaddr
-from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -24,15 +20,13 @@ from anymail.exceptions import (
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, attach_inline_image
+from anymail.message import attach_inline_image
 from anymail.testing import get_connection
 from anymail_conformance import FakeESPServer, FakeResponse
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+from anymail_conformance import package_checks as checks
+from anymail_conformance.package_checks import PNG
+from anymail_conformance.package_checks import make_message as make
+from anymail_conformance.package_checks import send_message as send
 
 
 @pytest.fixture
@@ -45,28 +39,12 @@ def server():
 
 @pytest.fixture
 def sendgrid(settings, server):
-    settings.EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
-    settings.ANYMAIL = PROFILE.backend_settings(server)
-    return server
+    return checks.use_fake_api(settings, PROFILE, server)
 
 
 def sent_body(server, index=-1):
     """The JSON body of a captured Mail Send call."""
     return PROFILE.send_requests(server)[index].json()
-
-
-def make(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "Sender <from@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
-
-
-def send(**kwargs):
-    message = make(**kwargs)
-    message.send()
-    return message
 
 
 def is_uuid(value):
@@ -601,22 +579,13 @@ def test_esp_extra_from_send_defaults(sendgrid, settings):
 # --- settings
 
 
-@pytest.mark.parametrize(
-    "place", ["ANYMAIL dict", "ANYMAIL_ prefix", "bare setting", "get_connection kwarg"]
-)
+@pytest.mark.parametrize("place", checks.SETTING_PLACES)
 def test_api_key_setting_spellings(server, settings, place):
     url = f"{server.url}/v3/"
-    settings.ANYMAIL = {"SENDGRID_API_URL": url}
-    kwargs = {}
-    if place == "ANYMAIL dict":
-        settings.ANYMAIL = {"SENDGRID_API_KEY": API_KEY, "SENDGRID_API_URL": url}
-    elif place == "ANYMAIL_ prefix":
-        settings.ANYMAIL_SENDGRID_API_KEY = API_KEY
-    elif place == "bare setting":
-        settings.SENDGRID_API_KEY = API_KEY
-    else:
-        kwargs["api_key"] = API_KEY
-    connection = get_connection("anymail.backends.sendgrid.EmailBackend", **kwargs)
+    options = checks.set_esp_settings(
+        settings, place, "sendgrid", {"api_key": API_KEY}, SENDGRID_API_URL=url
+    )
+    connection = get_connection("anymail.backends.sendgrid.EmailBackend", **options)
     make(connection=connection).send()
     assert PROFILE.send_requests(server)[0].headers["Authorization"] == f"Bearer {API_KEY}"
 
@@ -709,9 +678,7 @@ def test_sandbox_mode_200_is_success(answering):
 
 
 def test_debug_api_requests_redacts_the_key(sendgrid, settings, capsys):
-    settings.ANYMAIL = {**settings.ANYMAIL, "DEBUG_API_REQUESTS": True}
-    send()
-    output = capsys.readouterr().out
+    output = checks.debug_output(settings, capsys, send)
     assert "POST" in output
     assert "/v3/mail/send" in output
     assert API_KEY not in output
@@ -728,11 +695,7 @@ def test_importing_sendgrid_modules_imports_no_heavy_dependency():
         "import anymail.esps.sendgrid, anymail.backends.sendgrid, anymail.webhooks.sendgrid; "
         "bad = {'cryptography', 'jsonschema', 'boto3'} & set(sys.modules); assert not bad, bad"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    checks.run_python(code)
 
 
 def test_openapi_description_ships_with_its_notice():

@@ -16,7 +16,6 @@ from django.utils.datastructures import MultiValueDict
 from anymail.conformance.sendgrid.profile import PROFILE, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from anymail.esps.sendgrid import ESP
 from anymail.exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning
-from anymail.signals import tracking
 from anymail.webhooks.sendgrid import (
     TIMESTAMP_TOLERANCE,
     inbound_events,
@@ -24,9 +23,10 @@ from anymail.webhooks.sendgrid import (
     tracking_events,
     verify_signature,
 )
-from anymail_conformance import WebhookFixtureTests, encode_fixture_request, load_fixtures
+from anymail_conformance import WebhookFixtureTests, encode_fixture_request
+from anymail_conformance.package_checks import BrokenReceiver, fixtures_by_name
 
-FIXTURES = {fixture.name: fixture for fixture in load_fixtures(PROFILE)}
+FIXTURES = fixtures_by_name(PROFILE)
 TRACKING = "anymail:sendgrid_tracking_webhook"
 INBOUND = "anymail:sendgrid_inbound_webhook"
 
@@ -199,14 +199,8 @@ def test_failed_post_can_be_retried(webhook_client, signed):
     body = body_of("tracking_click")
     headers = sign(body)
 
-    def broken(sender, event, esp_name, **kwargs):
-        raise RuntimeError("database down")
-
-    tracking.connect(broken)
-    try:
+    with BrokenReceiver():
         response, _ = webhook_client.post(TRACKING, body, headers=headers)
-    finally:
-        tracking.disconnect(broken)
     assert response.status_code == ESP.webhook_retry_status == 503
     assert response["Retry-After"]
     response, signals = webhook_client.post(TRACKING, body, headers=headers)

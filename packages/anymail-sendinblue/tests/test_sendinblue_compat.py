@@ -5,7 +5,6 @@ anymail-brevo's to prove (and the conformance suite proves it under these names)
 
 import json
 import re
-import warnings
 
 import pytest
 from django.core.management import call_command
@@ -28,6 +27,7 @@ from anymail.testing import get_connection
 from anymail.webhooks import brevo as brevo_webhooks
 from anymail_conformance import WebhookFixtureTests, load_fixtures
 from anymail_conformance.fake_server import FakeESPServer
+from anymail_conformance.package_checks import emptied, run_python, warns_once
 
 OLD_BACKEND = "anymail.backends.sendinblue.EmailBackend"
 OLD_URL = "/anymail/sendinblue/tracking/"
@@ -51,9 +51,8 @@ DELIVERED = BREVO_PROFILE.fixtures_dir / "delivered.json"
 @pytest.fixture(autouse=True)
 def _fresh_deprecation_warnings():
     """Each deprecation warning is given once per process: forget those given."""
-    warned.clear()
-    yield
-    warned.clear()
+    with emptied(warned):
+        yield
 
 
 @pytest.fixture
@@ -201,11 +200,7 @@ def test_the_new_features_work_under_the_old_names_too(settings, api):
 def test_each_warning_is_given_once(settings, api):
     settings.EMAIL_BACKEND = OLD_BACKEND
     settings.ANYMAIL = {"SENDINBLUE_API_KEY": API_KEY, "BREVO_API_URL": f"{api.url}/v3/"}
-    with pytest.warns(AnymailDeprecationWarning):
-        message().send()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        message().send()
+    warns_once(lambda: message().send(), AnymailDeprecationWarning)
     assert len(api.requests) == 2
 
 
@@ -346,23 +341,10 @@ def test_manage_py_check_accepts_either_api_key_name(settings, anymail_settings)
 
 def test_the_description_module_imports_no_backend_or_webhook():
     """Listing the registry imports neither package's backend or webhook modules."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     code = (
         "import sys, anymail.esps.sendinblue; "
         "bad = {'anymail.backends.sendinblue', 'anymail.webhooks.sendinblue', "
         "'anymail.backends.brevo', 'anymail.webhooks.brevo'} & set(sys.modules); "
         "assert not bad, bad"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code],
-        capture_output=True,
-        cwd=Path(__file__).resolve().parents[3],
-        env=env,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    run_python(code)

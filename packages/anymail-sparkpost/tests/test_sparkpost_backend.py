@@ -2,17 +2,14 @@
 suite's FakeESPServer), which python-sparkpost really talks to: what is particular
 to SparkPost. The shared conformance suite proves the rest."""
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
-from pathlib import Path
 
 import pytest
 
+from anymail.conformance.sparkpost.profile import API_KEY, PROFILE
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -22,14 +19,11 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.testing import get_connection
+from anymail_conformance import package_checks as checks
 from anymail_conformance.fake_server import FakeESPServer, FakeResponse
-
-API_KEY = "test-sparkpost-key-1234"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+from anymail_conformance.package_checks import PNG
+from anymail_conformance.package_checks import send_message as send
+from anymail_conformance.package_checks import sent_json as posted
 
 
 class Answers:
@@ -69,23 +63,7 @@ def server(answers):
 
 @pytest.fixture
 def sparkpost(settings, server):
-    settings.EMAIL_BACKEND = "anymail.backends.sparkpost.EmailBackend"
-    settings.ANYMAIL = {"SPARKPOST_API_KEY": API_KEY, "SPARKPOST_API_URL": f"{server.url}/api/v1"}
-    return server
-
-
-def send(**kwargs):
-    kwargs.setdefault("from_email", "Sender <from@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    message = AnymailMessage(**kwargs)
-    message.send()
-    return message
-
-
-def posted(server, index=-1):
-    return server.requests[index].json()
+    return checks.use_fake_api(settings, PROFILE, server)
 
 
 # --- the client and the API call ---
@@ -121,28 +99,21 @@ def test_send_goes_through_python_sparkpost(sparkpost):
     assert status.esp_response["total_accepted_recipients"] == 1
 
 
-@pytest.mark.parametrize(
-    "where",
-    ["ANYMAIL", "ANYMAIL_SPARKPOST_API_KEY", "SPARKPOST_API_KEY", "kwargs", "environment"],
-)
-def test_api_key_settings(settings, server, monkeypatch, where):
+@pytest.mark.parametrize("place", [*checks.SETTING_PLACES, "environment"])
+def test_api_key_settings(settings, server, monkeypatch, place):
     from anymail.testing import get_connection
 
-    settings.ANYMAIL = {"SPARKPOST_API_URL": f"{server.url}/api/v1"}
+    url = f"{server.url}/api/v1"
     monkeypatch.delenv("SPARKPOST_API_KEY", raising=False)
-    kwargs = {}
-    if where == "ANYMAIL":
-        settings.ANYMAIL["SPARKPOST_API_KEY"] = "key-from-anymail"
-    elif where == "ANYMAIL_SPARKPOST_API_KEY":
-        settings.ANYMAIL_SPARKPOST_API_KEY = "key-from-anymail"
-    elif where == "SPARKPOST_API_KEY":
-        settings.SPARKPOST_API_KEY = "key-from-anymail"
-    elif where == "kwargs":
-        kwargs["api_key"] = "key-from-anymail"
-    else:
+    if place == "environment":
         # python-sparkpost's own fallback, which the docs promise
+        settings.ANYMAIL = {"SPARKPOST_API_URL": url}
         monkeypatch.setenv("SPARKPOST_API_KEY", "key-from-anymail")
-    connection = get_connection("anymail.backends.sparkpost.EmailBackend", **kwargs)
+        options = {}
+    else:
+        key = {"api_key": "key-from-anymail"}
+        options = checks.set_esp_settings(settings, place, "sparkpost", key, SPARKPOST_API_URL=url)
+    connection = get_connection("anymail.backends.sparkpost.EmailBackend", **options)
     message = AnymailMessage("s", "b", "from@example.com", ["to@example.com"])
     message.connection = connection
     message.send()
@@ -592,9 +563,7 @@ def test_malformed_response(sparkpost, answers):
 def test_debug_api_requests_prints_the_call_with_the_key_redacted(
     sparkpost, answers, settings, capsys
 ):
-    settings.ANYMAIL = {**settings.ANYMAIL, "DEBUG_API_REQUESTS": True}
-    send(metadata={"order": "12345"})
-    output = capsys.readouterr().out
+    output = checks.debug_output(settings, capsys, lambda: send(metadata={"order": "12345"}))
     assert f"POST {sparkpost.url}/api/v1/transmissions" in output
     assert "Authorization: ********" in output
     assert '"metadata": {"order": "12345"}' in output
@@ -671,7 +640,7 @@ def test_client_is_imported_only_when_the_backend_opens():
         "backend.open(); backend.close()\n"
         "assert 'sparkpost' in sys.modules\n"
     )
-    _run(code)
+    checks.run_python(code)
 
 
 def test_missing_client_is_improperly_installed():
@@ -687,12 +656,4 @@ def test_missing_client_is_improperly_installed():
         "else:\n"
         "    raise AssertionError('no error')\n"
     )
-    _run(code)
-
-
-def _run(code):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"}
-    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    checks.run_python(code)
