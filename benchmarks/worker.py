@@ -10,11 +10,13 @@ orchestration, which runs in this project's environment.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import email.policy
 import gc
 import json
 import os
+import statistics
 import sys
 import time
 import tracemalloc
@@ -41,8 +43,12 @@ def configure(config: dict[str, Any]) -> None:
         "ALLOWED_HOSTS": ["testserver", "localhost", "127.0.0.1"],
         "INSTALLED_APPS": ["django.contrib.contenttypes", "django.contrib.auth", "anymail"],
         "ROOT_URLCONF": __name__,  # this module's urlpatterns
-        # Webhook replay protection (ours) keeps its tokens in the database by default.
-        "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        # Webhook replay protection (ours) keeps its tokens in the database by default:
+        # an in-memory SQLite unless the scenario gives a database (webhook-default).
+        "DATABASES": {
+            "default": config.get("database")
+            or {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+        },
         "ANYMAIL": config.get("anymail", {}),
         "DEFAULT_FROM_EMAIL": "Sender <sender@example.com>",
         "LOGGING_CONFIG": None,
@@ -59,10 +65,18 @@ def configure(config: dict[str, Any]) -> None:
         options["EMAIL_BACKEND"] = backend
     settings.configure(**options)
     django.setup()
-    if config["scenario"] == "webhook":
+    if config["scenario"] == "webhook" and uses_database():
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+
+
+def uses_database() -> bool:
+    """Whether this side's anymail has models (ours: the replay store, the webhook inbox).
+    django-anymail has none and never opens the database, so it needs no driver for it."""
+    from django.apps import apps
+
+    return apps.get_app_config("anymail").models_module is not None
 
 
 def realistic_message(index: int) -> Any:
@@ -108,16 +122,19 @@ def check_sent(messages: list[Any], sent: int) -> None:
 def send_cpu(config: dict[str, Any]) -> dict[str, Any]:
     """Scenario 1: CPU per message of send_messages([message]) on an open connection, and its
     floor: a bare requests post of the very body the backend sent, timed in the same process
-    in alternating blocks (so drift on a busy machine falls on both alike)."""
+    in alternating blocks (so drift on a busy machine falls on both alike). Besides the
+    totals, the median over blocks of each block's overhead (send minus the floor next to it,
+    per message): a block disturbed by another process moves it less than the totals."""
     import requests
     from django.core.mail import get_connection
 
-    count, warmup, block = config["count"], config["warmup"], 25
+    count, warmup, block = config["count"], config["warmup"], config.get("block", 25)
     messages = [realistic_message(i) for i in range(count + warmup)]
     connection = get_connection()
     connection.open()
     session = requests.Session()
     send_cpu = floor_cpu = 0.0
+    overheads: list[float] = []
     sent = 0
     try:
         for message in messages[:warmup]:
@@ -142,11 +159,15 @@ def send_cpu(config: dict[str, Any]) -> dict[str, Any]:
             cpu = time.process_time()
             for message in messages[first : first + block]:
                 sent += connection.send_messages([message])
-            send_cpu += time.process_time() - cpu
+            block_send = time.process_time() - cpu
             cpu = time.process_time()
             for _ in messages[first : first + block]:
                 post()
-            floor_cpu += time.process_time() - cpu
+            block_floor = time.process_time() - cpu
+            send_cpu += block_send
+            floor_cpu += block_floor
+            size = len(messages[first : first + block])
+            overheads.append((block_send - block_floor) / size)
     finally:
         connection.close()
         session.close()
@@ -155,6 +176,7 @@ def send_cpu(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "cpu_per_message_us": send_cpu / count * 1e6,
         "floor_cpu_per_message_us": floor_cpu / count * 1e6,
+        "overhead_block_median_us": statistics.median(overheads) * 1e6,
         "body_bytes": len(body),
         # the floor's session is one more connection, and half the calls
         "connections": stats["connections"] - 1,
@@ -194,7 +216,11 @@ def bulk(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def webhook(config: dict[str, Any]) -> dict[str, Any]:
-    """Scenario 3: a batch of tracking events through the real URL configuration."""
+    """Scenario 3: tracking events through the real URL configuration, time per event and per
+    request; on a side that uses the database (ours), the statements each request runs,
+    counted with Django's ``connection.execute_wrapper``: writes are INSERT, UPDATE and
+    DELETE (an ``executemany`` counts once per row)."""
+    from django.db import connection, connections
     from django.test import Client
 
     from anymail.signals import tracking
@@ -209,6 +235,17 @@ def webhook(config: dict[str, Any]) -> dict[str, Any]:
     tracking.connect(receive, weak=False)
     client = Client()
     auth = "Basic " + base64.b64encode(config["basic_auth"].encode()).decode()
+    database = uses_database()
+    statements = {"writes": 0, "queries": 0}
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if many:
+            params = list(params)
+        rows = len(params) if many else 1
+        statements["queries"] += rows
+        if sql.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            statements["writes"] += rows
+        return execute(sql, params, many, context)
 
     def post(item: dict[str, Any]) -> None:
         response = client.post(
@@ -222,18 +259,26 @@ def webhook(config: dict[str, Any]) -> dict[str, Any]:
 
     post(prepared["warmup"])
     events.clear()
-    try:  # (ours) the warm-up's events and delivery: the timed posts may repeat them
+    if database:  # ours: the warm-up's events and delivery (the timed posts may repeat them)
         from anymail.models import WebhookDelivery, WebhookReplayToken
 
         WebhookReplayToken.objects.all().delete()
         WebhookDelivery.objects.all().delete()
-    except ImportError:  # django-anymail
-        pass
     gc.collect()
-    wall, cpu = time.perf_counter(), time.process_time()
+    writes: list[int] = []
+    queries: list[int] = []
+    cpus: list[float] = []
+    wall = cpu = 0.0
     for item in prepared["requests"]:
-        post(item)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        statements["writes"] = statements["queries"] = 0
+        with connection.execute_wrapper(count) if database else contextlib.nullcontext():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            post(item)
+            wall += time.perf_counter() - start
+            cpus.append(time.process_time() - start_cpu)
+            cpu += cpus[-1]
+        writes.append(statements["writes"])
+        queries.append(statements["queries"])
     posts = len(prepared["requests"])
     if config.get("background"):
         from anymail.models import WebhookDelivery
@@ -247,8 +292,15 @@ def webhook(config: dict[str, Any]) -> dict[str, Any]:
         "us_per_event": wall / prepared["events"] * 1e6,
         "us_per_request": wall / posts * 1e6,
         "cpu_per_event_us": cpu / prepared["events"] * 1e6,
+        # the median post's CPU per event (every post has the same number of events)
+        "median_cpu_per_event_us": statistics.median(cpus) * posts / prepared["events"] * 1e6,
         "events": prepared["events"],
         "posts": posts,
+        # None: this side never opened a database connection (django-anymail)
+        "writes_per_request": sum(writes) / posts if database else None,
+        "max_writes_per_request": max(writes) if database else None,
+        "queries_per_request": sum(queries) / posts if database else None,
+        "opened_database": any(True for _ in connections.all(initialized_only=True)),
     }
 
 
