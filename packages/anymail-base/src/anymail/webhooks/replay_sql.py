@@ -13,13 +13,27 @@ from typing import Any
 
 __all__ = ["finish_claims", "insert_claims"]
 
-#: rows a statement (4 parameters each: under SQLite's old 999-variable limit)
-CHUNK = 200
+#: parameters a statement may bind where the database doesn't say (SQLite before 3.32)
+DEFAULT_MAX_PARAMS = 999
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
+def _max_params(connection: Any) -> int:
+    """How many parameters one statement may bind: PostgreSQL's protocol limit, or
+    SQLite's compiled-in one (32766 since 3.32), so a batch of events is one statement."""
+    if connection.vendor == "postgresql":
+        return 65535
+    try:
+        import sqlite3
+
+        connection.ensure_connection()
+        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except (AttributeError, ImportError, TypeError):  # Python < 3.11, another driver
+        return DEFAULT_MAX_PARAMS
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), max(size, 1)):
+        yield items[start : start + max(size, 1)]
 
 
 def _table() -> tuple[Any, str, dict[str, str]]:
@@ -48,7 +62,7 @@ def insert_claims(
     names = ", ".join(quote(col[name]) for name in ("key", "esp_id", "expires_at", "owner"))
     inserted: set[str] = set()
     with connection.cursor() as cursor:
-        for chunk in _chunks(keys):
+        for chunk in _chunks(keys, _max_params(connection) // 4):
             values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO {quote(table)} ({names}) VALUES {values} "  # noqa: S608 (names quoted, values bound)
@@ -65,7 +79,7 @@ def finish_claims(connection: Any, keys: Sequence[str], owner: str, expires_at: 
     quote = connection.ops.quote_name
     expires = meta.get_field("expires_at").get_db_prep_save(expires_at, connection)
     with connection.cursor() as cursor:
-        for chunk in _chunks(keys):
+        for chunk in _chunks(keys, _max_params(connection) - 3):
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(
                 f"UPDATE {quote(table)} SET {quote(col['owner'])} = %s, "  # noqa: S608
