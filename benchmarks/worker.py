@@ -379,7 +379,17 @@ def main() -> None:
     import warnings
 
     warnings.simplefilter("ignore")  # django-anymail's sendinblue alias warns on every open
-    result = SCENARIOS[config["scenario"]](config)
+    profile_dir = os.environ.get("ANYMAIL_BENCH_PROFILE")
+    if profile_dir:  # where the time goes: ANYMAIL_BENCH_PROFILE=DIR python bench.py ...
+        import cProfile
+
+        side = "ours" if uses_database() else "theirs"
+        name = f"{side}-{config['scenario']}-{config['esp']}-{os.getpid()}.prof"
+        profiler = cProfile.Profile()
+        result = profiler.runcall(SCENARIOS[config["scenario"]], config)
+        profiler.dump_stats(os.path.join(profile_dir, name))
+    else:
+        result = SCENARIOS[config["scenario"]](config)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 
 

@@ -188,6 +188,61 @@ def test_connection_as_context_manager(server, backend):
     assert server.connection_count == 1
 
 
+# --- the environment (proxies, CA bundle), read once per connection ---------------------
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture
+def clean_proxy_environment(monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_a_proxy_from_the_environment_is_used(server, clean_proxy_environment):
+    """HTTP_PROXY is honoured: the API host below resolves nowhere, so the message
+    only arrives if it went through the proxy (the fake server, which records the
+    absolute URL a proxy is sent)."""
+    clean_proxy_environment.setenv("HTTP_PROXY", server.url)
+    backend = ExampleBackend(api_key=API_KEY, api_url="http://api.example.invalid")
+    messages = [new_message(backend, to=[f"to{n}@example.com"]) for n in range(2)]
+    assert backend.send_messages(messages) == 2
+    assert [request.path for request in server.requests] == ["/v1/send", "/v1/send"]
+    assert server.requests[0].headers["Host"] == "api.example.invalid"
+
+
+def test_no_proxy_from_the_environment_is_honoured(server, clean_proxy_environment):
+    clean_proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{unused_port()}")
+    clean_proxy_environment.setenv("NO_PROXY", "127.0.0.1")
+    backend = ExampleBackend(api_key=API_KEY, api_url=server.url)
+    assert new_message(backend).send() == 1
+
+
+def test_the_environment_is_read_once_per_connection(server, clean_proxy_environment):
+    """Per-message work done once: requests would scan the environment for every
+    request; the backend reads it when it opens the connection, and sees a change
+    from the next one."""
+    backend = ExampleBackend(api_key=API_KEY, api_url=server.url)
+    with backend as connection:
+        assert connection.session.trust_env is False
+        # a proxy that refuses everything, set while the connection is open: not used
+        clean_proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{unused_port()}")
+        assert new_message(connection).send() == 1
+    with pytest.raises(AnymailRequestsAPIError, match="ProxyError"):
+        new_message(backend).send()  # a new connection reads the new environment
+
+
+def test_a_ca_bundle_from_the_environment_is_used(server, clean_proxy_environment, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    clean_proxy_environment.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    backend = ExampleBackend(api_key=API_KEY, api_url=server.url)
+    with backend as connection:
+        assert connection.session.verify == str(bundle)
+
+
 # --- REQUESTS_TIMEOUT ---------------------------------------------------------------
 
 

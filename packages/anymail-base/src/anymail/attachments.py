@@ -10,6 +10,7 @@ from typing import Any
 from django.utils.encoding import force_str
 
 from anymail.exceptions import AnymailSerializationError
+from anymail.json_body import Base64Text
 
 __all__ = ["Attachment"]
 
@@ -78,7 +79,9 @@ class Attachment:
 
     @property
     def b64content(self) -> str:
-        return base64.b64encode(self.content).decode("ascii")
+        """The content, base64 encoded (a :class:`~anymail.json_body.Base64Text`, which
+        a JSON body built by ``BasePayload.serialize_json`` takes in without escaping)."""
+        return Base64Text(base64.b64encode(self.content).decode("ascii"))
 
     @property
     def cid(self) -> str | None:

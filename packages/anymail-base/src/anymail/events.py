@@ -77,6 +77,10 @@ def _optional_str(name: str, value: Any) -> str | None:
     raise AnymailEventFieldError(f"Event {name} must be a str or None, not {type(value).__name__}")
 
 
+#: the values, for a membership test per event that doesn't walk the enum
+_EVENT_TYPES: Final = frozenset(member.value for member in EventType)
+_REJECT_REASONS: Final = frozenset(member.value for member in RejectReason)
+
 #: The prefix of an ``event_id`` Anymail derived from the raw event (the ESP gave none).
 DIGEST_PREFIX = "sha256:"
 
@@ -129,7 +133,7 @@ class AnymailEvent:
         event_id: str | None = None,
         esp_event: Any = None,
     ) -> None:
-        if event_type not in EventType.__members__.values():
+        if not isinstance(event_type, str) or event_type not in _EVENT_TYPES:
             raise ValueError(
                 f"Unknown event_type {event_type!r}; expected one of {[e.value for e in EventType]}"
             )
@@ -193,7 +197,9 @@ class AnymailTrackingEvent(AnymailEvent):
         user_agent: str | None = None,
     ) -> None:
         super().__init__(event_type, timestamp, event_id, esp_event)
-        if reject_reason is not None and reject_reason not in RejectReason.__members__.values():
+        if reject_reason is not None and (
+            not isinstance(reject_reason, str) or reject_reason not in _REJECT_REASONS
+        ):
             raise ValueError(
                 f"Unknown reject_reason {reject_reason!r}; expected one of {[r.value for r in RejectReason]}"
             )

@@ -150,8 +150,14 @@ def string_list(value: Any, setting: str, what: str = "a string") -> list[str]:
 # Lazy strings
 
 
+#: values force_non_lazy returns as they are, found by their exact type (the common case)
+_NOT_LAZY: Final = frozenset({str, bytes, int, float, bool, type(None)})
+
+
 def force_non_lazy(value: Any) -> Any:
     """Resolve lazy translation strings (gettext_lazy) to str, recursively in containers."""
+    if type(value) in _NOT_LAZY:
+        return value
     if isinstance(value, Promise):
         return force_str(value)
     if isinstance(value, dict):

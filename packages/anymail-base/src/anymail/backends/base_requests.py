@@ -16,7 +16,13 @@ from django.core.mail import EmailMessage
 
 from anymail import exceptions
 from anymail.backends.base import AnymailBaseBackend, BasePayload
-from anymail.backends.transport import DEFAULT_TIMEOUT, ApiCredentials, user_agent, validate_timeout
+from anymail.backends.transport import (
+    DEFAULT_TIMEOUT,
+    ApiCredentials,
+    pin_environment,
+    user_agent,
+    validate_timeout,
+)
 from anymail.exceptions import AnymailConfigurationError, redact
 from anymail.settings import get_anymail_setting
 
@@ -154,6 +160,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
 
         session = requests.Session()
         session.headers["User-Agent"] = user_agent(self.distribution)
+        pin_environment(session, self.api_url)
         return session
 
     def close(self) -> None:

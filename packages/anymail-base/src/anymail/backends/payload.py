@@ -18,13 +18,13 @@ IGNORE_UNSUPPORTED_FEATURES); for one declared supported it is a programming err
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage
 
+from anymail import json_body
 from anymail.addresses import EmailAddress
 from anymail.attachments import Attachment
 from anymail.backends.message_data import MessageData
@@ -103,8 +103,13 @@ class BasePayload:
 
     def serialize_json(self, data: Any, field: str | None = None) -> str:
         """json.dumps, raising AnymailSerializationError that names the bad item."""
+        message_data = getattr(self, "data", None)
         try:
-            return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            return json_body.dumps(
+                data,
+                has_base64=message_data is None
+                or bool(message_data.attachments or message_data.inline_attachments),
+            )
         except (TypeError, ValueError) as err:
             found = find_unserializable(data)
             where = f"{field or 'data'}{found[0] if found else ''}"

@@ -103,3 +103,26 @@ class ApiCredentials:
         places += ["basic auth"] if self.auth is not None else []
         places += [f"body field {name}" for name in self.body]
         return f"<ApiCredentials: {', '.join(places) or 'none'}>"
+
+
+def pin_environment(session: Any, api_url: str) -> None:
+    """Read what ``requests`` takes from the environment for ``api_url`` once, onto the
+    session: the proxy (``HTTPS_PROXY``, ``NO_PROXY`` ...), the CA bundle
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) and ``~/.netrc`` credentials.
+
+    A ``requests.Session`` otherwise reads them again for every request (every
+    environment variable scanned, ``~/.netrc`` looked for): per-message work that
+    can be done once per connection, since every request of a backend goes to
+    ``api_url``'s host. A change to the environment is seen from the next connection.
+    """
+    from requests.utils import get_netrc_auth
+
+    if not session.trust_env:
+        return
+    found = session.merge_environment_settings(api_url, {}, None, None, None)
+    netrc = get_netrc_auth(api_url)
+    session.trust_env = False
+    session.proxies.update(found["proxies"])
+    session.verify = found["verify"]
+    if netrc and session.auth is None:
+        session.auth = netrc
