@@ -1,14 +1,20 @@
 """AnymailInboundMessage: parsing raw MIME and constructing from an ESP's fields."""
 
+import base64
+import random
 import tracemalloc
 from base64 import b64encode
 from datetime import UTC, datetime, timedelta, timezone
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from anymail.inbound import AnymailInboundMessage
+from anymail.inbound_scan import LAZY_BODY, scan
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
@@ -290,3 +296,180 @@ def test_large_attachment_memory_grows_no_faster_than_message_size():
     # ...and a bounded multiple of it (the stdlib parser holds the encoded text as
     # lines, then joined, then the decoded bytes: about 8x a base64 message).
     assert peak < 10 * len(raw), f"peak {peak / len(raw):.1f}x the message size"
+
+
+# ---------------------------------------------------------------------------------------
+# The lazy MIME reader (anymail.inbound_scan, issue 28) gives the message the email
+# package's BytesParser gives: same parts, headers, payloads, preamble and epilogue, same
+# bytes out; and it leaves to BytesParser what it doesn't take.
+
+H = b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+PART = b"Content-Type: text/plain\r\n\r\n"
+
+
+def stdlib(raw):
+    return BytesParser(_class=AnymailInboundMessage, policy=policy.default).parsebytes(raw)
+
+
+def described(message):
+    """Everything the two parsers must agree on, part by part."""
+    parts = []
+    for part in message.walk():
+        leaf = not part.is_multipart()
+        parts.append(
+            (
+                part.raw_items() and list(part.raw_items()),
+                part.get_content_type(),
+                part.preamble,
+                part.epilogue,
+                [type(defect).__name__ for defect in part.defects],
+                part.get_content_bytes() if leaf else None,
+                part.get_payload() if leaf and part.get_content_maintype() != "message" else None,
+            )
+        )
+    return parts
+
+
+def generated(seed):
+    """A message like a mail client's: text, html, attachments of random sizes and
+    random line-break styles in the bodies."""
+    rng = random.Random(seed)  # noqa: S311 (a repeatable corpus)
+    message = EmailMessage()
+    message["From"] = "Sender <sender@example.com>"
+    message["To"] = "inbound@example.com"
+    message["Subject"] = f"Report {seed}"
+    message.set_content("Line one.\nLine two.\n" * rng.randint(0, 5) + "end")
+    message.add_alternative("<p>Hi</p>" * rng.randint(1, 5), subtype="html")
+    for index in range(rng.randint(0, 3)):
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 3000)))
+        message.add_attachment(
+            data, maintype="application", subtype="octet-stream", filename=f"f{index}.bin"
+        )
+    if rng.random() < 0.5:
+        message.add_attachment("plain attached\n", filename="note.txt")
+    return message.as_bytes(policy=policy.SMTP if seed % 2 else policy.default)
+
+
+CASES = {
+    "rich": RICH_MESSAGE,
+    "lf line breaks": RICH_MESSAGE.replace(b"\r\n", b"\n"),
+    "no preamble": H + b"--XX\r\n" + PART + b"hello\r\n--XX--\r\n",
+    "preamble": H + b"pre\r\n--XX\r\n" + PART + b"hello\r\n\r\n--XX--",
+    "empty preamble, epilogue": H + b"\r\n--XX\r\n\r\nhello\r\n--XX--\r\nepi\r\n",
+    "blank epilogue": H + b"--XX\r\n\r\nhello\r\n--XX--\r\n\r\n",
+    "empty body": H + b"--XX\r\n" + PART + b"\r\n--XX--\r\n",
+    "no body separator": H + b"--XX\r\nContent-Type: text/plain\r\n--XX--\r\n",
+    "whitespace after delimiter": H + b"--XX  \r\n" + PART + b"hi\r\n--XX--\t\r\n",
+    "lookalike delimiter": H + b"--XX\r\n" + PART + b"--XXY\r\n-- XX\r\n x--XX\r\n--XX--\r\n",
+    "forwarded multipart": H
+    + b"--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: fw\r\n"
+    + b'Content-Type: multipart/alternative; boundary="in"\r\n\r\n--in\r\n\r\na\r\n--in--\r\n'
+    + b"--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: fw2\r\n\r\nplain\r\n\r\n--XX--\r\n",
+    "nested epilogues": H
+    + b'--XX\r\nContent-Type: multipart/related; boundary="a"\r\n\r\n--a\r\n\r\n1\r\n--a--\r\n'
+    + b'\r\n--XX\r\nContent-Type: multipart/related; boundary="b"\r\n\r\n--b\r\n\r\n2\r\n--b--\r\n'
+    + b"epi\r\n--XX\r\n\r\n--XX\r\n\r\nlast\r\n--XX--",
+    "not multipart": b"Subject: x\n\nbody\n",
+    "headers only": b"Subject: x\n",
+    "nothing after headers": b"Subject: x\n\n",
+    "base64 leaf": b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + base64.encodebytes(bytes(range(256)) * 20).replace(b"\n", b"\r\n"),
+    "base64 missing padding": b"Content-Transfer-Encoding: base64\r\n\r\nQUJDRA\r\n",
+    "base64 with junk": b"Content-Transfer-Encoding: base64\r\n\r\nQU*JD\r\nRA==\r\n",
+    "8bit body": b"Content-Type: text/plain; charset=utf-8\r\n\r\nGr\xc3\xbc\xc3\x9fe \xff\r\n",
+    "unix from": b"From someone@example.com Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody\n",
+    **{f"generated {seed}": generated(seed) for seed in range(12)},
+}
+#: shapes left to BytesParser (scan() answers None), which must still parse as before
+FALLBACK = {
+    "no closing delimiter": H + b"--XX\r\n" + PART + b"hello\r\n",
+    "no delimiter at all": H + b"just text\r\n",
+    "bad header line": b"Subject: x\r\nnot a header\r\n\r\nbody\r\n",
+    "bare CR": b"Content-Type: multipart/mixed; boundary=XX\r\r--XX\r\r\rhi\r--XX--\r",
+    "delivery status": b"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n",
+    "digest": b"Content-Type: multipart/digest; boundary=XX\r\n\r\n--XX\r\n\r\nSubject: a\r\n\r\nb\r\n"
+    b"--XX--\r\n",
+    "multipart without boundary": b"Content-Type: multipart/mixed\r\n\r\nbody\r\n",
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_scan_gives_what_bytesparser_gives(name):
+    raw = CASES[name]
+    scanned = scan(AnymailInboundMessage, policy.default, raw)
+    assert scanned is not None, "expected the lazy reader to take it"
+    assert described(scanned) == described(stdlib(raw))
+    # and the message round-trips to the same bytes (everything materialized)
+    assert scanned.as_bytes() == stdlib(raw).as_bytes()
+
+
+def test_mangled_messages_read_the_same_either_way():
+    """Random damage (line breaks, dashes, spaces, stray delimiters, cut short): where
+    the lazy reader takes the result, it reads what BytesParser reads."""
+    rng = random.Random(2028)  # noqa: S311 (a repeatable corpus)
+    pieces = [b"\r\n", b"\n", b"--", b" ", b"--mixed", b"--alt--", b"\r\n\r\n", b"x", b"\r"]
+    taken = 0
+    for _ in range(400):
+        raw = bytearray(rng.choice([RICH_MESSAGE, CASES["nested epilogues"], CASES["generated 3"]]))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(raw))
+            if rng.random() < 0.2:
+                del raw[at : at + rng.randint(1, 8)]
+            else:
+                raw[at:at] = rng.choice(pieces)
+        raw = bytes(raw)
+        scanned = scan(AnymailInboundMessage, policy.default, raw)
+        if scanned is not None:
+            taken += 1
+            assert described(scanned) == described(stdlib(raw)), raw
+    assert taken > 100
+
+
+@pytest.mark.parametrize("name", FALLBACK)
+def test_other_shapes_are_left_to_bytesparser(name):
+    raw = FALLBACK[name]
+    assert scan(AnymailInboundMessage, policy.default, raw) is None
+    parsed = AnymailInboundMessage.parse_raw_mime_bytes(raw)
+    assert described(parsed) == described(stdlib(raw))
+
+
+def test_bodies_stay_raw_until_read():
+    message = AnymailInboundMessage.parse_raw_mime_bytes(RICH_MESSAGE)
+    logo = message.inline_attachments["logo@inline"]
+    assert LAZY_BODY in logo.__dict__
+    assert logo.get_content_bytes().startswith(b"\x89PNG")
+    assert LAZY_BODY in logo.__dict__  # decoded from the raw bytes, text never made
+    assert logo.get_payload().startswith("iVBOR")  # the email package's view, on demand
+    assert LAZY_BODY not in logo.__dict__
+    logo.set_payload("replaced")
+    assert logo.get_payload() == "replaced"
+
+
+def test_a_file_parses_the_same_as_its_bytes(tmp_path):
+    path = tmp_path / "message.eml"
+    path.write_bytes(RICH_MESSAGE)
+    with path.open("rb") as file:
+        from_file = AnymailInboundMessage.parse_raw_mime_file(file, chunk_size=100)
+    assert described(from_file) == described(stdlib(RICH_MESSAGE))
+
+
+def test_a_20_mb_message_peaks_under_three_times_its_size():
+    """Issue 28's target: parse and read every attachment within 3x the message."""
+    message = EmailMessage()
+    message["Subject"] = "big"
+    message.set_content("see attached")
+    for index in range(2):
+        message.add_attachment(
+            bytes(range(256)) * 28_000, maintype="application", subtype="zip", filename=f"{index}"
+        )
+    raw = message.as_bytes()
+    assert len(raw) > 19_000_000
+    tracemalloc.start()
+    try:
+        parsed = AnymailInboundMessage.parse_raw_mime_bytes(raw)
+        sizes = [len(part.get_content_bytes()) for part in parsed.attachments]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sizes == [256 * 28_000] * 2
+    assert peak < 3 * len(raw), f"peak {peak / len(raw):.2f}x the message size"

@@ -12,6 +12,7 @@ values that can't be understood become None or an empty list.
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import EmailMessage
@@ -22,6 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from anymail.addresses import EmailAddress
 from anymail.inbound_construct import _POLICY, InboundConstructors, _unquote_cid
+from anymail.inbound_scan import LAZY_BODY
 
 __all__ = ["AnymailInboundMessage"]
 
@@ -41,6 +43,26 @@ class AnymailInboundMessage(InboundConstructors, EmailMessage):
         #: the ESP's spam assessment, if it gives one
         self.spam_detected: bool | None = None
         self.spam_score: float | None = None
+
+    # ------------------------------------------------------------------
+    # A parsed leaf part's body stays a slice of the raw message (anymail.inbound_scan)
+    # until something reads the email package's text payload.
+
+    @property  # type: ignore[override]
+    def _payload(self) -> Any:
+        lazy = self.__dict__.pop(LAZY_BODY, None)
+        if lazy is not None:
+            raw, start, end = lazy
+            self.__dict__["_payload_text"] = raw[start:end].decode("ascii", "surrogateescape")
+        return self.__dict__.get("_payload_text")
+
+    @_payload.setter
+    def _payload(self, value: Any) -> None:
+        self.__dict__.pop(LAZY_BODY, None)
+        self.__dict__["_payload_text"] = value
+
+    def is_multipart(self) -> bool:
+        return LAZY_BODY not in self.__dict__ and super().is_multipart()
 
     # ------------------------------------------------------------------
     # Header conveniences
@@ -162,6 +184,13 @@ class AnymailInboundMessage(InboundConstructors, EmailMessage):
 
     def get_content_bytes(self) -> bytes:
         """The part's content as bytes (transfer encoding removed)."""
+        lazy = self.__dict__.get(LAZY_BODY)
+        if lazy is not None and str(self.get("content-transfer-encoding", "")).lower() == "base64":
+            raw, start, end = lazy
+            try:  # straight from the raw message: no text copy of it
+                return binascii.a2b_base64(memoryview(raw)[start:end])
+            except binascii.Error:
+                pass  # padding to repair: the email package's decoder does it
         if self.get_content_maintype() == "message" or self.is_multipart():
             payload = self.get_payload()
             if isinstance(payload, list):

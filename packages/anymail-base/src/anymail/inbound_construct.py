@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from email import policy
-from email.parser import BytesFeedParser, BytesParser, Parser
+from email.parser import BytesParser, Parser
 from typing import IO, TYPE_CHECKING, Any
+
+from anymail.inbound_scan import scan
 
 if TYPE_CHECKING:
     from anymail.inbound import AnymailInboundMessage
@@ -32,20 +34,21 @@ class InboundConstructors:
 
     @classmethod
     def parse_raw_mime_bytes(cls, raw: bytes) -> AnymailInboundMessage:
-        message = BytesParser(_class=cls, policy=_POLICY).parsebytes(raw)
+        """Parse a complete raw MIME message (bytes). Attachment bodies stay slices of
+        ``raw`` until read (:mod:`anymail.inbound_scan`)."""
+        raw = bytes(raw)
+        message = scan(cls, _POLICY, raw) or BytesParser(_class=cls, policy=_POLICY).parsebytes(raw)
         assert isinstance(message, cls)
         return message
 
     @classmethod
     def parse_raw_mime_file(cls, fp: IO[bytes], chunk_size: int = 1 << 16) -> AnymailInboundMessage:
-        """Parse a raw MIME message from a binary file object, a chunk at a time
-        (an uploaded file need not be read into one bytes object first)."""
-        parser = BytesFeedParser(_factory=cls, policy=_POLICY)
+        """Parse a raw MIME message from a binary file object. Its bytes are read whole
+        (the parsed parts' bodies are slices of them), ``chunk_size`` at a time."""
+        chunks = []
         while chunk := fp.read(chunk_size):
-            parser.feed(chunk)
-        message = parser.close()
-        assert isinstance(message, cls)
-        return message
+            chunks.append(chunk)
+        return cls.parse_raw_mime_bytes(b"".join(chunks))
 
     @classmethod
     def construct(
