@@ -55,6 +55,19 @@ def test_a_replay_is_refused_after_10000_other_tokens():
     assert WebhookReplayToken.objects.count() == 10_001
 
 
+def test_expired_keys_are_purged_though_each_request_has_a_store_of_its_own():
+    """A webhook view makes a store per request: the purge (one claim in
+    ``purge_every``) counts every store's claims, so expired rows don't pile up."""
+    handled(DatabaseReplayStore(), "old", lifetime=-1)  # (already expired)
+    handled(DatabaseReplayStore(), "kept", lifetime=600)
+    for n in range(DatabaseReplayStore.purge_every):
+        DatabaseReplayStore().claim_many([f"new-{n}"], "fake", lease=60)
+    remaining = set(WebhookReplayToken.objects.values_list("key", flat=True))
+    assert "old" not in remaining
+    assert "kept" in remaining
+    assert len(remaining) == 1 + DatabaseReplayStore.purge_every
+
+
 def test_an_expired_key_may_be_claimed_again():
     store = DatabaseReplayStore()
     handled(store, "k", lifetime=-1)  # (already expired)

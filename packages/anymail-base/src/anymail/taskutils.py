@@ -8,9 +8,11 @@ and defines the tasks: importing this module needs neither.
 
 from __future__ import annotations
 
+import functools
 import random
 import traceback
 from datetime import timedelta
+from typing import Any
 
 __all__ = ["backoff", "enqueue", "error_text"]
 
@@ -28,10 +30,20 @@ def enqueue(task_name: str, row_id: int, delay: float = 0.0, watchdog: bool = Fa
     can_defer = getattr(backend, "supports_defer", False)
     if watchdog and not can_defer:
         return
-    task = getattr(tasks, task_name).using(backend=backend.alias)
+    task = _task_on(task_name, backend.alias, type(backend))
     if delay > 0 and can_defer:
         task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
     task.enqueue(row_id)
+
+
+@functools.lru_cache(maxsize=32)
+def _task_on(task_name: str, alias: str, backend_class: type) -> Any:
+    """The task bound to a backend: made (and validated by the tasks framework) once per
+    backend, not per enqueue. (The class is in the key: settings can change the
+    backend an alias names, in tests.)"""
+    from anymail import tasks
+
+    return getattr(tasks, task_name).using(backend=alias)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

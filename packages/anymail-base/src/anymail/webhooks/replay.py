@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import math
 import time
 import uuid
@@ -89,14 +90,16 @@ class ReplayStore(Protocol):
     def release_many(self, keys: Iterable[str]) -> None: ...
 
 
+#: claims made by this process's database stores, for the purge
+_CLAIMS = itertools.count(1)
+
+
 class DatabaseReplayStore:
     """Keys in the ``WebhookReplayToken`` table (``anymail`` app's migrations)."""
 
-    #: purge expired rows on about one claim in this many
+    #: purge expired rows on about one claim in this many (counted per process: a
+    #: webhook view makes a store for each request)
     purge_every = 200
-
-    def __init__(self) -> None:
-        self._claims = 0
 
     def claim_many(
         self, keys: Sequence[str], esp_id: str, lease: float, owner: str | None = None
@@ -114,14 +117,17 @@ class DatabaseReplayStore:
         keys = list(dict.fromkeys(keys))
         try:
             database = router.db_for_write(WebhookReplayToken)
-            tokens = WebhookReplayToken.objects.using(database)
+
+            def tokens() -> Any:  # (made only where used: most claims never need it)
+                return WebhookReplayToken.objects.using(database)
+
             # One write: insert every key (in progress, ours), ignoring those already
             # there. (Inside ATOMIC_REQUESTS no IntegrityError can break the
             # transaction: no savepoint needed.) Where the insert returns what it
             # inserted, only the other keys need the read.
             inserted = insert_claims(connections[database], keys, esp_id, lease_until, claims.owner)
             if inserted is None:
-                tokens.bulk_create(
+                tokens().bulk_create(
                     [
                         WebhookReplayToken(
                             key=key, esp_id=esp_id, expires_at=lease_until, owner=claims.owner
@@ -138,9 +144,9 @@ class DatabaseReplayStore:
             held = (
                 {
                     key: (owner, expires)
-                    for key, owner, expires in tokens.filter(key__in=unsettled).values_list(
-                        "key", "owner", "expires_at"
-                    )
+                    for key, owner, expires in tokens()
+                    .filter(key__in=unsettled)
+                    .values_list("key", "owner", "expires_at")
                 }
                 if unsettled
                 else {}
@@ -159,11 +165,13 @@ class DatabaseReplayStore:
                 # Past its window (or a crashed claim's lease): ours to take over.
                 in_transaction = not connections[database].get_autocommit()
                 with transaction.atomic(using=database) if in_transaction else _nothing():
-                    tokens.filter(key__in=expired, expires_at__lte=now).update(
+                    tokens().filter(key__in=expired, expires_at__lte=now).update(
                         owner=claims.owner, expires_at=lease_until
                     )
                 taken = set(
-                    tokens.filter(key__in=expired, owner=claims.owner).values_list("key", flat=True)
+                    tokens()
+                    .filter(key__in=expired, owner=claims.owner)
+                    .values_list("key", flat=True)
                 )
                 claims.mine |= taken
                 claims.busy |= set(expired) - taken  # taken over by a concurrent claim
@@ -175,9 +183,8 @@ class DatabaseReplayStore:
                     f"Anymail's webhook replay store couldn't confirm {len(vanished)} claim(s); "
                     "the ESP will retry."
                 )
-            self._claims += 1
-            if self._claims % self.purge_every == 0:
-                tokens.filter(expires_at__lte=now).delete()
+            if next(_CLAIMS) % self.purge_every == 0:
+                tokens().filter(expires_at__lte=now).delete()
             return claims
         except ReplayStoreUnavailable:
             raise

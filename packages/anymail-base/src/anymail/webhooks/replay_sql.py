@@ -7,6 +7,7 @@ takes the ORM path in :class:`~anymail.webhooks.replay.DatabaseReplayStore`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,18 +18,26 @@ __all__ = ["finish_claims", "insert_claims"]
 DEFAULT_MAX_PARAMS = 999
 
 
+#: SQLite's limit, read once (it is compiled into the library the process loaded)
+_sqlite_max_params: int | None = None
+
+
 def _max_params(connection: Any) -> int:
     """How many parameters one statement may bind: PostgreSQL's protocol limit, or
     SQLite's compiled-in one (32766 since 3.32), so a batch of events is one statement."""
+    global _sqlite_max_params
     if connection.vendor == "postgresql":
         return 65535
-    try:
-        import sqlite3
+    if _sqlite_max_params is None:
+        try:
+            import sqlite3
 
-        connection.ensure_connection()
-        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    except (AttributeError, ImportError, TypeError):  # Python < 3.11, another driver
-        return DEFAULT_MAX_PARAMS
+            connection.ensure_connection()
+            limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            _sqlite_max_params = int(limit)
+        except (AttributeError, ImportError, TypeError):  # Python < 3.11, another driver
+            return DEFAULT_MAX_PARAMS
+    return _sqlite_max_params
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -36,6 +45,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + max(size, 1)]
 
 
+@functools.cache
 def _table() -> tuple[Any, str, dict[str, str]]:
     from anymail.models import WebhookReplayToken
 
