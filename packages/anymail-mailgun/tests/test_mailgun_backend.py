@@ -77,6 +77,82 @@ def test_non_ascii_attachment_filenames_arrive_intact(mailgun):
     assert "Ünïcode résumé.pdf".encode() in raw
 
 
+def test_form_data_body_is_the_one_requests_would_build(mailgun):
+    """The multipart/form-data body is built by the backend (issue #28), not by requests:
+    it must be what requests and urllib3 build from the same fields and files (the
+    body Mailgun got before), but for the boundary, and parse to the same fields."""
+    import re
+
+    import requests
+
+    message = AnymailMessage(
+        subject="Sübject",
+        body="Text\r\nbody",
+        from_email="Sénder <from@example.com>",
+        to=["to@example.com", "Two <two@example.com>"],
+        tags=["tag"],
+        metadata={"order": "12", "user": {"id": 3}},
+    )
+    message.attach_alternative('<p>HTML "body"</p>', "text/html")
+    message.attach("Ünïcode résumé.pdf", b"%PDF\x00\xff" * 1000, "application/pdf")
+    message.attach('a "quoted"\r\nname.txt', "text ü", "text/plain")
+    cid = attach_inline_image(message, b"GIF89a", "logo.gif")
+    message.send()
+    [request] = mailgun.requests
+
+    fields = [
+        ("to", "to@example.com"),
+        ("to", "Two <two@example.com>"),
+        ("subject", "Sübject"),
+        ("text", "Text\r\nbody"),
+        ("html", '<p>HTML "body"</p>'),
+        ("o:tag", "tag"),
+        ("from", "Sénder <from@example.com>"),
+        ("v:order", "12"),
+        ("v:user", '{"id":3}'),
+    ]
+    files = [
+        ("attachment", ("Ünïcode résumé.pdf", b"%PDF\x00\xff" * 1000, "application/pdf")),
+        ("attachment", ('a "quoted"\r\nname.txt', "text ü".encode(), "text/plain")),
+        ("inline", (cid, b"GIF89a", "image/gif")),
+    ]
+    expected = requests.Request("POST", "http://example/", data=fields, files=files).prepare()
+    sent_boundary = re.fullmatch(
+        r"multipart/form-data; boundary=([0-9a-f]{32})", request.headers["Content-Type"]
+    )
+    assert sent_boundary
+    boundary = re.search(r"boundary=(\w+)", expected.headers["Content-Type"]).group(1)
+    assert request.body.replace(sent_boundary.group(1).encode(), boundary.encode()) == (
+        expected.body
+    )
+
+    # And as the fake server (like Mailgun) parses it:
+    assert [(f.name, f.text) for f in request.form_fields() if f.filename is None] == fields
+    assert [(f.name, (f.filename, f.value, f.content_type)) for f in request.files()] == [
+        ("attachment", ("Ünïcode résumé.pdf", b"%PDF\x00\xff" * 1000, "application/pdf")),
+        # (the quote and line break percent-encoded, as urllib3 and browsers do)
+        ("attachment", ("a %22quoted%22%0D%0Aname.txt", "text ü".encode(), "text/plain")),
+        ("inline", (cid, b"GIF89a", "image/gif")),
+    ]
+
+
+def test_form_data_boundary_is_new_for_every_message(mailgun):
+    for _ in range(2):
+        message = AnymailMessage(body="b", from_email="from@example.com", to=["to@example.com"])
+        message.attach("a.txt", b"a", "text/plain")
+        message.send()
+    first, second = (request.headers["Content-Type"] for request in mailgun.requests)
+    assert first.startswith("multipart/form-data; boundary=")
+    assert first != second
+
+
+def test_a_message_without_files_is_still_a_urlencoded_form(mailgun):
+    send()
+    [request] = mailgun.requests
+    assert request.content_type == "application/x-www-form-urlencoded"
+    assert request.files() == []
+
+
 def test_attachment_without_filename_is_unsupported(mailgun):
     from email.mime.application import MIMEApplication
 

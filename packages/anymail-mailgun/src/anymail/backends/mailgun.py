@@ -14,6 +14,7 @@ data reaches it.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email import policy
@@ -71,6 +72,47 @@ def _keys(per_recipient: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
     return list(keys)
 
 
+#: What a multipart/form-data Content-Disposition parameter (a field name or filename)
+#: escapes, as browsers, curl and urllib3 (which ``requests`` uses) do, following the
+#: WHATWG HTML standard: CR, LF and the double quote, percent-encoded. Everything else
+#: goes as it is, in UTF-8 (so a non-ASCII filename arrives as its UTF-8 bytes).
+_PARAM_ESCAPES = str.maketrans({"\n": "%0A", "\r": "%0D", '"': "%22"})
+
+
+def _form_data(
+    fields: Sequence[tuple[str, str]], files: Sequence[tuple[str, tuple[str | None, bytes, str]]]
+) -> tuple[bytes, str]:
+    """The multipart/form-data body of ``fields`` then ``files``, and its Content-Type.
+
+    Byte for byte (but for the random boundary) the body ``requests`` builds from
+    ``data=fields, files=files`` through urllib3's ``encode_multipart_formdata``, built
+    directly: the text between two files' contents (part headers, field values) as one
+    string encoded once, and one join of it all.
+    """
+    boundary = secrets.token_hex(16)  # as urllib3's: 32 random hex digits
+    delimiter = f"--{boundary}\r\n"
+    text = [
+        f'{delimiter}Content-Disposition: form-data; name="{name.translate(_PARAM_ESCAPES)}"'
+        f"\r\n\r\n{value}\r\n"
+        for name, value in fields
+    ]
+    chunks: list[bytes] = []
+    for name, (filename, content, content_type) in files:
+        text.append(
+            f'{delimiter}Content-Disposition: form-data; name="{name.translate(_PARAM_ESCAPES)}"'
+        )
+        if filename is not None:
+            text.append(f'; filename="{filename.translate(_PARAM_ESCAPES)}"')
+        if content_type:
+            text.append(f"\r\nContent-Type: {content_type}")
+        text.append("\r\n\r\n")
+        chunks += ["".join(text).encode("utf-8"), content]
+        text = ["\r\n"]
+    text.append(f"--{boundary}--\r\n")
+    chunks.append("".join(text).encode("utf-8"))
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
 def _idna_domain(domain: str) -> str | None:
     """A sending domain in its ASCII (IDNA) form; None if it has none."""
     if domain.isascii():
@@ -119,6 +161,22 @@ class MailgunPayload(RequestsPayload):
 
     def serialize_data(self) -> list[tuple[str, str]]:
         return self.fields
+
+    def get_request_params(self, api_url: str) -> dict[str, Any]:
+        if not self.files:
+            # Without files, a urlencoded form (as requests sends ``data`` alone).
+            return super().get_request_params(api_url)
+        # With files, a multipart/form-data post: built here, as bytes, rather than by
+        # requests and urllib3 field by field (the same body). (Built before the params
+        # are, so text that can't be encoded fails with no credentials in this frame.)
+        body, content_type = _form_data(self.fields, self.files)
+        params = super().get_request_params(api_url)
+        params.update(
+            data=body,
+            files=None,
+            headers={**(params["headers"] or {}), "Content-Type": content_type},
+        )
+        return params
 
     # --- a message with an empty body ---
 
