@@ -17,13 +17,20 @@ importing ``anymail.urls`` never imports it.
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import re
 import warnings
 from collections.abc import Mapping, Sequence
 from email import quoprimime
+from email.generator import BytesGenerator
+from email.mime.base import MIMEBase
+from email.policy import Compat32
+from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import django
 from django.core.mail import EmailMultiAlternatives
 
 from anymail.addresses import EmailAddress
@@ -40,7 +47,7 @@ from anymail.exceptions import (
 )
 from anymail.features import Feature
 from anymail.message import AnymailRecipientStatus
-from anymail.mime import mime_attachment, mime_bytes
+from anymail.mime import mime_attachment
 from anymail.settings import UNSET, get_anymail_setting
 
 if TYPE_CHECKING:
@@ -137,6 +144,129 @@ def _quoted_printable_if_8bit(part: Any) -> None:
     part.set_payload(encoded)
     del part["Content-Transfer-Encoding"]
     part["Content-Transfer-Encoding"] = "quoted-printable"
+
+
+# ---------------------------------------------------------------------------
+# The raw message's bytes
+#
+# What the email package's BytesGenerator makes of Django's message, byte for byte,
+# with less work per message: BytesGenerator writes a body one line at a time,
+# compiles a regex for each multipart boundary it checks, and (compat32, Django
+# before 6.0) runs every header, however short, through email.header.Header.
+
+
+@functools.lru_cache(maxsize=8)
+def _crlf_policy(policy: Any) -> Any:
+    """``policy`` with CRLF line endings, one object per policy (policies are
+    immutable): the message's parts all share it rather than cloning it each."""
+    return policy.clone(linesep="\r\n")
+
+
+def _folded_header(policy: Compat32, name: str, value: str) -> bytes:
+    """``policy.fold_binary(name, value)`` for a compat32 policy and a plain str value.
+
+    A value of printable ASCII (no control characters, tabs or line breaks) that fits
+    on the header's line comes out of ``email.header.Header.encode`` as it went in:
+    there is nothing to encode, and folding starts only past the line length. Any
+    other value is folded by the policy."""
+    limit = policy.max_line_length or 1_000_000  # Header.encode's "don't wrap"
+    if (
+        len(name) + 2 + len(value) <= limit
+        and name.isascii()
+        and value.isascii()
+        and value.isprintable()
+    ):
+        return f"{name}: {value}{policy.linesep}".encode("ascii")
+    return policy.fold_binary(name, value)
+
+
+class _RawMessageGenerator(BytesGenerator):
+    """BytesGenerator's output with less work per message (see above)."""
+
+    def flatten(self, msg: Any, unixfrom: bool = False, linesep: str | None = None) -> None:
+        # A part is flattened with the parent's line ending, which would clone the
+        # policy for each part: keep the one policy object instead.
+        if linesep is not None and self.policy is not None and linesep == self.policy.linesep:
+            linesep = None
+        super().flatten(msg, unixfrom, linesep)
+
+    def _write_lines(self, lines: str) -> None:
+        # BytesGenerator splits the text at each line ending (\r\n, \r or \n) and
+        # writes each line and the policy's line ending; a text with only \n
+        # endings comes out the same with one replace.
+        if "\r" in lines:
+            super()._write_lines(lines)
+        elif lines:
+            self.write(lines.replace("\n", self._NL))
+
+    def _write_headers(self, msg: Any) -> None:
+        policy = self.policy
+        if type(policy) is not Compat32:  # email.policy.default (Django 6.0+): its own
+            super()._write_headers(msg)
+            return
+        for name, value in msg.raw_items():
+            if type(name) is str and type(value) is str:
+                self._fp.write(_folded_header(policy, name, value))
+            else:  # an email.header.Header
+                self._fp.write(policy.fold_binary(name, value))
+        self.write(self._NL)
+
+    @classmethod
+    def _make_boundary(cls, text: Any = None) -> str:
+        # The stdlib's choice, except that a boundary whose "--" line can't be in the
+        # text (not even as a substring) is taken without compiling a regex for it.
+        boundary = super()._make_boundary()
+        if text is None:
+            return boundary
+        candidate, counter = boundary, 0
+        while True:
+            if b"--" + candidate.encode("ascii") not in text:
+                return candidate
+            pattern = "^--" + re.escape(candidate) + "(--)?$"
+            if not cls._compile_re(pattern, re.MULTILINE).search(text):
+                return candidate
+            candidate = f"{boundary}.{counter}"
+            counter += 1
+
+
+def _attachment_part(
+    content: bytes,
+    mimetype: str,
+    *,
+    filename: str | None,
+    disposition: str,
+    content_id: str | None,
+) -> Any:
+    """The part ``anymail.mime.mime_attachment`` makes. On Django before 6.0 (a
+    compat32 ``MIMEBase``) it is built here without ``email.encoders.encode_base64``,
+    which turns the content into a surrogate-escaped str and back before encoding it."""
+    if django.VERSION >= (6, 0) or type(content) is not bytes:
+        return mime_attachment(
+            content, mimetype, filename=filename, disposition=disposition, content_id=content_id
+        )
+    maintype, _, subtype = mimetype.partition("/")
+    part = MIMEBase(maintype, subtype or "octet-stream")
+    part.set_payload(base64.encodebytes(content).decode("ascii"))
+    part["Content-Transfer-Encoding"] = "base64"
+    if filename:
+        part.add_header("Content-Disposition", disposition, filename=filename)
+    else:
+        part.add_header("Content-Disposition", disposition)
+    if content_id:
+        part.add_header("Content-ID", f"<{content_id}>")
+    return part
+
+
+def _raw_message_bytes(message: Any) -> bytes:
+    """``message`` (Django's ``EmailMessage.message()``, compat32 or email.policy.default)
+    as bytes with CRLF line endings: what ``anymail.mime.mime_bytes(message, "\r\n")``
+    makes of it, with less work."""
+    buffer = BytesIO()
+    generator = _RawMessageGenerator(
+        buffer, mangle_from_=False, policy=_crlf_policy(message.policy)
+    )
+    generator.flatten(message)
+    return buffer.getvalue()
 
 
 def _joined_tags(first: Any, second: Any) -> Any:
@@ -289,7 +419,7 @@ class AmazonSESRawPayload(AmazonSESBasePayload):
         # line break to text/* attachments it encodes itself).
         inline = attachment.inline or bool(attachment.content_id)
         self.mime.attach(
-            mime_attachment(
+            _attachment_part(
                 attachment.content,
                 attachment.mimetype,
                 filename=attachment.name,
@@ -319,7 +449,7 @@ class AmazonSESRawPayload(AmazonSESBasePayload):
             message[name] = value  # appends: one X-Tag header per tag
         for part in message.walk():
             _quoted_printable_if_8bit(part)
-        return mime_bytes(message, linesep="\r\n")
+        return _raw_message_bytes(message)
 
     def parse_recipient_status(self, response: Any) -> dict[str, AnymailRecipientStatus]:
         message_id = response["MessageId"]
