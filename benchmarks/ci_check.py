@@ -128,20 +128,14 @@ def metrics(results: bench.Results, esps: list[str]) -> list[Metric]:
             ),
             0.8,
         )
-        ms = lambda r: r["ms"]  # noqa: E731
-        add(
-            "import-time",
-            esp,
-            bench.ratio(fastest(esp, "ours", ms), fastest(esp, "theirs", ms)),
-            1.0,
-        )
-        modules = lambda r: r["modules"]  # noqa: E731
-        add(
-            "import-modules",
-            esp,
-            bench.ratio(fastest(esp, "ours", modules), fastest(esp, "theirs", modules)),
-            1.0,
-        )
+        for kind, field in (("import-time", "ms"), ("import-modules", "modules")):
+            value = lambda r, field=field: r[field]  # noqa: E731
+            add(
+                kind,
+                esp,
+                bench.ratio(fastest(esp, "ours", value), fastest(esp, "theirs", value)),
+                1.0,
+            )
     if ("inbound", "any") in results.rows:
         # ours against the standard library's parse (not against django-anymail)
         seconds = lambda name: lambda r: r["seconds"][name]  # noqa: E731

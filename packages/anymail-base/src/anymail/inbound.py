@@ -23,7 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from anymail.addresses import EmailAddress
 from anymail.inbound_construct import _POLICY, InboundConstructors, _unquote_cid
-from anymail.inbound_scan import LAZY_BODY
+from anymail.inbound_scan import LAZY_BODY, transfer_encoding
 
 __all__ = ["AnymailInboundMessage"]
 
@@ -185,7 +185,7 @@ class AnymailInboundMessage(InboundConstructors, EmailMessage):
     def get_content_bytes(self) -> bytes:
         """The part's content as bytes (transfer encoding removed)."""
         lazy = self.__dict__.get(LAZY_BODY)
-        if lazy is not None and str(self.get("content-transfer-encoding", "")).lower() == "base64":
+        if lazy is not None and transfer_encoding(self) == "base64":
             raw, start, end = lazy
             try:  # straight from the raw message: no text copy of it
                 return binascii.a2b_base64(memoryview(raw)[start:end])

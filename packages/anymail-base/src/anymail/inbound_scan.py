@@ -19,7 +19,7 @@ from __future__ import annotations
 from email.parser import BytesParser
 from typing import Any
 
-__all__ = ["LAZY_BODY", "scan"]
+__all__ = ["LAZY_BODY", "scan", "transfer_encoding"]
 
 #: where a lazily parsed leaf part keeps (raw bytes, start, end) of its body
 LAZY_BODY = "_anymail_lazy_body"
@@ -55,7 +55,10 @@ def _part(cls: type, policy: Any, raw: bytes, start: int, end: int, delimited: b
     if maintype == "multipart":
         _multipart(cls, policy, message, raw, body_start, end, delimited)
     elif maintype == "message":
-        if message.get_content_type() != "message/rfc822" or _cte(message) not in _MULTIPART_CTES:
+        if (
+            message.get_content_type() != "message/rfc822"
+            or transfer_encoding(message) not in _MULTIPART_CTES
+        ):
             raise _Unsupported
         message._payload = [_part(cls, policy, raw, body_start, end, delimited)]
     else:
@@ -87,7 +90,8 @@ def _header_block(raw: bytes, start: int, end: int) -> tuple[int, int]:
     return lf + 2, lf + 1
 
 
-def _cte(message: Any) -> str:
+def transfer_encoding(message: Any) -> str:
+    """The part's Content-Transfer-Encoding, lowercase ("" when it has none)."""
     return str(message.get("content-transfer-encoding", "")).strip().lower()
 
 
@@ -97,7 +101,7 @@ def _multipart(
     boundary = message.get_boundary()
     if not boundary or message.get_content_subtype() == "digest":
         raise _Unsupported
-    if _cte(message) not in _MULTIPART_CTES:
+    if transfer_encoding(message) not in _MULTIPART_CTES:
         raise _Unsupported
     delimiter = b"--" + boundary.encode("ascii", "surrogateescape")
     parts: list[Any] = []
